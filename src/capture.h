@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.h
+ *		Capture runs: what the hooks hand over for each statement execution,
+ *		and the run lifecycle (start, stop, active_run).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_CAPTURE_H
+#define PA_CAPTURE_H
+
+#include "shmem.h"
+
+/* A statement can belong to this session's run and to each database run. */
+#define PA_MAX_SINKS		(1 + PA_MAX_DB_RUNS)
+
+/*
+ * The runs a statement is eligible for, fixed when it starts: a statement
+ * that started before a run (the one calling start()) or ends after it
+ * (the one calling stop()) is not part of that run.
+ */
+typedef struct PaRunIds
+{
+	int			n;
+	uint64		ids[PA_MAX_SINKS];
+} PaRunIds;
+
+/* Flags of PaStmtInfo / PaExecRecord */
+#define PA_STMT_UTILITY		0x01
+
+/* One statement execution as measured by the hooks. */
+typedef struct PaStmtInfo
+{
+	uint64		queryid;
+	uint64		param_hash;		/* text (literals) and bound values */
+	double		duration_ms;
+	double		plan_ms;
+	uint64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int32		seq_scans;
+	int16		nesting_level;
+	uint8		flags;
+	const char *text;			/* statement text, not NUL-terminated */
+	int			text_len;
+	const char *tenant;			/* NUL-terminated, or NULL */
+} PaStmtInfo;
+
+/*
+ * Fill *ids with the runs a statement starting now at nesting level
+ * 'level' belongs to; false (and ids->n == 0) when there are none.  Cheap
+ * when nothing is being captured: a few loads, no lock.
+ */
+extern bool pa_capture_eligible(int level, PaRunIds *ids);
+
+/* Record one finished execution into every still-active run of *ids. */
+extern void pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info);
+
+#endif							/* PA_CAPTURE_H */

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		PostgreSQL version shims for pg_perfaudit.
+ *
+ * This is the only file of the project that may test PG_VERSION_NUM.  Every
+ * API that differs between the supported majors (14 to 18) gets one macro or
+ * inline function here, named after the newest form of the API, so that the
+ * rest of the code reads as if written for the newest server.
+ *
+ * Tested majors are listed in README.md; the others are kept compiling from
+ * the release notes and headers, and say so there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_COMPAT_H
+#define PA_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 140000
+#error "pg_perfaudit requires PostgreSQL 14 or later"
+#endif
+
+#include "executor/executor.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/*
+ * MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15.
+ */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/*
+ * shmem_request_hook appeared in 15; before that, shared memory and LWLock
+ * tranches are requested directly from _PG_init.  PA_HAVE_SHMEM_REQUEST_HOOK
+ * tells pa_shmem_init() which way to go.
+ */
+#if PG_VERSION_NUM >= 150000
+#define PA_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/*
+ * ExecutorRun lost its execute_once argument in 18.  Hook implementations
+ * are written with PA_EXECUTOR_RUN_ARGS and call the next hook with
+ * PA_EXECUTOR_RUN_CALL.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PA_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define PA_EXECUTOR_RUN_CALL(fn) (fn) (queryDesc, direction, count)
+#else
+#define PA_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define PA_EXECUTOR_RUN_CALL(fn) (fn) (queryDesc, direction, count, execute_once)
+#endif
+
+/*
+ * _PG_init is declared by fmgr.h from 16 on.
+ */
+#if PG_VERSION_NUM < 160000
+extern PGDLLEXPORT void _PG_init(void);
+#endif
+
+/*
+ * PG_MODULE_MAGIC_EXT (18) lets the server report the module's version.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PA_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "pg_perfaudit", .version = PA_EXTVERSION)
+#else
+#define PA_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * The query identifier type became int64 in 18 (uint64 before).  We keep it
+ * as uint64 internally and print it as the signed bigint SQL sees.
+ */
+#define PA_QUERYID(stmt) ((uint64) (stmt)->queryId)
+
+/*
+ * MyBackendId was renamed MyProcNumber in 17; we only need a per-process
+ * number that is stable for the life of the backend, and the pid serves.
+ */
+
+/*
+ * The planner hook gained an ExplainState argument in 19; 14-18 share one
+ * signature, so nothing is needed for the supported range.
+ */
+
+#endif							/* PA_COMPAT_H */

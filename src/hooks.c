@@ -1,0 +1,590 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		Planner, executor and ProcessUtility hooks: measure each statement
+ *		execution and hand it to the capture runs it belongs to.
+ *
+ * Every hook chains to the previously installed one (or the standard
+ * function) exactly once.  The nesting level is raised around the
+ * planner, ExecutorRun, ExecutorFinish and ProcessUtility and restored in
+ * PG_FINALLY, so that an error anywhere leaves it right for the next
+ * statement.
+ *
+ * Per-query state is kept per QueryDesc, never in a single "current query"
+ * global: cursors, PL/pgSQL FOR loops and extended-protocol portals start
+ * and end executors out of order.  The state lives in the executor's own
+ * memory context (es_query_cxt) and a reset callback on that context takes
+ * it off the open list, so a query that never reaches ExecutorEnd (an
+ * error, a portal dropped at abort) leaves nothing behind.
+ *
+ * When nothing is being captured, the hooks do a few loads and compare and
+ * pass through: no allocation, no instrumentation, no lock.  Parallel
+ * workers never record anything (their leader counts the query once), and
+ * neither does SQL that pg_perfaudit runs itself.
+ *
+ * What counts as a statement: every executor run (SELECT, INSERT, UPDATE,
+ * DELETE, MERGE; EXPLAIN without ANALYZE is not an execution), and every
+ * utility statement except transaction control (BEGIN, COMMIT, ROLLBACK,
+ * SAVEPOINT, ...) and SET/RESET.  EXECUTE is counted through the executor
+ * run of the prepared statement (at the EXECUTE's own level), and PREPARE
+ * and DEALLOCATE are not statements that touch data, as in
+ * pg_stat_statements.  The statements run inside a utility statement
+ * (CREATE TABLE AS, EXPLAIN ANALYZE, DO, CALL, COPY (query)) are nested.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "access/parallel.h"
+#include "common/hashfn.h"
+#include "executor/instrument.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "parser/scansup.h"
+#include "portability/instr_time.h"
+#include "utils/queryjumble.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "capture.h"
+#include "hooks.h"
+#include "plan_inspect.h"
+
+int			pa_nesting_level = 0;
+int			pa_internal_depth = 0;
+
+static planner_hook_type prev_planner = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* State of one captured executor run, in its es_query_cxt. */
+typedef struct PaQueryState
+{
+	dlist_node	node;
+	bool		linked;
+	QueryDesc  *queryDesc;
+	PaRunIds	runs;
+	int16		level;
+	uint64		param_hash;
+	double		plan_ms;
+	MemoryContextCallback cb;
+} PaQueryState;
+
+static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
+
+/* Planning time of the last statement planned, for its ExecutorStart. */
+static uint64 pa_plan_queryid = 0;
+static int	pa_plan_level = -1;
+static double pa_plan_ms = 0;
+
+/*
+ * The one test every hook makes first: is this backend tracking at all?
+ */
+static inline bool
+pa_enabled(void)
+{
+	return pa_track != PA_TRACK_NONE && pa_internal_depth == 0 &&
+		!IsParallelWorker();
+}
+
+/* ----------------------------------------------------------------
+ * Statement text and parameter fingerprints
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The text of one statement within a possibly multi-statement source
+ * string, trimmed.  The source may be NULL (some extended-protocol paths).
+ */
+static const char *
+pa_statement_text(const char *src, int location, int len, int *out_len)
+{
+	int			total;
+
+	*out_len = 0;
+	if (src == NULL)
+		return NULL;
+	total = strlen(src);
+	if (location < 0 || location > total)
+	{
+		location = 0;
+		len = total;
+	}
+	else if (len <= 0 || location + len > total)
+		len = total - location;
+	src += location;
+	while (len > 0 && scanner_isspace(*src))
+	{
+		src++;
+		len--;
+	}
+	while (len > 0 && (scanner_isspace(src[len - 1]) || src[len - 1] == ';'))
+		len--;
+	*out_len = len;
+	return src;
+}
+
+static inline uint64
+pa_fnv(uint64 h, unsigned char c)
+{
+	return (h ^ c) * UINT64CONST(0x100000001b3);
+}
+
+/*
+ * Fingerprint of a statement's text with comments and runs of white space
+ * left out: two executions with the same queryid and different literals
+ * (an ORM that inlines values) get different fingerprints, while a
+ * per-request comment tag (SQLCommenter's traceparent) does not make
+ * identical statements look different.  Quoted strings and identifiers are
+ * kept whole so that "--" or "/ *" inside them is not mistaken for a comment.
+ */
+static uint64
+pa_text_fingerprint(const char *s, int len)
+{
+	uint64		h = UINT64CONST(0xcbf29ce484222325);
+	int			i = 0;
+	bool		space = false;
+
+	while (i < len)
+	{
+		char		c = s[i];
+
+		if (c == '-' && i + 1 < len && s[i + 1] == '-')
+		{
+			while (i < len && s[i] != '\n')
+				i++;
+			space = true;
+			continue;
+		}
+		if (c == '/' && i + 1 < len && s[i + 1] == '*')
+		{
+			i += 2;
+			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
+				i++;
+			i += 2;
+			space = true;
+			continue;
+		}
+		if (scanner_isspace(c))
+		{
+			space = true;
+			i++;
+			continue;
+		}
+		if (space)
+			h = pa_fnv(h, ' ');
+		space = false;
+		if (c == '\'' || c == '"')
+		{
+			char		q = c;
+
+			h = pa_fnv(h, c);
+			i++;
+			while (i < len && s[i] != q)
+				h = pa_fnv(h, s[i++]);
+			if (i < len)
+				h = pa_fnv(h, s[i++]);
+			continue;
+		}
+		h = pa_fnv(h, c);
+		i++;
+	}
+	return h;
+}
+
+static uint64
+pa_hash_datum(Datum value, Oid typid)
+{
+	int16		typlen;
+	bool		typbyval;
+
+	get_typlenbyval(typid, &typlen, &typbyval);
+	if (typbyval)
+		return hash_bytes_uint32_extended((uint32) value, (uint64) (value >> 32));
+	if (typlen == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+		return hash_bytes_extended((const unsigned char *) VARDATA_ANY(v),
+								   VARSIZE_ANY_EXHDR(v), 0);
+	}
+	if (typlen == -2)
+		return hash_bytes_extended((const unsigned char *) DatumGetCString(value),
+								   strlen(DatumGetCString(value)), 0);
+	return hash_bytes_extended((const unsigned char *) DatumGetPointer(value),
+							   typlen, 0);
+}
+
+/*
+ * Fingerprint of the bound parameter values.  Parameters are read through
+ * paramFetch when the list has one (PL/pgSQL fills them lazily and returns
+ * an empty slot for variables the statement does not use), so only the
+ * values this statement actually receives count.  Must run at
+ * ExecutorStart: by ExecutorEnd of a cursor, PL/pgSQL may have moved on.
+ */
+static uint64
+pa_params_fingerprint(ParamListInfo params)
+{
+	uint64		h = 0;
+	int			i;
+
+	if (params == NULL)
+		return 0;
+	for (i = 0; i < params->numParams; i++)
+	{
+		ParamExternData workspace;
+		ParamExternData *prm;
+		uint64		v;
+
+		if (params->paramFetch != NULL)
+			prm = params->paramFetch(params, i + 1, true, &workspace);
+		else
+			prm = &params->params[i];
+
+		if (prm == NULL || !OidIsValid(prm->ptype))
+			continue;			/* not used by this statement */
+		if (prm->isnull)
+			v = UINT64CONST(0x5bd1e9955bd1e995);
+		else
+			v = pa_hash_datum(prm->value, prm->ptype);
+		h = hash_combine64(h, hash_combine64(v, (uint64) i));
+	}
+	return h;
+}
+
+/* ----------------------------------------------------------------
+ * Open-query bookkeeping
+ * ----------------------------------------------------------------
+ */
+
+static void
+pa_query_forget(void *arg)
+{
+	PaQueryState *st = (PaQueryState *) arg;
+
+	if (st->linked)
+	{
+		dlist_delete(&st->node);
+		st->linked = false;
+	}
+}
+
+static PaQueryState *
+pa_query_find(QueryDesc *queryDesc)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &pa_open_queries)
+	{
+		PaQueryState *st = dlist_container(PaQueryState, node, iter.cur);
+
+		if (st->queryDesc == queryDesc)
+			return st;
+	}
+	return NULL;
+}
+
+static void
+pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
+{
+	MemoryContext cxt = queryDesc->estate->es_query_cxt;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	PaQueryState *st;
+	const char *text;
+	int			text_len;
+
+	/*
+	 * Timing and buffer counts for the whole query, across every
+	 * ExecutorRun call and ExecutorFinish, as pg_stat_statements takes them
+	 * (and shared with it and auto_explain when they already asked).
+	 */
+	if (queryDesc->totaltime == NULL)
+		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
+
+	st = palloc0(sizeof(PaQueryState));
+	st->queryDesc = queryDesc;
+	st->runs = *ids;
+	st->level = pa_nesting_level;
+
+	text = pa_statement_text(queryDesc->sourceText,
+							 queryDesc->plannedstmt->stmt_location,
+							 queryDesc->plannedstmt->stmt_len, &text_len);
+	st->param_hash = hash_combine64(pa_text_fingerprint(text, text_len),
+									pa_params_fingerprint(queryDesc->params));
+
+	if (pa_plan_level == pa_nesting_level &&
+		pa_plan_queryid == PA_QUERYID(queryDesc->plannedstmt))
+		st->plan_ms = pa_plan_ms;
+	pa_plan_level = -1;
+
+	st->cb.func = pa_query_forget;
+	st->cb.arg = st;
+	MemoryContextRegisterResetCallback(cxt, &st->cb);
+	dlist_push_head(&pa_open_queries, &st->node);
+	st->linked = true;
+
+	MemoryContextSwitchTo(old);
+}
+
+static void
+pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
+{
+	PaStmtInfo	info;
+
+	memset(&info, 0, sizeof(info));
+	if (queryDesc->totaltime != NULL)
+	{
+		InstrEndLoop(queryDesc->totaltime);
+		info.duration_ms = queryDesc->totaltime->total * 1000.0;
+		info.shared_blks_hit = queryDesc->totaltime->bufusage.shared_blks_hit;
+		info.shared_blks_read = queryDesc->totaltime->bufusage.shared_blks_read;
+	}
+	info.queryid = PA_QUERYID(queryDesc->plannedstmt);
+	info.param_hash = st->param_hash;
+	info.plan_ms = st->plan_ms;
+	info.rows = queryDesc->estate->es_processed;
+	info.seq_scans = pa_count_seq_scans(queryDesc->planstate);
+	info.nesting_level = st->level;
+	info.text = pa_statement_text(queryDesc->sourceText,
+								  queryDesc->plannedstmt->stmt_location,
+								  queryDesc->plannedstmt->stmt_len,
+								  &info.text_len);
+
+	pa_capture_record(&st->runs, &info);
+	pa_query_forget(st);
+}
+
+/* ----------------------------------------------------------------
+ * The hooks
+ * ----------------------------------------------------------------
+ */
+
+static PlannedStmt *
+pa_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	PaRunIds	ids;
+	bool		timed;
+	instr_time	start;
+	instr_time	duration;
+
+	timed = pa_enabled() && parse->queryId != UINT64CONST(0) &&
+		pa_capture_eligible(pa_nesting_level, &ids);
+	if (timed)
+		INSTR_TIME_SET_CURRENT(start);
+
+	/* Statements run while planning (SPI in a function) are nested. */
+	pa_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		pa_nesting_level--;
+	}
+	PG_END_TRY();
+
+	if (timed)
+	{
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		pa_plan_queryid = (uint64) parse->queryId;
+		pa_plan_level = pa_nesting_level;
+		pa_plan_ms = INSTR_TIME_GET_MILLISEC(duration);
+	}
+	return result;
+}
+
+static void
+pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	PaRunIds	ids;
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	if (pa_enabled() &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		pa_capture_eligible(pa_nesting_level, &ids))
+		pa_query_begin(queryDesc, &ids);
+}
+
+static void
+pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
+{
+	pa_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			PA_EXECUTOR_RUN_CALL(prev_ExecutorRun);
+		else
+			PA_EXECUTOR_RUN_CALL(standard_ExecutorRun);
+	}
+	PG_FINALLY();
+	{
+		pa_nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+pa_ExecutorFinish(QueryDesc *queryDesc)
+{
+	pa_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		pa_nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+pa_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (!dlist_is_empty(&pa_open_queries))
+	{
+		PaQueryState *st = pa_query_find(queryDesc);
+
+		if (st != NULL)
+			pa_query_end(st, queryDesc);
+	}
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/* Utility statements that count as statements of a run. */
+static bool
+pa_utility_counted(Node *parsetree)
+{
+	return !IsA(parsetree, TransactionStmt) &&
+		!IsA(parsetree, VariableSetStmt);
+}
+
+static void
+pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	PaStmtInfo	info;
+	PaRunIds	ids;
+	bool		capture;
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufstart;
+	BufferUsage bufusage;
+
+	/*
+	 * EXECUTE runs its statement through the executor at this same level,
+	 * where it is counted; PREPARE and DEALLOCATE touch no data.
+	 */
+	if (IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
+		IsA(parsetree, DeallocateStmt))
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		return;
+	}
+
+	capture = pa_enabled() && pa_utility_counted(parsetree) &&
+		pa_capture_eligible(pa_nesting_level, &ids);
+
+	/*
+	 * Everything needed from pstmt is read now: some utility statements
+	 * (ROLLBACK of a transaction that prepared it) free it.
+	 */
+	memset(&info, 0, sizeof(info));
+	if (capture)
+	{
+		info.queryid = PA_QUERYID(pstmt);
+		info.nesting_level = pa_nesting_level;
+		info.flags = PA_STMT_UTILITY;
+		info.text = pa_statement_text(queryString, pstmt->stmt_location,
+									  pstmt->stmt_len, &info.text_len);
+		info.param_hash = pa_text_fingerprint(info.text, info.text_len);
+		bufstart = pgBufferUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	pa_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		pa_nesting_level--;
+	}
+	PG_END_TRY();
+
+	if (capture)
+	{
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		info.duration_ms = INSTR_TIME_GET_MILLISEC(duration);
+
+		memset(&bufusage, 0, sizeof(BufferUsage));
+		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufstart);
+		info.shared_blks_hit = bufusage.shared_blks_hit;
+		info.shared_blks_read = bufusage.shared_blks_read;
+
+		if (qc && (qc->commandTag == CMDTAG_COPY ||
+				   qc->commandTag == CMDTAG_FETCH ||
+				   qc->commandTag == CMDTAG_SELECT ||
+				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
+			info.rows = qc->nprocessed;
+
+		pa_capture_record(&ids, &info);
+	}
+}
+
+void
+pa_hooks_init(void)
+{
+	/* Query identifiers are what runs group by, and what pgss joins on. */
+	EnableQueryId();
+
+	prev_planner = planner_hook;
+	planner_hook = pa_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = pa_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = pa_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = pa_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = pa_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = pa_ProcessUtility;
+}

@@ -1,0 +1,515 @@
+/*-------------------------------------------------------------------------
+ *
+ * persist.c
+ *		Results that survive the caller's rollback: the writer worker.
+ *
+ * A test harness wraps each test in a transaction and rolls it back, and a
+ * failing assertion aborts the transaction: anything the caller inserts is
+ * lost.  So the caller never writes results itself.  It puts the document
+ * to store in a dynamic shared memory segment, queues a request in shared
+ * memory and waits on a condition variable; a background worker connected
+ * to the same database (one per database, started on demand, exiting after
+ * a few idle seconds) runs the extension's storing function on it in a
+ * transaction of its own, commits, and marks the request done.  When the
+ * caller's next statement runs, the rows are committed and visible.
+ *
+ * The queue has PA_MAX_REQUESTS slots; a requester that finds none free
+ * waits for one, so a burst of stop() calls from many sessions is served in
+ * turn rather than refused or lost.  Every wait is bounded by
+ * perfaudit.persist_timeout and is interruptible (cancel, statement_timeout).
+ *
+ * The worker runs as the bootstrap superuser and only ever executes the
+ * fixed storing functions of the extension, with lock_timeout set so that a
+ * caller holding a conflicting lock on the results tables gets an error
+ * instead of waiting on itself forever.
+ *
+ * Locking: the request, writer and slot fields are protected by
+ * pa_shared->lock (see shmem.c).  A request slot is freed by the requester
+ * once it has read the outcome, or, if the requester gave up (cancelled or
+ * timed out: abandoned), by whoever finishes last.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "hooks.h"
+#include "persist.h"
+#include "shmem.h"
+
+/* A writer with nothing to do for this long exits. */
+#define PA_WRITER_IDLE_MS		5000
+/* A writer registered but not running after this long is presumed lost. */
+#define PA_WRITER_START_MS		10000
+
+/* The storing statement for each PaPersistKind. */
+static const char *const pa_store_sql[] = {
+	"SELECT perfaudit._store_run($1::pg_catalog.jsonb)"
+};
+
+static int	pa_writer_index = -1;	/* in the writer: its slot */
+
+/* ----------------------------------------------------------------
+ * Requester side
+ * ----------------------------------------------------------------
+ */
+
+static bool
+pa_launch_writer(Oid dboid)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_perfaudit writer for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_perfaudit writer");
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_perfaudit");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pa_writer_main");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = 0;
+
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/*
+ * Make sure a writer is running or starting for dboid, and wake it.
+ * Called with the lock held exclusively; returns true if the caller must
+ * launch one (after releasing the lock) for the slot it was given.
+ */
+static bool
+pa_ensure_writer_locked(Oid dboid, int *slot_out)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			free_slot = -1;
+	int			i;
+
+	for (i = 0; i < PA_MAX_WRITERS; i++)
+	{
+		PaWriterSlot *w = &pa_shared->writers[i];
+
+		if (w->dboid == dboid)
+		{
+			if (w->pid == 0 &&
+				TimestampDifferenceExceeds(w->launched_at, now, PA_WRITER_START_MS))
+			{
+				/* Registered long ago and never came up: try again. */
+				w->launched_at = now;
+				*slot_out = i;
+				return true;
+			}
+			if (w->latch)
+				SetLatch(w->latch);
+			return false;
+		}
+		if (w->dboid == InvalidOid && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return false;			/* all busy with other databases: wait */
+
+	pa_shared->writers[free_slot].dboid = dboid;
+	pa_shared->writers[free_slot].pid = 0;
+	pa_shared->writers[free_slot].latch = NULL;
+	pa_shared->writers[free_slot].launched_at = now;
+	*slot_out = free_slot;
+	return true;
+}
+
+static void
+pa_writer_launch_failed(int slot, Oid dboid)
+{
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	if (pa_shared->writers[slot].dboid == dboid && pa_shared->writers[slot].pid == 0)
+		pa_shared->writers[slot].dboid = InvalidOid;
+	LWLockRelease(pa_shared->lock);
+}
+
+void
+pa_persist(PaPersistKind kind, const char *payload, Size len)
+{
+	dsm_segment *seg;
+	volatile int req = -1;
+	TimestampTz deadline;
+	volatile PaRequestStatus status = PA_REQ_PENDING;
+	char		errmsg_copy[PA_ERRMSG_LEN];
+	volatile bool launch_warned = false;
+
+	seg = dsm_create(len + 1, 0);
+	memcpy(dsm_segment_address(seg), payload, len);
+	((char *) dsm_segment_address(seg))[len] = '\0';
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pa_persist_timeout_ms);
+	errmsg_copy[0] = '\0';
+
+	ConditionVariablePrepareToSleep(&pa_shared->persist_cv);
+	PG_TRY();
+	{
+		for (;;)
+		{
+			bool		launch = false;
+			int			wslot = -1;
+
+			LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+			if (req < 0)
+			{
+				int			i;
+
+				for (i = 0; i < PA_MAX_REQUESTS; i++)
+				{
+					PaRequest  *r = &pa_shared->requests[i];
+
+					if (r->status == PA_REQ_FREE)
+					{
+						r->status = PA_REQ_PENDING;
+						r->abandoned = false;
+						r->kind = kind;
+						r->dboid = MyDatabaseId;
+						r->requester_pid = MyProcPid;
+						r->writer_pid = 0;
+						r->handle = dsm_segment_handle(seg);
+						r->errmsg[0] = '\0';
+						req = i;
+						break;
+					}
+				}
+			}
+			if (req >= 0)
+			{
+				PaRequest  *r = &pa_shared->requests[req];
+
+				status = r->status;
+				if (status == PA_REQ_DONE || status == PA_REQ_FAILED)
+				{
+					strlcpy(errmsg_copy, r->errmsg, sizeof(errmsg_copy));
+					r->status = PA_REQ_FREE;
+				}
+				else if (status == PA_REQ_PENDING)
+					launch = pa_ensure_writer_locked(MyDatabaseId, &wslot);
+			}
+			LWLockRelease(pa_shared->lock);
+
+			if (status == PA_REQ_DONE || status == PA_REQ_FAILED)
+			{
+				if (req >= 0)
+					ConditionVariableBroadcast(&pa_shared->persist_cv);
+				break;
+			}
+
+			if (launch && !pa_launch_writer(MyDatabaseId))
+			{
+				pa_writer_launch_failed(wslot, MyDatabaseId);
+				if (!launch_warned)
+					ereport(NOTICE,
+							(errmsg("waiting for a free background worker slot to store pg_perfaudit results"),
+							 errhint("Raise max_worker_processes.")));
+				launch_warned = true;
+			}
+
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("timed out waiting for the pg_perfaudit writer"),
+						 errdetail("The results were not stored within perfaudit.persist_timeout (%d ms).",
+								   pa_persist_timeout_ms),
+						 errhint("Check the server log for errors of the \"pg_perfaudit writer\" background worker.")));
+
+			/* Sleeps at most 100 ms; checks for interrupts itself. */
+			ConditionVariableTimedSleep(&pa_shared->persist_cv, 100,
+										PG_WAIT_EXTENSION);
+		}
+	}
+	PG_CATCH();
+	{
+		ConditionVariableCancelSleep();
+		if (req >= 0)
+		{
+			LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+			if (pa_shared->requests[req].status == PA_REQ_RUNNING)
+				pa_shared->requests[req].abandoned = true;
+			else
+				pa_shared->requests[req].status = PA_REQ_FREE;
+			LWLockRelease(pa_shared->lock);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ConditionVariableCancelSleep();
+	dsm_detach(seg);
+
+	if (status == PA_REQ_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("pg_perfaudit could not store the results"),
+				 errdetail("The writer worker reported: %s", errmsg_copy),
+				 errhint("The run is still active and closed; call perfaudit.stop() again to retry.")));
+}
+
+/* ----------------------------------------------------------------
+ * Writer side
+ * ----------------------------------------------------------------
+ */
+
+/* Mark request idx finished (done or failed) and wake the requesters. */
+static void
+pa_writer_finish(int idx, PaRequestStatus status, const char *msg)
+{
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	if (pa_shared->requests[idx].abandoned)
+		pa_shared->requests[idx].status = PA_REQ_FREE;
+	else
+	{
+		pa_shared->requests[idx].status = status;
+		strlcpy(pa_shared->requests[idx].errmsg, msg ? msg : "",
+				PA_ERRMSG_LEN);
+	}
+	pa_shared->requests[idx].writer_pid = 0;
+	LWLockRelease(pa_shared->lock);
+	if (status == PA_REQ_DONE)
+		pg_atomic_fetch_add_u64(&pa_shared->persisted, 1);
+	else
+		pg_atomic_fetch_add_u64(&pa_shared->persist_failures, 1);
+	ConditionVariableBroadcast(&pa_shared->persist_cv);
+}
+
+/* Claim the oldest pending request for our database; -1 if none. */
+static int
+pa_writer_claim(void)
+{
+	int			i;
+	int			found = -1;
+
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PA_MAX_REQUESTS; i++)
+	{
+		PaRequest  *r = &pa_shared->requests[i];
+
+		if (r->status == PA_REQ_PENDING && r->dboid == MyDatabaseId)
+		{
+			r->status = PA_REQ_RUNNING;
+			r->writer_pid = MyProcPid;
+			found = i;
+			break;
+		}
+	}
+	LWLockRelease(pa_shared->lock);
+	return found;
+}
+
+/* Give up our writer slot unless work arrived meanwhile. */
+static bool
+pa_writer_retire(void)
+{
+	int			i;
+
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PA_MAX_REQUESTS; i++)
+	{
+		if (pa_shared->requests[i].status == PA_REQ_PENDING &&
+			pa_shared->requests[i].dboid == MyDatabaseId)
+		{
+			LWLockRelease(pa_shared->lock);
+			return false;
+		}
+	}
+	if (pa_writer_index >= 0 &&
+		pa_shared->writers[pa_writer_index].pid == MyProcPid)
+	{
+		pa_shared->writers[pa_writer_index].dboid = InvalidOid;
+		pa_shared->writers[pa_writer_index].pid = 0;
+		pa_shared->writers[pa_writer_index].latch = NULL;
+	}
+	pa_writer_index = -1;
+	LWLockRelease(pa_shared->lock);
+	return true;
+}
+
+/*
+ * On any exit (including FATAL and errors escaping the loop), free our slot
+ * and fail whatever we were running so that its requester does not wait
+ * for the timeout.
+ */
+static void
+pa_writer_shutdown(int code, Datum arg)
+{
+	int			i;
+
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	if (pa_writer_index >= 0 &&
+		pa_shared->writers[pa_writer_index].pid == MyProcPid)
+	{
+		pa_shared->writers[pa_writer_index].dboid = InvalidOid;
+		pa_shared->writers[pa_writer_index].pid = 0;
+		pa_shared->writers[pa_writer_index].latch = NULL;
+	}
+	for (i = 0; i < PA_MAX_REQUESTS; i++)
+	{
+		PaRequest  *r = &pa_shared->requests[i];
+
+		if (r->status == PA_REQ_RUNNING && r->writer_pid == MyProcPid)
+		{
+			if (r->abandoned)
+				r->status = PA_REQ_FREE;
+			else
+			{
+				r->status = PA_REQ_FAILED;
+				strlcpy(r->errmsg, "the writer worker exited", PA_ERRMSG_LEN);
+			}
+			r->writer_pid = 0;
+		}
+	}
+	LWLockRelease(pa_shared->lock);
+	ConditionVariableBroadcast(&pa_shared->persist_cv);
+}
+
+static void
+pa_writer_process(int idx, MemoryContext work_cxt)
+{
+	PaRequest  *r = &pa_shared->requests[idx];
+	dsm_handle	handle;
+	int			kind;
+	dsm_segment *seg;
+
+	LWLockAcquire(pa_shared->lock, LW_SHARED);
+	handle = r->handle;
+	kind = r->kind;
+	LWLockRelease(pa_shared->lock);
+
+	seg = dsm_attach(handle);
+	if (seg == NULL)
+	{
+		pa_writer_finish(idx, PA_REQ_FAILED, "the requesting session went away");
+		return;
+	}
+
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		args[1];
+		int			ret;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, pa_store_sql[kind]);
+
+		args[0] = CStringGetTextDatum((char *) dsm_segment_address(seg));
+		ret = SPI_execute_with_args(pa_store_sql[kind], 1, argtypes, args,
+									NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "storing statement returned %d", ret);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(true);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		pa_writer_finish(idx, PA_REQ_DONE, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(work_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("pg_perfaudit writer could not store results: %s",
+						edata->message)));
+		pgstat_report_activity(STATE_IDLE, NULL);
+		pa_writer_finish(idx, PA_REQ_FAILED, edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	dsm_detach(seg);
+	MemoryContextReset(work_cxt);
+}
+
+void
+pa_writer_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	MemoryContext work_cxt;
+	TimestampTz idle_since;
+	int			i;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* Our own statements are never captured. */
+	pa_internal_depth = 1;
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PA_MAX_WRITERS; i++)
+	{
+		PaWriterSlot *w = &pa_shared->writers[i];
+
+		if (w->dboid == dboid && w->pid == 0)
+		{
+			w->pid = MyProcPid;
+			w->latch = MyLatch;
+			pa_writer_index = i;
+			break;
+		}
+	}
+	LWLockRelease(pa_shared->lock);
+	if (pa_writer_index < 0)
+		proc_exit(0);			/* a second writer for the same database */
+	before_shmem_exit(pa_writer_shutdown, (Datum) 0);
+
+	/* Never wait on a lock the requester itself holds. */
+	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", "pg_perfaudit writer", PGC_USERSET, PGC_S_OVERRIDE);
+	pgstat_report_appname("pg_perfaudit writer");
+
+	work_cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit writer",
+									 ALLOCSET_DEFAULT_SIZES);
+	idle_since = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		int			idx;
+
+		CHECK_FOR_INTERRUPTS();
+
+		idx = pa_writer_claim();
+		if (idx >= 0)
+		{
+			pa_writer_process(idx, work_cxt);
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
+									   PA_WRITER_IDLE_MS) &&
+			pa_writer_retire())
+			break;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 250, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	proc_exit(0);
+}

@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *		Creation of pg_perfaudit's shared state.
+ *
+ * Locking contract
+ * ----------------
+ * PaSharedState->lock (named tranche "pg_perfaudit") protects db_runs[],
+ * writers[] and requests[].  It is taken only when a run starts or stops,
+ * when a backend notices that the set of database-scope runs changed, and
+ * around persistence requests: never once per statement.  Nothing that can
+ * raise an error is done while it is held.
+ *
+ * db_runs_generation is an atomic counter bumped (under the lock, exclusive)
+ * whenever a database-scope run starts or ends.  The per-statement path
+ * reads it without a lock and rescans db_runs[] (lock shared) only when it
+ * moved.  persisted and persist_failures are plain atomic counters.
+ *
+ * persist_cv is broadcast whenever a request changes state or a slot frees,
+ * so requesters sleep on it instead of polling.
+ *
+ * The run buffers themselves live in dynamic shared memory and are written
+ * without locks: see capture.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "shmem.h"
+
+PaSharedState *pa_shared = NULL;
+
+#ifdef PA_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+pa_shmem_size(void)
+{
+	return MAXALIGN(sizeof(PaSharedState));
+}
+
+static void
+pa_shmem_request(void)
+{
+#ifdef PA_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(pa_shmem_size());
+	RequestNamedLWLockTranche("pg_perfaudit", 1);
+}
+
+static void
+pa_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	/* After a crash restart the old state is gone with shared memory. */
+	pa_shared = NULL;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pa_shared = ShmemInitStruct("pg_perfaudit", pa_shmem_size(), &found);
+	if (!found)
+	{
+		memset(pa_shared, 0, sizeof(PaSharedState));
+		pa_shared->lock = &(GetNamedLWLockTranche("pg_perfaudit"))->lock;
+		pg_atomic_init_u32(&pa_shared->db_runs_generation, 0);
+		ConditionVariableInit(&pa_shared->persist_cv);
+		pg_atomic_init_u64(&pa_shared->persisted, 0);
+		pg_atomic_init_u64(&pa_shared->persist_failures, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+pa_shmem_init(void)
+{
+#ifdef PA_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pa_shmem_request;
+#else
+	pa_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pa_shmem_startup;
+}

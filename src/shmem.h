@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *		pg_perfaudit's shared state: database-scope run slots, writer slots
+ *		and the persistence request queue.  See shmem.c for the locking
+ *		contract.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_SHMEM_H
+#define PA_SHMEM_H
+
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+/* Concurrent database-scope runs, cluster-wide. */
+#define PA_MAX_DB_RUNS		8
+/* Databases whose writer worker may run at once. */
+#define PA_MAX_WRITERS		8
+/* Persistence requests in flight at once (more wait for a free slot). */
+#define PA_MAX_REQUESTS		64
+#define PA_ERRMSG_LEN		256
+
+typedef struct PaDbRunSlot
+{
+	bool		in_use;
+	Oid			dboid;
+	uint64		run_id;
+	int			owner_pid;
+	int			track;			/* owner's perfaudit.track at start() */
+	dsm_handle	handle;			/* the run's PaRunBuffer */
+} PaDbRunSlot;
+
+typedef struct PaWriterSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	int			pid;			/* 0 while starting */
+	TimestampTz launched_at;
+	Latch	   *latch;			/* the writer's procLatch once running */
+} PaWriterSlot;
+
+typedef enum PaRequestStatus
+{
+	PA_REQ_FREE = 0,
+	PA_REQ_PENDING,
+	PA_REQ_RUNNING,
+	PA_REQ_DONE,
+	PA_REQ_FAILED
+} PaRequestStatus;
+
+typedef struct PaRequest
+{
+	PaRequestStatus status;
+	bool		abandoned;		/* requester gave up; last one out frees */
+	int			kind;			/* PaPersistKind */
+	Oid			dboid;
+	int			requester_pid;
+	int			writer_pid;		/* set while RUNNING */
+	dsm_handle	handle;			/* payload */
+	char		errmsg[PA_ERRMSG_LEN];
+} PaRequest;
+
+typedef struct PaSharedState
+{
+	LWLock	   *lock;
+	pg_atomic_uint32 db_runs_generation;
+	ConditionVariable persist_cv;
+	PaDbRunSlot db_runs[PA_MAX_DB_RUNS];
+	PaWriterSlot writers[PA_MAX_WRITERS];
+	PaRequest	requests[PA_MAX_REQUESTS];
+	pg_atomic_uint64 persisted;
+	pg_atomic_uint64 persist_failures;
+} PaSharedState;
+
+extern PaSharedState *pa_shared;
+
+extern void pa_shmem_init(void);
+
+#endif							/* PA_SHMEM_H */
