@@ -29,7 +29,6 @@ REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=test/pg_perfaudit.con
 
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
-PROVE_FLAGS = -I ./test/perl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -7,6 +7,8 @@
 -- OPERATOR(pg_catalog.x), so that nothing a caller put on the search_path
 -- can redirect this script or the functions it creates.
 
+CREATE SCHEMA perfaudit;
+
 ------------------------------------------------------------------------------
 -- Results tables.  Rows are written by the writer background worker in its
 -- own transaction (never by the caller), so they survive the caller's

@@ -124,13 +124,13 @@ typedef struct PaSink
 	dsm_segment *seg;			/* attached here; NULL when we own the run */
 	int			track;			/* fixed level, or -1: this session's GUC */
 	MemoryContext cxt;
-	HTAB	   *texts;			/* queryid -> text offset, sent once */
+	HTAB	   *texts;			/* (queryid, level) -> text offset */
 	HTAB	   *tenants;		/* tenant -> text offset, sent once */
 } PaSink;
 
 typedef struct PaTextCacheEntry
 {
-	uint64		queryid;
+	uint64		key;
 	uint32		off;
 } PaTextCacheEntry;
 
@@ -385,15 +385,21 @@ pa_buffer_put_text(PaRunBuffer *buf, const char *text, int len)
 	return (uint32) off;
 }
 
+/*
+ * The text of a statement, sent once per (queryid, nesting level): the same
+ * statement run by the client and inside a function usually differs in its
+ * literals, and each row of run_statements should show its own.
+ */
 static uint32
-pa_sink_text(PaSink *sink, uint64 queryid, const char *text, int len)
+pa_sink_text(PaSink *sink, uint64 queryid, int level, const char *text, int len)
 {
 	PaTextCacheEntry *e;
+	uint64		key = hash_combine64(queryid, (uint64) level);
 	bool		found;
 
 	if (text == NULL)
 		return PA_NO_OFFSET;
-	e = hash_search(sink->texts, &queryid, HASH_ENTER, &found);
+	e = hash_search(sink->texts, &key, HASH_ENTER, &found);
 	if (!found)
 		e->off = pa_buffer_put_text(sink->buf, text, Min(len, PA_MAX_QUERY_TEXT));
 	return e->off;
@@ -450,7 +456,8 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->seq_scans = info->seq_scans;
 	rec->nesting_level = info->nesting_level;
 	rec->flags = info->flags;
-	rec->text_off = pa_sink_text(sink, info->queryid, info->text, info->text_len);
+	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
+								 info->text, info->text_len);
 	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
 	pg_write_barrier();
 	rec->ready = 1;

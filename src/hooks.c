@@ -71,6 +71,7 @@ typedef struct PaQueryState
 	int16		level;
 	uint64		param_hash;
 	double		plan_ms;
+	uint64		rows;			/* summed over ExecutorRun calls */
 	MemoryContextCallback cb;
 } PaQueryState;
 
@@ -346,7 +347,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.queryid = PA_QUERYID(queryDesc->plannedstmt);
 	info.param_hash = st->param_hash;
 	info.plan_ms = st->plan_ms;
-	info.rows = queryDesc->estate->es_processed;
+	info.rows = st->rows;
 	info.seq_scans = pa_count_seq_scans(queryDesc->planstate);
 	info.nesting_level = st->level;
 	info.text = pa_statement_text(queryDesc->sourceText,
@@ -420,6 +421,10 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		pa_query_begin(queryDesc, &ids);
 }
 
+/*
+ * es_processed counts the rows of one ExecutorRun call only; a cursor
+ * fetched in several steps runs several times, so rows are summed here.
+ */
 static void
 pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 {
@@ -436,6 +441,14 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 		pa_nesting_level--;
 	}
 	PG_END_TRY();
+
+	if (!dlist_is_empty(&pa_open_queries))
+	{
+		PaQueryState *st = pa_query_find(queryDesc);
+
+		if (st != NULL)
+			st->rows += queryDesc->estate->es_processed;
+	}
 }
 
 static void

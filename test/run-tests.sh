@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds and installs the
+# extension, runs pg_regress (temp instance, library preloaded) and the TAP
+# tests, and exits non-zero on any failure.  Usage (as root on Debian 12):
+#
+#     bash test/run-tests.sh
+#
+# PostgreSQL refuses to run its server as root, so the suites run as the
+# 'postgres' user on a copy of the tree that user owns.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+export PATH=/usr/lib/postgresql/$PG_MAJOR/bin:$PATH
+
+need=()
+[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
+command -v make >/dev/null || need+=(make)
+command -v gcc >/dev/null || need+=(gcc)
+command -v pgbench >/dev/null || need+=(postgresql-contrib)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing: ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages and not root: apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "== building and installing"
+make -C "$top" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+if [ "$(id -u)" -eq 0 ]; then
+    make -C "$top" -s install PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+else
+    sudo make -C "$top" -s install PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+fi
+
+# Version sources must agree (control file, META.json, built script).
+bash "$top/test/check-version.sh"
+
+work=$(mktemp -d /tmp/pg_perfaudit-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -a "$top/." "$work/"
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres: "$work"
+    run_as=(runuser -u postgres --)
+fi
+
+status=0
+log="$work/installcheck.log"
+"${run_as[@]}" env PATH="$PATH" make -C "$work" installcheck \
+    PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config \
+    2>&1 | tee "$log" || status=1
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+if [ -f "$work/regression.diffs" ]; then
+    echo "== regression.diffs"
+    cat "$work/regression.diffs"
+fi
+for f in "$work"/tmp_check/log/regress_log_*; do
+    [ -f "$f" ] || continue
+    if grep -q "^not ok" "$f"; then
+        echo "== $f"; tail -n 60 "$f"
+    fi
+done
+
+# One closing line for CI: counts of pg_regress tests and TAP assertions.
+reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
+reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
+tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
+tap_fail=$(grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
+tap_total=${tap_total:-0}
+passed=$((reg_ok + tap_total - tap_fail))
+failed=$((reg_fail + tap_fail))
+if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
+echo "tests: $passed passed, $failed failed"
+exit $status
