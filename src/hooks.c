@@ -535,7 +535,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	memset(&info, 0, sizeof(info));
 	if (capture)
 	{
-		info.queryid = PA_QUERYID(pstmt);
+		info.queryid = pa_utility_queryid(pstmt, queryString);
 		info.nesting_level = pa_nesting_level;
 		info.flags = PA_STMT_UTILITY;
 		info.text = pa_statement_text(queryString, pstmt->stmt_location,

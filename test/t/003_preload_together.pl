@@ -1,0 +1,73 @@
+# pg_perfaudit preloaded together with pg_stat_statements and auto_explain,
+# before and after them: every hook chain works and the same workload gives
+# identical run results in every arrangement.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $workload = q{
+SET perfaudit.track = 'all';
+SELECT perfaudit.start('together');
+SELECT name FROM items WHERE id = 1;
+SELECT name FROM items WHERE id = 2;
+PREPARE p(int) AS SELECT count(*) FROM items WHERE organization_id = $1;
+EXECUTE p(1); EXECUTE p(2); EXECUTE p(3); EXECUTE p(4); EXECUTE p(5); EXECUTE p(6);
+DO $$ BEGIN FOR i IN 1..5 LOOP PERFORM name FROM items WHERE id = i; END LOOP; END $$;
+EXPLAIN ANALYZE SELECT count(*) FROM items;
+SELECT statements FROM perfaudit.stop();
+};
+my $result_sql = q{
+SELECT string_agg(format('%s|%s|%s|%s', calls, distinct_params, rows, nesting_level), ','
+                  ORDER BY query COLLATE "C", nesting_level)
+  FROM perfaudit.run_statements
+ WHERE run_id = (SELECT max(run_id) FROM perfaudit.runs)};
+
+my %results;
+for my $libs ('pg_perfaudit',
+              'pg_stat_statements,auto_explain,pg_perfaudit',
+              'pg_perfaudit,auto_explain,pg_stat_statements')
+{
+    my $node = PostgreSQL::Test::Cluster->new('together_' . ($libs =~ tr/,/_/r));
+    $node->init;
+    $node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = '$libs'
+auto_explain.log_min_duration = 0
+auto_explain.log_analyze = on
+auto_explain.log_nested_statements = on
+});
+    $node->start;
+    $node->safe_psql('postgres', q{
+        CREATE EXTENSION pg_perfaudit;
+        CREATE TABLE items (id int PRIMARY KEY, organization_id int, name text);
+        INSERT INTO items SELECT g, g % 10, 'item ' || g FROM generate_series(1, 1000) g;
+        ANALYZE items;
+    });
+    $node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements') if $libs =~ /pg_stat_statements/;
+
+    my $log_offset = -s $node->logfile;
+    my $stmts = $node->safe_psql('postgres', $workload);
+    # 2 lookups, 6 EXECUTEs, DO + its 5 nested lookups, EXPLAIN ANALYZE + its query
+    is((split /\n/, $stmts)[-1], '16', "$libs: 16 statements counted");
+    $results{$libs} = $node->safe_psql('postgres', $result_sql);
+
+    if ($libs =~ /auto_explain/)
+    {
+        my $log = slurp_file($node->logfile, $log_offset);
+        like($log, qr/Query Text: SELECT name FROM items WHERE id = 1/, "$libs: auto_explain still logs plans");
+    }
+    if ($libs =~ /pg_stat_statements/)
+    {
+        is($node->safe_psql('postgres', q{
+            SELECT sum(calls) FROM pg_stat_statements
+             WHERE query LIKE 'PREPARE p(int) AS SELECT count(*) FROM items%'}),
+           '6', "$libs: pg_stat_statements still counts the prepared statement");
+    }
+    $node->stop;
+}
+
+my @keys = sort keys %results;
+is($results{$keys[1]}, $results{$keys[0]}, "$keys[1] gives the same run as $keys[0]");
+is($results{$keys[2]}, $results{$keys[0]}, "$keys[2] gives the same run as $keys[0]");
+done_testing();
