@@ -71,7 +71,7 @@ done
 reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
 reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
-tap_fail=$(grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
+tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
 tap_total=${tap_total:-0}
 passed=$((reg_ok + tap_total - tap_fail))
 failed=$((reg_fail + tap_fail))

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The pg_perfaudit demo: builds and installs the extension, starts a
+# throwaway PostgreSQL cluster with it preloaded, loads the multi-tenant
+# fixture, captures an audited workload (a slow report, an N+1 loop, a
+# repeated lookup, and pgbench load from outside) and prints what the runs
+# recorded, then stops and removes the cluster.
+#
+#     bash demo/run.sh            (as root on Debian 12, or as a user with sudo)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+bindir=/usr/lib/postgresql/$PG_MAJOR/bin
+export PATH=$bindir:$PATH
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+command -v make >/dev/null || need+=(make)
+command -v gcc >/dev/null || need+=(gcc)
+[ -x $bindir/pgbench ] || need+=(postgresql-contrib)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing: ${need[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "== building and installing pg_perfaudit"
+make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
+as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
+
+work=$(mktemp -d /tmp/pg_perfaudit-demo.XXXXXX)
+chmod 755 "$work"
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$work"
+    run_as=(runuser -u postgres --)
+fi
+port=$(( 20000 + RANDOM % 20000 ))
+cleanup() {
+    "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== starting a throwaway cluster on port $port (socket in $work)"
+"${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
+"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/server.log" -w \
+    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all" \
+    start >/dev/null
+
+psql() { "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -v ON_ERROR_STOP=1 "$@"; }
+
+psql -d postgres -c "CREATE DATABASE saas"
+echo "== loading the multi-tenant fixture"
+"${run_as[@]}" bash "$top/test/fixtures/fixture.sh" -h "$work" -p $port -U postgres -d saas >/dev/null
+psql -d saas -c "CREATE EXTENSION pg_perfaudit; CREATE EXTENSION pg_stat_statements;"
+psql -d saas -At -c "SELECT format('   %s organizations (10 levels), %s users, %s servers, %s metric rows, %s applications',
+    (SELECT count(*) FROM app.organizations), (SELECT count(*) FROM app.users),
+    (SELECT count(*) FROM app.servers), (SELECT count(*) FROM app.metrics),
+    (SELECT count(*) FROM app.applications))"
+
+echo "== run 1: a dashboard request for organization 42, as an ORM would issue it"
+psql -d saas >/dev/null <<'SQL'
+SELECT perfaudit.start('dashboard request, org 42');
+-- the organization and its whole subtree (a 10-level hierarchy walk)
+WITH RECURSIVE tree AS (
+    SELECT id, parent_id, 1 AS lvl FROM app.organizations WHERE id = 42
+    UNION ALL
+    SELECT o.id, o.parent_id, t.lvl + 1 FROM app.organizations o JOIN tree t ON o.parent_id = t.id
+) SELECT count(*), max(lvl) FROM tree;
+-- the slow one: a metrics report that scans the whole metrics table
+SELECT s.region, avg(m.cpu), max(m.mem)
+  FROM app.metrics m JOIN app.servers s ON s.id = m.server_id
+ GROUP BY s.region ORDER BY 2 DESC;
+-- N+1: the user list, then one query per user for the user's organization
+SELECT id, organization_id FROM app.users WHERE organization_id = 42 ORDER BY id;
+SELECT format('SELECT name, plan FROM app.organizations WHERE id = %s', organization_id)
+  FROM app.users WHERE organization_id IN (42, 43, 44, 45, 46, 47) ORDER BY id LIMIT 12 \gexec
+-- the same lookup repeated: the plan list, fetched again for every widget
+SELECT code, name FROM app.plans ORDER BY code \g
+SELECT code, name FROM app.plans ORDER BY code \g
+SELECT code, name FROM app.plans ORDER BY code \g
+SELECT code, name FROM app.plans ORDER BY code \g
+SELECT code, name FROM app.plans ORDER BY code \g
+-- applications of the organization: no index on organization_id there
+SELECT name, status FROM app.applications WHERE organization_id = 42;
+SELECT perfaudit.stop();
+SQL
+
+echo "== run 2: pgbench from outside (4 clients, prepared statements), captured with scope => 'database'"
+cat > "$work/tenant_lookup.sql" <<'SQL'
+\set org random(1, 1000)
+SELECT count(*) FROM app.users WHERE organization_id = :org;
+SELECT hostname FROM app.servers WHERE organization_id = :org LIMIT 5;
+SQL
+chmod 644 "$work/tenant_lookup.sql"
+# The database-scope run must be active before the load starts and is
+# stopped by the session that started it: keep that session open in a
+# coprocess.
+coproc OWNER { "${run_as[@]}" $bindir/psql -X -q -At -h "$work" -p $port -U postgres -d saas; }
+echo "SELECT perfaudit.start('pgbench tenant lookups', 'database');" >&"${OWNER[1]}"
+read -r run2 <&"${OWNER[0]}"
+"${run_as[@]}" $bindir/pgbench -n -M prepared -c 4 -j 2 -t 250 -h "$work" -p $port -U postgres \
+    -f "$work/tenant_lookup.sql" saas 2>/dev/null | grep -E "^(number of transactions actually processed|latency average|tps)" | sed 's/^/   /'
+echo "SELECT statements FROM perfaudit.stop();" >&"${OWNER[1]}"
+read -r stmts2 <&"${OWNER[0]}"
+echo "\\q" >&"${OWNER[1]}"
+wait "$OWNER_PID" 2>/dev/null || true
+echo "   run $run2 counted $stmts2 statement executions"
+
+echo
+echo "================================ pg_perfaudit report ================================"
+psql -d saas <<'SQL'
+\pset footer off
+\echo
+\echo Runs
+SELECT run_id, label, scope, statements, round(total_ms::numeric, 2) AS total_ms,
+       round(max_ms::numeric, 2) AS slowest_ms, overflow
+  FROM perfaudit.runs ORDER BY run_id;
+\echo
+\echo Statements of each run, slowest first
+SELECT run_id, calls, distinct_params AS distinct,
+       round(total_ms::numeric, 3) AS total_ms, round(mean_ms::numeric, 3) AS mean_ms,
+       rows, shared_blks_hit + shared_blks_read AS blocks, seq_scans,
+       nesting_level AS lvl,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 64) AS query
+  FROM perfaudit.run_statements
+ ORDER BY run_id, total_ms DESC;
+\echo
+\echo What to look at
+SELECT run_id,
+       CASE WHEN calls >= 5 AND distinct_params >= 5 THEN 'N+1 pattern: ' || calls || ' calls with ' || distinct_params || ' different values'
+            WHEN calls >= 5 THEN 'repeated query: ' || calls || ' identical calls'
+            WHEN seq_scans > 0 AND mean_ms >= 1 THEN 'sequential scan, ' || round(mean_ms::numeric, 1) || ' ms per call'
+       END AS observation,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS query
+  FROM perfaudit.run_statements
+ WHERE (calls >= 5 OR (seq_scans > 0 AND mean_ms >= 1)) AND nesting_level = 0
+ ORDER BY run_id, total_ms DESC;
+SQL
+echo "====================================================================================="
+echo "(the cluster in $work is stopped and removed on exit)"
