@@ -15,7 +15,7 @@ SELECT 1 AS in_transaction;
 COMMIT;
 SET work_mem = '8MB';
 RESET work_mem;
--- 1 active_run() + 3 lookups + 1 count + 1 in the transaction = 6
+-- active_run() and the comparison + 3 lookups + 1 count + 1 in the transaction = 7
 SELECT statements, findings, overflow, label, scope
   FROM perfaudit.stop();
 SELECT perfaudit.active_run() IS NULL AS stopped;
