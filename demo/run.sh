@@ -129,16 +129,17 @@ SELECT run_id, calls, distinct_params AS distinct,
   FROM perfaudit.run_statements
  ORDER BY run_id, total_ms DESC;
 \echo
-\echo What to look at
+\echo What to look at (a plain SQL heuristic over run_statements; the extension's own findings come with the tenant/findings release)
 SELECT run_id,
        CASE WHEN calls >= 5 AND distinct_params >= 5 THEN 'N+1 pattern: ' || calls || ' calls with ' || distinct_params || ' different values'
             WHEN calls >= 5 THEN 'repeated query: ' || calls || ' identical calls'
             WHEN seq_scans > 0 AND mean_ms >= 1 THEN 'sequential scan, ' || round(mean_ms::numeric, 1) || ' ms per call'
        END AS observation,
        left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS query
-  FROM perfaudit.run_statements
- WHERE (calls >= 5 OR (seq_scans > 0 AND mean_ms >= 1)) AND nesting_level = 0
- ORDER BY run_id, total_ms DESC;
+  FROM perfaudit.run_statements JOIN perfaudit.runs USING (run_id)
+ WHERE scope = 'session'          -- load from outside repeats by design
+   AND ((calls >= 5) OR (seq_scans > 0 AND mean_ms >= 1)) AND nesting_level = 0
+ ORDER BY run_id, run_statements.total_ms DESC;
 SQL
 echo "====================================================================================="
 echo "(the cluster in $work is stopped and removed on exit)"
