@@ -158,8 +158,8 @@ typedef struct PaRun
 
 static PaRun *pa_run = NULL;
 static PaSink *pa_sinks[PA_MAX_SINKS];
-static int	pa_nsinks = 0;
-static uint32 pa_seen_generation = 0;
+int			pa_nsinks = 0;
+uint32		pa_seen_generation = 0;
 static bool pa_exit_callback_set = false;
 
 /* ----------------------------------------------------------------

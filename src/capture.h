@@ -47,6 +47,22 @@ typedef struct PaStmtInfo
 } PaStmtInfo;
 
 /*
+ * True when this backend has no run to append to and no database-scope run
+ * has started or stopped since it last looked: the per-statement fast path,
+ * two loads and a compare, no call.
+ */
+extern int	pa_nsinks;
+extern uint32 pa_seen_generation;
+
+static inline bool
+pa_capture_idle(void)
+{
+	return pa_nsinks == 0 &&
+		(pa_shared == NULL ||
+		 pg_atomic_read_u32(&pa_shared->db_runs_generation) == pa_seen_generation);
+}
+
+/*
  * Fill *ids with the runs a statement starting now at nesting level
  * 'level' belongs to; false (and ids->n == 0) when there are none.  Cheap
  * when nothing is being captured: a few loads, no lock.

@@ -72,6 +72,8 @@ typedef struct PaQueryState
 	uint64		param_hash;
 	double		plan_ms;
 	uint64		rows;			/* summed over ExecutorRun calls */
+	const char *text;			/* statement text within sourceText */
+	int			text_len;
 	MemoryContextCallback cb;
 } PaQueryState;
 
@@ -200,10 +202,16 @@ pa_text_fingerprint(const char *s, int len)
 static uint64
 pa_hash_datum(Datum value, Oid typid)
 {
-	int16		typlen;
-	bool		typbyval;
+	/* A one-entry cache: a statement's parameters are mostly of one type. */
+	static Oid	cached_typid = InvalidOid;
+	static int16 typlen;
+	static bool typbyval;
 
-	get_typlenbyval(typid, &typlen, &typbyval);
+	if (typid != cached_typid)
+	{
+		get_typlenbyval(typid, &typlen, &typbyval);
+		cached_typid = typid;
+	}
 	if (typbyval)
 		return hash_bytes_uint32_extended((uint32) value, (uint64) (value >> 32));
 	if (typlen == -1)
@@ -295,8 +303,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
 	MemoryContext cxt = queryDesc->estate->es_query_cxt;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	PaQueryState *st;
-	const char *text;
-	int			text_len;
+	ParamListInfo params = queryDesc->params;
 
 	/*
 	 * Timing and buffer counts for the whole query, across every
@@ -311,11 +318,20 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
 	st->runs = *ids;
 	st->level = pa_nesting_level;
 
-	text = pa_statement_text(queryDesc->sourceText,
-							 queryDesc->plannedstmt->stmt_location,
-							 queryDesc->plannedstmt->stmt_len, &text_len);
-	st->param_hash = hash_combine64(pa_text_fingerprint(text, text_len),
-									pa_params_fingerprint(queryDesc->params));
+	st->text = pa_statement_text(queryDesc->sourceText,
+								 queryDesc->plannedstmt->stmt_location,
+								 queryDesc->plannedstmt->stmt_len, &st->text_len);
+
+	/*
+	 * What tells one execution's values from another's: the bound
+	 * parameters when there are any (prepared statements, the extended
+	 * protocol, PL/pgSQL variables: the text is then the same every time),
+	 * otherwise the literals in the text (an ORM that inlines values).
+	 */
+	if (params != NULL && params->numParams > 0)
+		st->param_hash = pa_params_fingerprint(params);
+	else
+		st->param_hash = pa_text_fingerprint(st->text, st->text_len);
 
 	if (pa_plan_level == pa_nesting_level &&
 		pa_plan_queryid == PA_QUERYID(queryDesc->plannedstmt))
@@ -350,10 +366,8 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.rows = st->rows;
 	info.seq_scans = pa_count_seq_scans(queryDesc->planstate);
 	info.nesting_level = st->level;
-	info.text = pa_statement_text(queryDesc->sourceText,
-								  queryDesc->plannedstmt->stmt_location,
-								  queryDesc->plannedstmt->stmt_len,
-								  &info.text_len);
+	info.text = st->text;
+	info.text_len = st->text_len;
 
 	pa_capture_record(&st->runs, &info);
 	pa_query_forget(st);
@@ -374,7 +388,8 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	instr_time	start;
 	instr_time	duration;
 
-	timed = pa_enabled() && parse->queryId != UINT64CONST(0) &&
+	timed = !pa_capture_idle() && pa_enabled() &&
+		parse->queryId != UINT64CONST(0) &&
 		pa_capture_eligible(pa_nesting_level, &ids);
 	if (timed)
 		INSTR_TIME_SET_CURRENT(start);
@@ -415,7 +430,7 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	if (pa_enabled() &&
+	if (!pa_capture_idle() && pa_enabled() &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		pa_capture_eligible(pa_nesting_level, &ids))
 		pa_query_begin(queryDesc, &ids);
@@ -454,6 +469,21 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 static void
 pa_ExecutorFinish(QueryDesc *queryDesc)
 {
+	/*
+	 * ExecutorFinish runs user code only through AFTER triggers queued by
+	 * this query and data-modifying CTEs; a plain SELECT has neither, so it
+	 * needs no nesting bookkeeping (and no setjmp) here.
+	 */
+	if (queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+
 	pa_nesting_level++;
 	PG_TRY();
 	{
@@ -525,7 +555,8 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		return;
 	}
 
-	capture = pa_enabled() && pa_utility_counted(parsetree) &&
+	capture = !pa_capture_idle() && pa_enabled() &&
+		pa_utility_counted(parsetree) &&
 		pa_capture_eligible(pa_nesting_level, &ids);
 
 	/*

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Per-query overhead of pg_perfaudit, in instructions, measured with
+# valgrind's callgrind on a single-user backend (postgres --single).
+#
+# For each configuration the same backend runs N and then M executions of a
+# prepared point select; (Ir(M) - Ir(N)) / (M - N) is the cost of one query,
+# with start-up and shutdown cancelled out.  Instruction counts do not
+# depend on machine load, so the ratios are repeatable.
+#
+#   bash test/bench/overhead.sh            (as root or as a user with sudo)
+#   N=2000 M=4000 bash test/bench/overhead.sh
+#
+# Prints a table and writes it to test/bench/out/overhead.txt.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+bindir=/usr/lib/postgresql/$PG_MAJOR/bin
+N=${N:-2000}
+M=${M:-4000}
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v valgrind >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-server-dev-$PG_MAJOR >/dev/null; }
+make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
+as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
+
+work=$(mktemp -d /tmp/pg_perfaudit-bench.XXXXXX)
+chmod 755 "$work"
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then chown postgres: "$work"; run_as=(runuser -u postgres --); fi
+trap 'rm -rf "$work"' EXIT
+
+"${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
+common=(-c compute_query_id=auto -c jit=off -c fsync=off -c autovacuum=off -c max_worker_processes=16)
+
+# Setup through a single-user backend too: a table of 10,000 rows and the
+# extension (needed for start()).
+"${run_as[@]}" $bindir/postgres --single -D "$work/data" "${common[@]}" postgres >/dev/null <<'SQL'
+CREATE TABLE bench (id int PRIMARY KEY, v text)
+INSERT INTO bench SELECT g, 'value ' || g FROM generate_series(1, 10000) g
+ANALYZE bench
+CREATE EXTENSION pg_perfaudit
+SQL
+
+# input FILE COUNT CAPTURE
+input() {
+    {
+        echo "PREPARE p(int) AS SELECT v FROM bench WHERE id = \$1"
+        [ "$3" = yes ] && echo "SELECT perfaudit.start('bench')"
+        for ((i = 1; i <= $2; i++)); do echo "EXECUTE p($(( (i * 7919) % 10000 + 1 )))"; done
+    } > "$1"
+    chmod 644 "$1"
+}
+
+# instructions PRELOAD CAPTURE COUNT [extra server options]
+instructions() {
+    local out="$work/cg.$RANDOM" in="$work/in.$RANDOM"
+    input "$in" "$3" "$2"
+    "${run_as[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+        $bindir/postgres --single -D "$work/data" "${common[@]}" "${@:4}" \
+        -c shared_preload_libraries="$1" postgres < "$in" > /dev/null 2>"$work/vg.log" \
+        || { cat "$work/vg.log" >&2; exit 1; }
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+per_query() {
+    local a b
+    a=$(instructions "$1" "$2" "$N" "${@:3}")
+    b=$(instructions "$1" "$2" "$M" "${@:3}")
+    echo $(( (b - a) / (M - N) ))
+}
+
+bare=$(per_query "" no)
+# Core's query-id computation, which pg_perfaudit (like pg_stat_statements)
+# switches on: its cost is core's, the same for both.
+qid=$(per_query "" no -c compute_query_id=on)
+pgss=$(per_query "pg_stat_statements" no)
+idle=$(per_query "pg_perfaudit" no)
+capt=$(per_query "pg_perfaudit" yes)
+both=$(per_query "pg_stat_statements,pg_perfaudit" yes)
+
+ratio() { awk -v a="$1" -v b="$bare" 'BEGIN { printf "%.3f", a / b }'; }
+verdict() { awk -v a="$1" -v b="$bare" -v t="$2" 'BEGIN { print (a / b <= t) ? "PASS" : "FAIL" }'; }
+
+mkdir -p "$here/out"
+{
+    echo "pg_perfaudit per-query overhead: callgrind, postgres --single, prepared point select"
+    echo "PostgreSQL $($bindir/postgres --version | awk '{print $3}'), ($M - $N executions) differenced"
+    printf '%-40s %12s %8s  %s\n' configuration instr/query ratio target
+    printf '%-40s %12d %8s\n' "bare server" "$bare" "1.000"
+    printf '%-40s %12d %8s\n' "bare server, compute_query_id=on" "$qid" "$(ratio "$qid")"
+    printf '%-40s %12d %8s\n' "pg_stat_statements" "$pgss" "$(ratio "$pgss")"
+    printf '%-40s %12d %8s  <= 1.01 %s\n' "pg_perfaudit preloaded, idle" "$idle" "$(ratio "$idle")" "$(verdict "$idle" 1.01)"
+    printf '%-40s %12d %8s  <= 1.05 %s\n' "pg_perfaudit, capture running" "$capt" "$(ratio "$capt")" "$(verdict "$capt" 1.05)"
+    printf '%-40s %12d %8s\n' "pg_stat_statements + capture running" "$both" "$(ratio "$both")"
+    echo "bare=$bare queryid=$qid pgss=$pgss idle=$idle capture=$capt pgss_capture=$both"
+} | tee "$here/out/overhead.txt"
