@@ -226,7 +226,7 @@ pa_persist(PaPersistKind kind, const char *payload, Size len)
 						 errmsg("timed out waiting for the pg_perfaudit writer"),
 						 errdetail("The results were not stored within perfaudit.persist_timeout (%d ms).",
 								   pa_persist_timeout_ms),
-						 errhint("Check the server log for errors of the \"pg_perfaudit writer\" background worker.")));
+						 errhint("The writer may be waiting for a lock this transaction holds on pg_perfaudit's tables; otherwise check the server log for errors of the \"pg_perfaudit writer\" background worker.")));
 
 			/* Sleeps at most 100 ms; checks for interrupts itself. */
 			ConditionVariableTimedSleep(&pa_shared->persist_cv, 100,
