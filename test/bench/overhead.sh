@@ -35,19 +35,20 @@ trap 'rm -rf "$work"' EXIT
 "${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
 common=(-c compute_query_id=auto -c jit=off -c fsync=off -c autovacuum=off -c max_worker_processes=16)
 
-# Setup through a single-user backend too: a table of 10,000 rows and the
-# extension (needed for start()).
-"${run_as[@]}" $bindir/postgres --single -D "$work/data" "${common[@]}" postgres >/dev/null <<'SQL'
-CREATE TABLE bench (id int PRIMARY KEY, v text)
-INSERT INTO bench SELECT g, 'value ' || g FROM generate_series(1, 10000) g
-ANALYZE bench
-CREATE EXTENSION pg_perfaudit
-SQL
+# Setup on a normally started server: the multi-tenant fixture (default
+# size) and the extension (needed for start()).
+port=$(( 20000 + RANDOM % 20000 ))
+"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/setup.log" -w \
+    -o "-p $port -k $work -c listen_addresses=''" start >/dev/null
+"${run_as[@]}" bash "$top/test/fixtures/fixture.sh" -h "$work" -p $port -U postgres -d postgres
+"${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -d postgres \
+    -c "CREATE EXTENSION pg_perfaudit" -c "CHECKPOINT"
+"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast -w stop >/dev/null
 
 # input FILE COUNT CAPTURE
 input() {
     {
-        echo "PREPARE p(int) AS SELECT v FROM bench WHERE id = \$1"
+        echo "PREPARE p(bigint) AS SELECT name, email FROM app.users WHERE id = \$1"
         [ "$3" = yes ] && echo "SELECT perfaudit.start('bench')"
         for ((i = 1; i <= $2; i++)); do echo "EXECUTE p($(( (i * 7919) % 10000 + 1 )))"; done
     } > "$1"
@@ -86,7 +87,7 @@ verdict() { awk -v a="$1" -v b="$bare" -v t="$2" 'BEGIN { print (a / b <= t) ? "
 
 mkdir -p "$here/out"
 {
-    echo "pg_perfaudit per-query overhead: callgrind, postgres --single, prepared point select"
+    echo "pg_perfaudit per-query overhead: callgrind, postgres --single, prepared point select on app.users (fixture)"
     echo "PostgreSQL $($bindir/postgres --version | awk '{print $3}'), ($M - $N executions) differenced"
     printf '%-40s %12s %8s  %s\n' configuration instr/query ratio target
     printf '%-40s %12d %8s\n' "bare server" "$bare" "1.000"

@@ -86,6 +86,17 @@ like($node->safe_psql('postgres',
         q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_perfaudit writer'}),
     qr/^[01]$/, 'at most one writer for the database');
 
+# pg_dump keeps the results (extension configuration tables), and they
+# restore into a new database.
+my $dump = $node->basedir . '/results.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump runs');
+like(slurp_file($dump), qr/rolled back test/, 'the dump holds the runs');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $dump ],
+    'the dump restores');
+is($node->safe_psql('restored', "SELECT statements FROM perfaudit.runs WHERE run_id = $run"),
+   '3', 'the restored database has the run');
+
 $harness->quit;
 $node->stop;
 done_testing();
