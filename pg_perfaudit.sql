@@ -183,6 +183,14 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION perfaudit.active_run() IS
 'run_id of this session''s active capture run, or NULL';
 
+CREATE FUNCTION perfaudit.discard_run()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_discard_run'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.discard_run() IS
+'drop this session''s active capture run without storing it; returns its run_id, or NULL if none';
+
 ------------------------------------------------------------------------------
 -- Internal: called by the writer worker only.
 ------------------------------------------------------------------------------

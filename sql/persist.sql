@@ -15,3 +15,12 @@ SELECT :active_id = :run_bw AS still_active;
 SELECT statements FROM perfaudit.stop();
 SELECT label, statements FROM perfaudit.runs WHERE run_id = :run_bw;
 SELECT perfaudit.active_run() IS NULL AS stopped;
+
+-- discard_run() drops a run without storing it: the way out when the writer
+-- cannot store.
+SELECT perfaudit.discard_run() IS NULL AS nothing_to_discard;
+SELECT perfaudit.start('to be discarded') AS run_dis \gset
+SELECT 2 AS two;
+SELECT perfaudit.discard_run() = :run_dis AS discarded;
+SELECT perfaudit.active_run() IS NULL AS no_run;
+SELECT count(*) AS stored FROM perfaudit.runs WHERE run_id = :run_dis;

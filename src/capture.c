@@ -67,6 +67,7 @@
 PG_FUNCTION_INFO_V1(pa_start);
 PG_FUNCTION_INFO_V1(pa_stop);
 PG_FUNCTION_INFO_V1(pa_active_run);
+PG_FUNCTION_INFO_V1(pa_discard_run);
 
 #define PA_NO_OFFSET		UINT32_MAX
 #define PA_BUFFER_MAGIC		0x50415242	/* "PARB" */
@@ -692,6 +693,25 @@ pa_active_run(PG_FUNCTION_ARGS)
 	if (pa_run == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64((int64) pa_run->run_id);
+}
+
+/*
+ * Drop this session's run without storing it; returns its id, or NULL when
+ * there was none.  The way out when stop() cannot store a run (the writer
+ * keeps failing) and the session wants to start another.
+ */
+Datum
+pa_discard_run(PG_FUNCTION_ARGS)
+{
+	PaRun	   *run = pa_run;
+	uint64		run_id;
+
+	if (run == NULL)
+		PG_RETURN_NULL();
+	run_id = run->run_id;
+	pa_run = NULL;
+	pa_free_run(run);
+	PG_RETURN_INT64((int64) run_id);
 }
 
 /* ----------------------------------------------------------------
