@@ -191,6 +191,102 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.discard_run() IS
 'drop this session''s active capture run without storing it; returns its run_id, or NULL if none';
 
+CREATE FUNCTION perfaudit.last_run()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_last_run'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION perfaudit.last_run() IS
+'run_id of the capture run this session stopped last, or NULL';
+
+------------------------------------------------------------------------------
+-- Assertions over stopped runs: true, or an ERROR with SQLSTATE PA001 whose
+-- message names what failed and whose DETAIL holds the numbers.
+------------------------------------------------------------------------------
+
+-- The run an assertion looks at: the given one, else this session's last.
+CREATE FUNCTION perfaudit._assert_run(run_id bigint)
+RETURNS perfaudit.runs
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := COALESCE(_assert_run.run_id, perfaudit.last_run());
+    r perfaudit.runs;
+BEGIN
+    IF rid IS NULL THEN
+        RAISE EXCEPTION 'no capture run was stopped in this session'
+            USING ERRCODE = '55000', HINT = 'Call perfaudit.stop() first, or pass run_id.';
+    END IF;
+    SELECT * INTO r FROM perfaudit.runs AS x WHERE x.run_id OPERATOR(pg_catalog.=) rid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'capture run % does not exist or is not visible to this role', rid
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN r;
+END $$;
+
+CREATE FUNCTION perfaudit.assert_max_queries(max_queries bigint, run_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r perfaudit.runs;
+BEGIN
+    IF max_queries IS NULL OR max_queries OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'max_queries must be zero or more' USING ERRCODE = '22023';
+    END IF;
+    r := perfaudit._assert_run(assert_max_queries.run_id);
+    IF r.statements OPERATOR(pg_catalog.>) max_queries THEN
+        RAISE EXCEPTION 'capture run executed more statements than allowed'
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Run %s%s executed %s statements; at most %s allowed.',
+                                             r.run_id,
+                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''),
+                                             r.statements, max_queries);
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['seq_scan', 'n_plus_one', 'repeated_query',
+                                   'unscoped_tenant_query', 'cross_tenant_query', 'slow_query'];
+    bad text;
+    r perfaudit.runs;
+    found_kinds text;
+    lines text;
+BEGIN
+    SELECT k INTO bad FROM pg_catalog.unnest(kinds) AS k
+     WHERE k IS NULL OR NOT (k OPERATOR(pg_catalog.=) ANY (known)) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown finding kind "%"', COALESCE(bad, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    r := perfaudit._assert_run(assert_no_findings.run_id);
+    SELECT pg_catalog.string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind),
+           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, f.message,
+                                 pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120)),
+                                 E'\n' ORDER BY f.finding_id)
+      INTO found_kinds, lines
+      FROM perfaudit.findings AS f
+     WHERE f.run_id OPERATOR(pg_catalog.=) r.run_id
+       AND (kinds IS NULL OR f.kind OPERATOR(pg_catalog.=) ANY (kinds));
+    IF found_kinds IS NOT NULL THEN
+        RAISE EXCEPTION 'capture run has findings: %', found_kinds
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format(E'Run %s%s:\n%s', r.run_id,
+                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''), lines);
+    END IF;
+    RETURN true;
+END $$;
+
 ------------------------------------------------------------------------------
 -- Internal: called by the writer worker only.
 ------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ trap cleanup EXIT
 echo "== starting a throwaway cluster on port $port (socket in $work)"
 "${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
 "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/server.log" -w \
-    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all" \
+    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all -c perfaudit.slow_query_ms=5" \
     start >/dev/null
 
 psql() { "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -v ON_ERROR_STOP=1 "$@"; }
@@ -129,17 +129,20 @@ SELECT run_id, calls, distinct_params AS distinct,
   FROM perfaudit.run_statements
  ORDER BY run_id, total_ms DESC;
 \echo
-\echo What to look at (a plain SQL heuristic over run_statements; the extension's own findings come with the tenant/findings release)
-SELECT run_id,
-       CASE WHEN calls >= 5 AND distinct_params >= 5 THEN 'N+1 pattern: ' || calls || ' calls with ' || distinct_params || ' different values'
-            WHEN calls >= 5 THEN 'repeated query: ' || calls || ' identical calls'
-            WHEN seq_scans > 0 AND mean_ms >= 1 THEN 'sequential scan, ' || round(mean_ms::numeric, 1) || ' ms per call'
-       END AS observation,
-       left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS query
-  FROM perfaudit.run_statements JOIN perfaudit.runs USING (run_id)
- WHERE scope = 'session'          -- load from outside repeats by design
-   AND ((calls >= 5) OR (seq_scans > 0 AND mean_ms >= 1)) AND nesting_level = 0
- ORDER BY run_id, run_statements.total_ms DESC;
+\echo Findings (perfaudit.findings, written at stop())
+SELECT run_id, kind, severity, calls,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 52) AS query,
+       COALESCE('source: ' || left(regexp_replace(detail->'source'->>'query', '\s+', ' ', 'g'), 40)
+                || ' (' || (detail->'source'->>'rows') || ' rows)', '') AS likely_source
+  FROM perfaudit.findings ORDER BY run_id, finding_id;
+\echo
+\echo Suggestions
+SELECT DISTINCT kind, suggestion FROM perfaudit.findings ORDER BY kind;
+\echo
+\echo The same run as a CI job would check it
+SELECT perfaudit.assert_max_queries(50, 1) AS "assert_max_queries(50)";
+\set ON_ERROR_STOP 0
+SELECT perfaudit.assert_no_findings(ARRAY['n_plus_one'], 1);
 SQL
 echo "====================================================================================="
 echo "(the cluster in $work is stopped and removed on exit)"

@@ -62,12 +62,15 @@
 #include "utils/timestamp.h"
 
 #include "capture.h"
+#include "detect.h"
+#include "jsonout.h"
 #include "persist.h"
 
 PG_FUNCTION_INFO_V1(pa_start);
 PG_FUNCTION_INFO_V1(pa_stop);
 PG_FUNCTION_INFO_V1(pa_active_run);
 PG_FUNCTION_INFO_V1(pa_discard_run);
+PG_FUNCTION_INFO_V1(pa_last_run);
 
 #define PA_NO_OFFSET		UINT32_MAX
 #define PA_BUFFER_MAGIC		0x50415242	/* "PARB" */
@@ -158,6 +161,7 @@ typedef struct PaRun
 } PaRun;
 
 static PaRun *pa_run = NULL;
+static uint64 pa_last_run_id = 0;	/* last run this session stored */
 static PaSink *pa_sinks[PA_MAX_SINKS];
 int			pa_nsinks = 0;
 uint32		pa_seen_generation = 0;
@@ -695,6 +699,15 @@ pa_active_run(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) pa_run->run_id);
 }
 
+/* The run this session stopped last, or NULL: the assertions' default. */
+Datum
+pa_last_run(PG_FUNCTION_ARGS)
+{
+	if (pa_last_run_id == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) pa_last_run_id);
+}
+
 /*
  * Drop this session's run without storing it; returns its id, or NULL when
  * there was none.  The way out when stop() cannot store a run (the writer
@@ -741,6 +754,9 @@ typedef struct PaGroup
 	int64		shared_blks_hit;
 	int64		shared_blks_read;
 	int64		seq_scans;
+	int64		max_repeats;
+	int64		slow_calls;
+	uint64		first_index;	/* record index of the first execution */
 	const char *text;
 } PaGroup;
 
@@ -749,6 +765,15 @@ typedef struct PaParamKey
 	int			group;
 	uint64		param_hash;
 } PaParamKey;
+
+typedef struct PaParamEntry
+{
+	PaParamKey	key;			/* hash key, must be first */
+	int64		count;
+} PaParamEntry;
+
+/* How far back, in executions, the source of an N+1 loop is looked for. */
+#define PA_SOURCE_LOOKBACK	64
 
 typedef struct PaRunSummary
 {
@@ -791,54 +816,39 @@ pa_record_ready(PaExecRecord *rec)
 	return true;
 }
 
+/*
+ * The likely source of an N+1 loop: among the executions shortly before the
+ * loop's first one (of the same backend, at the same or an outer level), a
+ * different statement that returned about as many rows as the loop ran.
+ */
 static void
-pa_json_key(StringInfo buf, const char *key, bool *first)
+pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs)
 {
-	if (!*first)
-		appendStringInfoChar(buf, ',');
-	*first = false;
-	escape_json(buf, key);
-	appendStringInfoChar(buf, ':');
-}
+	PaExecRecord *recs = PA_BUF_RECORDS(run->buf);
+	PaExecRecord *first = &recs[grp->first_index];
+	uint64		lo = grp->first_index > PA_SOURCE_LOOKBACK ?
+		grp->first_index - PA_SOURCE_LOOKBACK : 0;
+	uint64		j;
 
-static void
-pa_json_str(StringInfo buf, const char *key, const char *val, bool *first)
-{
-	pa_json_key(buf, key, first);
-	if (val == NULL)
-		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, val);
-}
+	for (j = grp->first_index; j > lo; j--)
+	{
+		PaExecRecord *r = &recs[j - 1];
 
-static void
-pa_json_int(StringInfo buf, const char *key, int64 val, bool *first)
-{
-	pa_json_key(buf, key, first);
-	appendStringInfo(buf, INT64_FORMAT, val);
-}
-
-static void
-pa_json_num(StringInfo buf, const char *key, double val, bool *first)
-{
-	pa_json_key(buf, key, first);
-	if (isnan(val) || isinf(val))
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfo(buf, "%.6f", val);
-}
-
-static void
-pa_json_ts(StringInfo buf, const char *key, TimestampTz ts, bool *first)
-{
-	char		tsbuf[MAXDATELEN + 1];
-
-	pa_json_key(buf, key, first);
-	appendStringInfoChar(buf, '"');
-	appendStringInfoString(buf,
-						   JsonEncodeDateTime(tsbuf, TimestampTzGetDatum(ts),
-											  TIMESTAMPTZOID, NULL));
-	appendStringInfoChar(buf, '"');
+		if (!r->ready && run->database_scope)
+			continue;
+		if (r->pid != first->pid || r->queryid == grp->key.queryid ||
+			r->nesting_level > grp->key.nesting_level)
+			continue;
+		if (r->rows * 5 >= (uint64) grp->calls * 4 &&
+			r->rows * 4 <= (uint64) grp->calls * 5)
+		{
+			gs->has_source = true;
+			gs->source_queryid = r->queryid;
+			gs->source_text = pa_buffer_text(run->buf, r->text_off);
+			gs->source_rows = r->rows;
+			return;
+		}
+	}
 }
 
 /*
@@ -846,7 +856,7 @@ pa_json_ts(StringInfo buf, const char *key, TimestampTz ts, bool *first)
  * as a JSON array.  One pass over the records with two hash tables.
  */
 static void
-pa_aggregate(PaRun *run, StringInfo doc, PaRunSummary *sum)
+pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 {
 	PaRunBuffer *buf = run->buf;
 	PaExecRecord *recs = PA_BUF_RECORDS(buf);
@@ -857,6 +867,8 @@ pa_aggregate(PaRun *run, StringInfo doc, PaRunSummary *sum)
 	HTAB	   *groups;
 	HTAB	   *params;
 	PaGroup   **ordered;
+	PaGroupSummary *summaries;
+	PaParamEntry *pent;
 	int			ngroups = 0;
 	uint64		i;
 	int			g;
@@ -873,7 +885,7 @@ pa_aggregate(PaRun *run, StringInfo doc, PaRunSummary *sum)
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(PaParamKey);
-	ctl.entrysize = sizeof(PaParamKey);
+	ctl.entrysize = sizeof(PaParamEntry);
 	ctl.hcxt = cxt;
 	params = hash_create("pg_perfaudit params", 1024, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -912,8 +924,11 @@ pa_aggregate(PaRun *run, StringInfo doc, PaRunSummary *sum)
 				   sizeof(PaGroup) - sizeof(PaGroupKey));
 			grp->order = ngroups;
 			grp->min_ms = rec->duration_ms;
+			grp->first_index = i;
 			ordered[ngroups++] = grp;
 		}
+		if (pa_slow_query_ms > 0 && rec->duration_ms > pa_slow_query_ms)
+			grp->slow_calls++;
 		grp->calls++;
 		grp->total_ms += rec->duration_ms;
 		grp->min_ms = Min(grp->min_ms, rec->duration_ms);
@@ -928,10 +943,39 @@ pa_aggregate(PaRun *run, StringInfo doc, PaRunSummary *sum)
 
 		pkey.group = grp->order;
 		pkey.param_hash = rec->param_hash;
-		hash_search(params, &pkey, HASH_ENTER, &found);
+		pent = hash_search(params, &pkey, HASH_ENTER, &found);
 		if (!found)
+		{
 			grp->distinct_params++;
+			pent->count = 0;
+		}
+		pent->count++;
+		grp->max_repeats = Max(grp->max_repeats, pent->count);
 	}
+
+	/* Findings, with the likely source of each N+1 loop. */
+	summaries = palloc0(sizeof(PaGroupSummary) * Max(ngroups, 1));
+	for (g = 0; g < ngroups; g++)
+	{
+		PaGroup    *grp = ordered[g];
+		PaGroupSummary *gs = &summaries[g];
+
+		gs->queryid = grp->key.queryid;
+		gs->nesting_level = grp->key.nesting_level;
+		gs->tenant = grp->key.has_tenant ? grp->key.tenant : NULL;
+		gs->text = grp->text;
+		gs->calls = grp->calls;
+		gs->distinct_params = grp->distinct_params;
+		gs->max_repeats = grp->max_repeats;
+		gs->slow_calls = grp->slow_calls;
+		gs->total_ms = grp->total_ms;
+		gs->max_ms = grp->max_ms;
+		if (grp->calls >= pa_n_plus_one_threshold &&
+			grp->distinct_params >= pa_n_plus_one_threshold)
+			pa_find_source(run, grp, gs);
+	}
+	sum->findings = pa_detect_findings(findings, run->run_id, run->userid,
+									   summaries, ngroups);
 
 	appendStringInfoString(doc, "\"statements\":[");
 	for (g = 0; g < ngroups; g++)
@@ -993,6 +1037,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	PaRun	   *run = pa_run;
 	PaRunSummary sum;
 	StringInfoData doc;
+	StringInfoData findings;
 	char	   *dbname;
 	bool		first = true;
 	TupleDesc	tupdesc;
@@ -1024,17 +1069,17 @@ pa_stop(PG_FUNCTION_ARGS)
 	dbname = get_database_name(MyDatabaseId);
 
 	initStringInfo(&doc);
+	initStringInfo(&findings);
 	appendStringInfoChar(&doc, '{');
-	pa_aggregate(run, &doc, &sum);
+	pa_aggregate(run, &doc, &findings, &sum);
 
 	sum.statements = pg_atomic_read_u64(&run->buf->statements);
 	sum.statements = Max(sum.statements, sum.stored);
 	sum.overflow = sum.statements - sum.stored;
 	sum.total_ms = pg_atomic_read_u64(&run->buf->total_ns) / 1000000.0;
 	sum.max_ms = pg_atomic_read_u64(&run->buf->max_ns) / 1000000.0;
-	sum.findings = 0;
 
-	appendStringInfoString(&doc, ",\"findings\":[],\"run\":{");
+	appendStringInfo(&doc, ",\"findings\":[%s],\"run\":{", findings.data);
 	pa_json_int(&doc, "run_id", (int64) run->run_id, &first);
 	pa_json_str(&doc, "label", run->label, &first);
 	pa_json_str(&doc, "scope", run->database_scope ? "database" : "session", &first);
@@ -1084,6 +1129,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 	tuple = heap_form_tuple(tupdesc, values, nulls);
 
+	pa_last_run_id = run->run_id;
 	pa_run = NULL;
 	pa_free_run(run);
 

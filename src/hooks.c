@@ -50,6 +50,7 @@
 #include "capture.h"
 #include "hooks.h"
 #include "plan_inspect.h"
+#include "tenant.h"
 
 int			pa_nesting_level = 0;
 int			pa_internal_depth = 0;
@@ -74,6 +75,8 @@ typedef struct PaQueryState
 	uint64		rows;			/* summed over ExecutorRun calls */
 	const char *text;			/* statement text within sourceText */
 	int			text_len;
+	bool		has_tenant;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
 	MemoryContextCallback cb;
 } PaQueryState;
 
@@ -333,6 +336,8 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
 	else
 		st->param_hash = pa_text_fingerprint(st->text, st->text_len);
 
+	st->has_tenant = pa_tenant_from_context(queryDesc->sourceText, st->tenant);
+
 	if (pa_plan_level == pa_nesting_level &&
 		pa_plan_queryid == PA_QUERYID(queryDesc->plannedstmt))
 		st->plan_ms = pa_plan_ms;
@@ -368,6 +373,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.nesting_level = st->level;
 	info.text = st->text;
 	info.text_len = st->text_len;
+	info.tenant = st->has_tenant ? st->tenant : NULL;
 
 	pa_capture_record(&st->runs, &info);
 	pa_query_forget(st);
@@ -556,6 +562,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	instr_time	duration;
 	BufferUsage bufstart;
 	BufferUsage bufusage;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
 
 	/*
 	 * EXECUTE runs its statement through the executor at this same level,
@@ -586,6 +593,8 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		info.text = pa_statement_text(queryString, pstmt->stmt_location,
 									  pstmt->stmt_len, &info.text_len);
 		info.param_hash = pa_text_fingerprint(info.text, info.text_len);
+		if (pa_tenant_from_context(queryString, tenant))
+			info.tenant = tenant;
 		bufstart = pgBufferUsage;
 		INSTR_TIME_SET_CURRENT(start);
 	}

@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect.c
+ *		Findings of a capture run, decided at stop() from the run's groups
+ *		(one per queryid, tenant and nesting level).
+ *
+ * n_plus_one: one statement executed at least perfaudit.n_plus_one_threshold
+ * times for one tenant with at least that many distinct parameter values
+ * (so a loop over rows, not a fixed fan-out of identical calls).  When a
+ * statement shortly before the first of those executions returned about as
+ * many rows as there were executions, it is named in detail as the likely
+ * source (the query whose rows the loop walks), Sentry's source-span idea
+ * made exact.
+ *
+ * repeated_query: the same statement with the same values executed at least
+ * the threshold times (a missing cache or a query inside a loop that does
+ * not depend on it).  A group that is an N+1 is not also reported as this.
+ *
+ * slow_query: executions longer than perfaudit.slow_query_ms (0: off), one
+ * finding per statement with the number of slow executions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "detect.h"
+#include "jsonout.h"
+
+static void
+pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
+				 const PaGroupSummary *g, const char *kind,
+				 const char *severity, bool *first)
+{
+	if (*count > 0)
+		appendStringInfoChar(buf, ',');
+	(*count)++;
+	appendStringInfoChar(buf, '{');
+	*first = true;
+	pa_json_int(buf, "run_id", (int64) run_id, first);
+	pa_json_str(buf, "kind", kind, first);
+	pa_json_str(buf, "severity", severity, first);
+	pa_json_int(buf, "queryid", (int64) g->queryid, first);
+	pa_json_str(buf, "tenant", g->tenant, first);
+	pa_json_int(buf, "calls", g->calls, first);
+	pa_json_num(buf, "total_ms", g->total_ms, first);
+	pa_json_str(buf, "query", g->text, first);
+	pa_json_int(buf, "userid", userid, first);
+}
+
+static const char *
+pa_for_tenant(const PaGroupSummary *g)
+{
+	return g->tenant ? psprintf(" for tenant %s", g->tenant) : "";
+}
+
+int
+pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
+				   const PaGroupSummary *groups, int ngroups)
+{
+	int			threshold = pa_n_plus_one_threshold;
+	int			count = 0;
+	int			i;
+
+	for (i = 0; i < ngroups; i++)
+	{
+		const PaGroupSummary *g = &groups[i];
+		StringInfoData detail;
+		bool		first;
+		bool		dfirst = true;
+
+		if (g->calls >= threshold && g->distinct_params >= threshold)
+		{
+			pa_finding_begin(buf, &count, run_id, userid, g, "n_plus_one",
+							 g->calls >= 4 * threshold ? "high" : "medium", &first);
+			pa_json_str(buf, "message",
+						psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern",
+								 (long long) g->calls, (long long) g->distinct_params,
+								 pa_for_tenant(g)), &first);
+			pa_json_str(buf, "suggestion",
+						"Fetch the rows in one query (a join, or WHERE id = ANY($1)) instead of one query per row; "
+						"in an ORM, eager-load the relation (Laravel with(), Django select_related()/prefetch_related(), Rails includes()).",
+						&first);
+
+			initStringInfo(&detail);
+			appendStringInfoChar(&detail, '{');
+			pa_json_int(&detail, "calls", g->calls, &dfirst);
+			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
+			pa_json_int(&detail, "threshold", threshold, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+			pa_json_num(&detail, "mean_ms", g->total_ms / g->calls, &dfirst);
+			if (g->has_source)
+			{
+				StringInfoData src;
+				bool		sfirst = true;
+
+				initStringInfo(&src);
+				appendStringInfoChar(&src, '{');
+				pa_json_int(&src, "queryid", (int64) g->source_queryid, &sfirst);
+				pa_json_str(&src, "query", g->source_text, &sfirst);
+				pa_json_int(&src, "rows", (int64) g->source_rows, &sfirst);
+				appendStringInfoChar(&src, '}');
+				pa_json_raw(&detail, "source", src.data, &dfirst);
+			}
+			appendStringInfoChar(&detail, '}');
+			pa_json_raw(buf, "detail", detail.data, &first);
+			appendStringInfoChar(buf, '}');
+		}
+		else if (g->max_repeats >= threshold)
+		{
+			pa_finding_begin(buf, &count, run_id, userid, g, "repeated_query",
+							 g->max_repeats >= 4 * threshold ? "medium" : "low", &first);
+			pa_json_str(buf, "message",
+						psprintf("the same statement with the same parameter values executed %lld times%s",
+								 (long long) g->max_repeats, pa_for_tenant(g)), &first);
+			pa_json_str(buf, "suggestion",
+						"Run it once and reuse the result (hoist it out of the loop, or cache it for the request).",
+						&first);
+			initStringInfo(&detail);
+			appendStringInfoChar(&detail, '{');
+			pa_json_int(&detail, "calls", g->calls, &dfirst);
+			pa_json_int(&detail, "identical_calls", g->max_repeats, &dfirst);
+			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
+			pa_json_int(&detail, "threshold", threshold, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+			appendStringInfoChar(&detail, '}');
+			pa_json_raw(buf, "detail", detail.data, &first);
+			appendStringInfoChar(buf, '}');
+		}
+
+		if (g->slow_calls > 0)
+		{
+			dfirst = true;
+			pa_finding_begin(buf, &count, run_id, userid, g, "slow_query", "high", &first);
+			pa_json_str(buf, "message",
+						psprintf("%lld of %lld executions took longer than %d ms%s",
+								 (long long) g->slow_calls, (long long) g->calls,
+								 pa_slow_query_ms, pa_for_tenant(g)), &first);
+			pa_json_str(buf, "suggestion",
+						"Look at its plan with EXPLAIN (ANALYZE, BUFFERS) for the tenant concerned.",
+						&first);
+			initStringInfo(&detail);
+			appendStringInfoChar(&detail, '{');
+			pa_json_int(&detail, "slow_calls", g->slow_calls, &dfirst);
+			pa_json_int(&detail, "threshold_ms", pa_slow_query_ms, &dfirst);
+			pa_json_num(&detail, "max_ms", g->max_ms, &dfirst);
+			appendStringInfoChar(&detail, '}');
+			pa_json_raw(buf, "detail", detail.data, &first);
+			appendStringInfoChar(buf, '}');
+		}
+	}
+	return count;
+}

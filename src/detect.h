@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect.h
+ *		Findings of a capture run: N+1 patterns, repeated queries, slow
+ *		executions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_DETECT_H
+#define PA_DETECT_H
+
+#include "lib/stringinfo.h"
+
+/* One run_statements group, as detection sees it. */
+typedef struct PaGroupSummary
+{
+	uint64		queryid;
+	int32		nesting_level;
+	const char *tenant;			/* NULL: none */
+	const char *text;
+	int64		calls;
+	int64		distinct_params;
+	int64		max_repeats;	/* executions of the most repeated values */
+	int64		slow_calls;		/* executions over perfaudit.slow_query_ms */
+	double		total_ms;
+	double		max_ms;
+	/* the statement that most likely produced the rows looped over */
+	bool		has_source;
+	uint64		source_queryid;
+	const char *source_text;
+	uint64		source_rows;
+} PaGroupSummary;
+
+/*
+ * Append the findings of the groups to 'buf' as comma-separated JSON
+ * objects (rows of perfaudit.findings); returns how many.
+ */
+extern int	pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
+							   const PaGroupSummary *groups, int ngroups);
+
+#endif							/* PA_DETECT_H */

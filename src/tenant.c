@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * tenant.c
+ *		Tenant attribution from the execution context.
+ *
+ * Read at execution time, never cached in a plan: a prepared statement
+ * executed for tenant 7 and then for tenant 9 is attributed to each in
+ * turn.  Sources, in the contract's order:
+ *
+ * 1. the session setting named by perfaudit.tenant_setting (for example
+ *    app.current_organization_id, which row-level-security policies read);
+ * 2. a SQLCommenter tag tenant='42' in a comment of the statement text
+ *    (values URL-encoded, as SQLCommenter writes them).
+ *
+ * Predicates on the tenant column in the executed plan are the third
+ * source (plan_inspect.c, with the tenant-findings work).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "utils/guc.h"
+
+#include "tenant.h"
+
+static int
+pa_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Copy a tag value up to its closing quote, decoding %XX escapes; false if
+ * the quote never comes before 'end'.
+ */
+static bool
+pa_copy_tag_value(const char *p, const char *end, char *out)
+{
+	int			n = 0;
+
+	while (p < end && *p != '\'')
+	{
+		char		c = *p++;
+
+		if (c == '%' && p + 1 < end && pa_hexval(p[0]) >= 0 && pa_hexval(p[1]) >= 0)
+		{
+			c = (char) (pa_hexval(p[0]) * 16 + pa_hexval(p[1]));
+			p += 2;
+		}
+		if (n < PA_MAX_TENANT_LEN)
+			out[n++] = c;
+	}
+	out[n] = '\0';
+	return p < end && n > 0;
+}
+
+/* Find tenant='...' inside the C-style comments of the text. */
+static bool
+pa_tenant_from_tag(const char *text, char *out)
+{
+	const char *c = text;
+	static const char key[] = "tenant='";
+
+	while ((c = strstr(c, "/*")) != NULL)
+	{
+		const char *end = strstr(c + 2, "*/");
+		const char *p;
+
+		if (end == NULL)
+			return false;
+		for (p = c + 2; p + sizeof(key) - 1 <= end; p++)
+		{
+			/* the key must start the comment or follow a separator */
+			if (strncmp(p, key, sizeof(key) - 1) == 0 &&
+				(p == c + 2 || p[-1] == ',' || p[-1] == ' ' || p[-1] == '*'))
+				return pa_copy_tag_value(p + sizeof(key) - 1, end, out);
+		}
+		c = end + 2;
+	}
+	return false;
+}
+
+bool
+pa_tenant_from_context(const char *source_text, char *out)
+{
+	if (pa_tenant_setting != NULL && pa_tenant_setting[0] != '\0')
+	{
+		const char *v = GetConfigOption(pa_tenant_setting, true, false);
+
+		if (v != NULL && v[0] != '\0')
+		{
+			strlcpy(out, v, PA_MAX_TENANT_LEN + 1);
+			return true;
+		}
+	}
+	if (source_text != NULL && pa_tenant_from_tag(source_text, out))
+		return true;
+	return false;
+}

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * tenant.h
+ *		Which tenant a statement execution belongs to.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_TENANT_H
+#define PA_TENANT_H
+
+/*
+ * The tenant of a statement about to execute, from the execution context:
+ * the session setting named by perfaudit.tenant_setting, else a
+ * SQLCommenter-style tenant='...' tag in a comment of the source text.
+ * Copies it (truncated to PA_MAX_TENANT_LEN bytes) into 'out', which has
+ * PA_MAX_TENANT_LEN + 1 bytes, and returns true; false when neither source
+ * names one.
+ */
+extern bool pa_tenant_from_context(const char *source_text, char *out);
+
+#endif							/* PA_TENANT_H */
