@@ -19,6 +19,9 @@
  */
 #include "pg_perfaudit.h"
 
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 
 #include "tenant.h"
@@ -89,7 +92,15 @@ pa_tenant_from_tag(const char *text, char *out)
 bool
 pa_tenant_from_context(const char *source_text, char *out)
 {
-	if (pa_tenant_setting != NULL && pa_tenant_setting[0] != '\0')
+	/*
+	 * perfaudit.tenant_setting is settable by anyone, so a setting only
+	 * superusers may read (data_directory, say) must not leak into the
+	 * run's tenant column: such settings are skipped unless the role could
+	 * read them anyway.
+	 */
+	if (pa_tenant_setting != NULL && pa_tenant_setting[0] != '\0' &&
+		((GetConfigOptionFlags(pa_tenant_setting, true) & GUC_SUPERUSER_ONLY) == 0 ||
+		 has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS)))
 	{
 		const char *v = GetConfigOption(pa_tenant_setting, true, false);
 
