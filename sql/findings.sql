@@ -2,6 +2,9 @@
 -- the session setting and from a SQLCommenter tag; the run assertions.
 SET perfaudit.track = 'top';
 SET perfaudit.n_plus_one_threshold = 5;
+-- items is a tenant table (organization_id): the sections up to "plan
+-- predicates" look at other kinds, so they name a column it lacks.
+SET perfaudit.tenant_column = 'not_a_column';
 
 -- An N+1 as an ORM issues it: a list, then one lookup per row.
 SELECT perfaudit.start('n+1') AS run_n1 \gset
@@ -95,7 +98,59 @@ SELECT statements FROM perfaudit.stop();
 SELECT tenant, calls FROM perfaudit.run_statements
  WHERE run_id = :run_tag ORDER BY tenant COLLATE "C" NULLS LAST;
 
+-- Plan predicates: tenants from organization_id = const / $n / IN (...),
+-- sequential scans with an index suggestion, unscoped tenant reads.
+RESET perfaudit.tenant_column;
+SET enable_bitmapscan = off;
+SELECT perfaudit.start('predicates') AS run_pred \gset
+SELECT count(*) FROM items WHERE organization_id = 3;
+PREPARE by_org(int) AS SELECT count(*) FROM items WHERE organization_id = $1 AND name = 'item 5';
+SET plan_cache_mode = force_generic_plan;
+EXECUTE by_org(5);
+EXECUTE by_org(6);
+RESET plan_cache_mode;
+SELECT count(*) FROM items WHERE organization_id IN (1, 2);
+SELECT name FROM items WHERE id = 7;
+SELECT statements, findings FROM perfaudit.stop();
+SELECT tenant, calls, query FROM perfaudit.run_statements
+ WHERE run_id = :run_pred ORDER BY query COLLATE "C", tenant COLLATE "C";
+SELECT kind, relation, tenant, suggestion FROM perfaudit.findings
+ WHERE run_id = :run_pred ORDER BY kind COLLATE "C", tenant COLLATE "C", query COLLATE "C";
+DEALLOCATE by_org;
+RESET enable_bitmapscan;
+
+-- A small table's sequential scan is no finding.
+CREATE TABLE small_lookup (code text PRIMARY KEY, label text);
+INSERT INTO small_lookup VALUES ('a', 'A'), ('b', 'B');
+ANALYZE small_lookup;
+SELECT perfaudit.start('small table') AS run_small \gset
+SELECT label FROM small_lookup WHERE label = 'A';
+SELECT statements, findings FROM perfaudit.stop();
+
+-- Row-level security scopes a tenant table only for roles it applies to.
+CREATE TABLE rls_items (organization_id int, v text);
+INSERT INTO rls_items VALUES (1, 'one'), (2, 'two');
+ALTER TABLE rls_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY by_org ON rls_items
+    USING (organization_id = current_setting('app.org', true)::int);
+CREATE ROLE pa_rls_user;
+GRANT SELECT ON rls_items TO pa_rls_user;
+SET app.org = '1';
+SET ROLE pa_rls_user;
+SELECT perfaudit.start('rls as normal role') AS run_rls \gset
+SELECT v FROM rls_items;
+SELECT statements, findings FROM perfaudit.stop();
+RESET ROLE;
+SELECT perfaudit.start('rls as superuser') AS run_rls_su \gset
+SELECT count(*) FROM rls_items;
+SELECT statements, findings FROM perfaudit.stop();
+SELECT kind, relation FROM perfaudit.findings WHERE run_id = :run_rls_su;
+DROP TABLE rls_items;
+DROP ROLE pa_rls_user;
+RESET app.org;
+
 -- Assertions: true when they hold, PA001 when not, 22023 for bad input.
+SET perfaudit.tenant_column = 'not_a_column';
 SELECT perfaudit.start('budget') AS run_budget \gset
 SELECT name FROM items WHERE id = 1;
 SELECT name FROM items WHERE id = 2;

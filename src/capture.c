@@ -89,6 +89,7 @@ typedef struct PaExecRecord
 	int32		seq_scans;
 	uint32		text_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		tenant_off;		/* text area offset, or PA_NO_OFFSET */
+	uint32		facts_off;		/* text area offset, or PA_NO_OFFSET */
 	int16		nesting_level;
 	uint8		flags;
 	volatile uint8 ready;		/* set last, after a write barrier */
@@ -130,6 +131,8 @@ typedef struct PaSink
 	MemoryContext cxt;
 	HTAB	   *texts;			/* (queryid, level) -> text offset */
 	HTAB	   *tenants;		/* tenant -> text offset, sent once */
+	HTAB	   *facts;			/* hash of plan facts -> text offset */
+	uint32		last_facts_off; /* the facts sent last, checked first */
 } PaSink;
 
 typedef struct PaTextCacheEntry
@@ -159,6 +162,8 @@ typedef struct PaRun
 	int			db_slot;		/* database scope only */
 	PaSink	   *sink;
 } PaRun;
+
+static const char *pa_buffer_text(PaRunBuffer *buf, uint32 off);
 
 static PaRun *pa_run = NULL;
 static uint64 pa_last_run_id = 0;	/* last run this session stored */
@@ -234,6 +239,14 @@ pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track)
 	ctl.hcxt = cxt;
 	sink->tenants = hash_create("pg_perfaudit sink tenants", 64, &ctl,
 								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(PaTextCacheEntry);
+	ctl.hcxt = cxt;
+	sink->facts = hash_create("pg_perfaudit sink facts", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	sink->last_facts_off = PA_NO_OFFSET;
 	return sink;
 }
 
@@ -426,6 +439,31 @@ pa_sink_tenant(PaSink *sink, const char *tenant)
 	return e->off;
 }
 
+static uint32
+pa_sink_facts(PaSink *sink, const char *facts)
+{
+	PaTextCacheEntry *e;
+	uint64		key;
+	bool		found;
+	int			len;
+
+	if (facts == NULL)
+		return PA_NO_OFFSET;
+
+	/* Mostly the same facts as last time (a loop over one statement). */
+	if (sink->last_facts_off != PA_NO_OFFSET &&
+		strcmp(pa_buffer_text(sink->buf, sink->last_facts_off), facts) == 0)
+		return sink->last_facts_off;
+
+	len = strlen(facts);
+	key = hash_bytes_extended((const unsigned char *) facts, len, 0);
+	e = hash_search(sink->facts, &key, HASH_ENTER, &found);
+	if (!found)
+		e->off = pa_buffer_put_text(sink->buf, facts, len);
+	sink->last_facts_off = e->off;
+	return e->off;
+}
+
 static void
 pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 {
@@ -464,6 +502,7 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
 								 info->text, info->text_len);
 	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
+	rec->facts_off = pa_sink_facts(sink, info->facts);
 	pg_write_barrier();
 	rec->ready = 1;
 }
@@ -756,6 +795,9 @@ typedef struct PaGroup
 	int64		seq_scans;
 	int64		max_repeats;
 	int64		slow_calls;
+	int64		cross_calls;
+	int			nfacts;
+	const char *facts[PA_MAX_GROUP_FACTS];
 	uint64		first_index;	/* record index of the first execution */
 	const char *text;
 } PaGroup;
@@ -929,6 +971,19 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		}
 		if (pa_slow_query_ms > 0 && rec->duration_ms > pa_slow_query_ms)
 			grp->slow_calls++;
+		if (rec->flags & PA_STMT_CROSS_TENANT)
+			grp->cross_calls++;
+		if (rec->facts_off != PA_NO_OFFSET)
+		{
+			const char *f = pa_buffer_text(buf, rec->facts_off);
+			int			k;
+			bool		have = false;
+
+			for (k = 0; k < grp->nfacts && !have; k++)
+				have = strcmp(grp->facts[k], f) == 0;
+			if (!have && f != NULL && grp->nfacts < PA_MAX_GROUP_FACTS)
+				grp->facts[grp->nfacts++] = f;
+		}
 		grp->calls++;
 		grp->total_ms += rec->duration_ms;
 		grp->min_ms = Min(grp->min_ms, rec->duration_ms);
@@ -968,6 +1023,9 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		gs->distinct_params = grp->distinct_params;
 		gs->max_repeats = grp->max_repeats;
 		gs->slow_calls = grp->slow_calls;
+		gs->cross_calls = grp->cross_calls;
+		gs->nfacts = grp->nfacts;
+		memcpy(gs->facts, grp->facts, sizeof(gs->facts));
 		gs->total_ms = grp->total_ms;
 		gs->max_ms = grp->max_ms;
 		if (grp->calls >= pa_n_plus_one_threshold &&

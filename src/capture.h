@@ -27,6 +27,7 @@ typedef struct PaRunIds
 
 /* Flags of PaStmtInfo / PaExecRecord */
 #define PA_STMT_UTILITY		0x01
+#define PA_STMT_CROSS_TENANT	0x02	/* predicates named several tenants */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo
@@ -44,6 +45,7 @@ typedef struct PaStmtInfo
 	const char *text;			/* statement text, not NUL-terminated */
 	int			text_len;
 	const char *tenant;			/* NUL-terminated, or NULL */
+	const char *facts;			/* plan facts (plan_inspect.h), or NULL */
 } PaStmtInfo;
 
 /*

@@ -19,12 +19,18 @@
  * slow_query: executions longer than perfaudit.slow_query_ms (0: off), one
  * finding per statement with the number of slow executions.
  *
+ * seq_scan and unscoped_tenant_query come from the plan facts the executor
+ * hook recorded (plan_inspect.c), one finding per statement and relation;
+ * cross_tenant_query from executions whose predicates named several
+ * tenants.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pg_perfaudit.h"
 
 #include "detect.h"
 #include "jsonout.h"
+#include "plan_inspect.h"
 
 static void
 pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
@@ -45,6 +51,93 @@ pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
 	pa_json_num(buf, "total_ms", g->total_ms, first);
 	pa_json_str(buf, "query", g->text, first);
 	pa_json_int(buf, "userid", userid, first);
+}
+
+/*
+ * Emit the findings of a group's plan facts, each (kind, relation) once.
+ */
+static void
+pa_fact_findings(StringInfo buf, int *count, uint64 run_id, Oid userid,
+				 const PaGroupSummary *g)
+{
+	List	   *seen = NIL;
+	int			k;
+
+	for (k = 0; k < g->nfacts; k++)
+	{
+		char	   *entry = pstrdup(g->facts[k]);
+		char	   *next;
+
+		for (; entry != NULL && *entry != '\0'; entry = next)
+		{
+			char	   *field[4] = {NULL, NULL, NULL, NULL};
+			char	   *end = strchr(entry, PA_FACT_END);
+			char	   *p = entry;
+			char	   *key;
+			int			f;
+			bool		first;
+			bool		dfirst = true;
+			StringInfoData detail;
+			ListCell   *lc;
+			bool		dup = false;
+
+			next = end ? end + 1 : NULL;
+			if (end)
+				*end = '\0';
+			for (f = 0; f < 4 && p != NULL; f++)
+			{
+				char	   *sep = strchr(p, PA_FACT_FIELD_SEP);
+
+				field[f] = p;
+				if (sep)
+					*sep = '\0';
+				p = sep ? sep + 1 : NULL;
+			}
+			if (field[1] == NULL)
+				continue;
+			key = psprintf("%s/%s", field[0], field[1]);
+			foreach(lc, seen)
+				if (strcmp((char *) lfirst(lc), key) == 0)
+					dup = true;
+			if (dup)
+				continue;
+			seen = lappend(seen, key);
+
+			initStringInfo(&detail);
+			appendStringInfoChar(&detail, '{');
+			pa_json_num(&detail, "table_rows", field[3] ? atof(field[3]) : 0, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+
+			if (strcmp(field[0], "seq_scan") == 0)
+			{
+				pa_finding_begin(buf, count, run_id, userid, g, "seq_scan",
+								 g->calls >= pa_n_plus_one_threshold ? "high" : "medium", &first);
+				pa_json_str(buf, "relation", field[1], &first);
+				pa_json_str(buf, "message",
+							psprintf("sequential scan of %s (about %s rows)%s",
+									 field[1], field[3] ? field[3] : "?",
+									 field[2] && field[2][0] ? "" : ", without a filter an index could serve"),
+							&first);
+				pa_json_str(buf, "suggestion", field[2] && field[2][0] ? field[2] : NULL, &first);
+			}
+			else
+			{
+				pa_finding_begin(buf, count, run_id, userid, g, "unscoped_tenant_query", "high", &first);
+				pa_json_str(buf, "relation", field[1], &first);
+				pa_json_str(buf, "message",
+							psprintf("tenant table %s was read without a predicate on %s and without a row-level-security policy: every tenant's rows are reachable",
+									 field[1], pa_tenant_column),
+							&first);
+				pa_json_str(buf, "suggestion",
+							psprintf("Filter on %s (the current organization), or enable a row-level-security policy on %s for the application's role.",
+									 pa_tenant_column, field[1]),
+							&first);
+			}
+			appendStringInfoChar(&detail, '}');
+			pa_json_raw(buf, "detail", detail.data, &first);
+			appendStringInfoChar(buf, '}');
+		}
+	}
 }
 
 static const char *
@@ -122,6 +215,27 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
 			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+			appendStringInfoChar(&detail, '}');
+			pa_json_raw(buf, "detail", detail.data, &first);
+			appendStringInfoChar(buf, '}');
+		}
+
+		pa_fact_findings(buf, &count, run_id, userid, g);
+
+		if (g->cross_calls > 0)
+		{
+			dfirst = true;
+			pa_finding_begin(buf, &count, run_id, userid, g, "cross_tenant_query", "high", &first);
+			pa_json_str(buf, "message",
+						psprintf("one statement touched several tenants (%s)",
+								 g->tenant ? g->tenant : "?"), &first);
+			pa_json_str(buf, "suggestion",
+						"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
+						&first);
+			initStringInfo(&detail);
+			appendStringInfoChar(&detail, '{');
+			pa_json_int(&detail, "cross_tenant_calls", g->cross_calls, &dfirst);
+			pa_json_str(&detail, "tenants", g->tenant, &dfirst);
 			appendStringInfoChar(&detail, '}');
 			pa_json_raw(buf, "detail", detail.data, &first);
 			appendStringInfoChar(buf, '}');

@@ -11,6 +11,9 @@
 
 #include "lib/stringinfo.h"
 
+/* Distinct plan-fact strings kept per group (plans of one statement). */
+#define PA_MAX_GROUP_FACTS	4
+
 /* One run_statements group, as detection sees it. */
 typedef struct PaGroupSummary
 {
@@ -22,6 +25,9 @@ typedef struct PaGroupSummary
 	int64		distinct_params;
 	int64		max_repeats;	/* executions of the most repeated values */
 	int64		slow_calls;		/* executions over perfaudit.slow_query_ms */
+	int64		cross_calls;	/* executions whose predicates named several tenants */
+	int			nfacts;
+	const char *facts[PA_MAX_GROUP_FACTS];	/* plan facts (plan_inspect.h) */
 	double		total_ms;
 	double		max_ms;
 	/* the statement that most likely produced the rows looped over */

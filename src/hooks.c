@@ -356,6 +356,7 @@ static void
 pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 {
 	PaStmtInfo	info;
+	PaPlanFacts facts;
 
 	memset(&info, 0, sizeof(info));
 	if (queryDesc->totaltime != NULL)
@@ -369,11 +370,31 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.param_hash = st->param_hash;
 	info.plan_ms = st->plan_ms;
 	info.rows = st->rows;
-	info.seq_scans = pa_count_seq_scans(queryDesc->planstate);
+	facts.facts.data = NULL;
+	facts.fixed = NULL;
+	facts.seq_scans = 0;
+	facts.ntenants = 0;
+	facts.more_tenants = false;
+	pa_inspect_plan(queryDesc, &facts);
+	info.seq_scans = facts.seq_scans;
+	info.facts = facts.facts.data ? facts.facts.data : facts.fixed;
 	info.nesting_level = st->level;
 	info.text = st->text;
 	info.text_len = st->text_len;
 	info.tenant = st->has_tenant ? st->tenant : NULL;
+	if (!st->has_tenant && facts.ntenants > 0)
+	{
+		/* Several tenants are listed, sorted-as-found, comma-separated. */
+		StringInfoData tl;
+		int			i;
+
+		initStringInfo(&tl);
+		for (i = 0; i < facts.ntenants; i++)
+			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", facts.tenants[i]);
+		info.tenant = tl.data;
+	}
+	if (facts.ntenants > 1 || facts.more_tenants)
+		info.flags |= PA_STMT_CROSS_TENANT;
 
 	pa_capture_record(&st->runs, &info);
 	pa_query_forget(st);

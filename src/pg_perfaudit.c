@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 
 #include "hooks.h"
+#include "plan_inspect.h"
 #include "shmem.h"
 
 PA_MODULE_MAGIC;
@@ -40,6 +41,7 @@ _PG_init(void)
 
 	pa_shmem_init();
 	pa_hooks_init();
+	pa_plan_inspect_init();
 }
 
 /*
