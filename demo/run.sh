@@ -130,14 +130,15 @@ SELECT run_id, calls, distinct_params AS distinct,
  ORDER BY run_id, total_ms DESC;
 \echo
 \echo Findings (perfaudit.findings, written at stop())
-SELECT run_id, kind, severity, calls,
-       left(regexp_replace(query, '\s+', ' ', 'g'), 52) AS query,
+SELECT run_id, kind, severity, calls, relation, tenant,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 44) AS query,
        COALESCE('source: ' || left(regexp_replace(detail->'source'->>'query', '\s+', ' ', 'g'), 40)
                 || ' (' || (detail->'source'->>'rows') || ' rows)', '') AS likely_source
   FROM perfaudit.findings ORDER BY run_id, finding_id;
 \echo
 \echo Suggestions
-SELECT DISTINCT kind, suggestion FROM perfaudit.findings ORDER BY kind;
+SELECT DISTINCT kind, relation, suggestion FROM perfaudit.findings
+ WHERE suggestion IS NOT NULL ORDER BY kind, relation;
 \echo
 \echo The same run as a CI job would check it
 SELECT perfaudit.assert_max_queries(50, 1) AS "assert_max_queries(50)";
