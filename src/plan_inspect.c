@@ -176,6 +176,11 @@ pa_rel_info(Oid relid)
 	return e;
 }
 
+/*
+ * Is this operator named "="?  Cached per backend without invalidation:
+ * an operator's name does not change under an existing OID short of
+ * ALTER OPERATOR ... RENAME, which is not worth a syscache callback here.
+ */
 static bool
 pa_is_equality(Oid opno)
 {
