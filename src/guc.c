@@ -16,11 +16,14 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "plan_inspect.h"
+
 int			pa_track = PA_TRACK_TOP;
 bool		pa_track_tenants = true;
 char	   *pa_tenant_column = NULL;
 char	   *pa_tenant_setting = NULL;
 int			pa_max_tenants = 10000;
+int			pa_max_tenant_statements = 20000;
 int			pa_seq_scan_min_rows = 1000;
 int			pa_n_plus_one_threshold = 5;
 int			pa_slow_query_ms = 0;
@@ -45,6 +48,19 @@ pa_track_name(int level)
 	return "unknown";
 }
 
+/* The plan analysis depends on these: cached analyses must be redone. */
+static void
+pa_assign_tenant_column(const char *newval, void *extra)
+{
+	pa_plan_inspect_config_changed();
+}
+
+static void
+pa_assign_seq_scan_min_rows(int newval, void *extra)
+{
+	pa_plan_inspect_config_changed();
+}
+
 void
 pa_guc_init(void)
 {
@@ -55,7 +71,7 @@ pa_guc_init(void)
 							   "organization_id",
 							   PGC_USERSET,
 							   0,
-							   NULL, NULL, NULL);
+							   NULL, pa_assign_tenant_column, NULL);
 
 	DefineCustomStringVariable("perfaudit.tenant_setting",
 							   "Session setting that holds the current tenant (empty: none).",
@@ -86,6 +102,7 @@ pa_guc_init(void)
 							 NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		DefineCustomIntVariable("perfaudit.max_tenants",
 								"Number of tenants whose statistics are kept in shared memory.",
 								"Beyond it the least active tenants are evicted.",
@@ -96,6 +113,17 @@ pa_guc_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+		DefineCustomIntVariable("perfaudit.max_tenant_statements",
+								"Number of (tenant, statement) pairs whose statistics are kept in shared memory.",
+								"Beyond it the least active pairs are evicted.",
+								&pa_max_tenant_statements,
+								20000,
+								100,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	}
 
 	DefineCustomIntVariable("perfaudit.seq_scan_min_rows",
 							"Tables with fewer rows than this never raise a seq_scan finding.",
@@ -106,7 +134,7 @@ pa_guc_init(void)
 							INT_MAX,
 							PGC_USERSET,
 							0,
-							NULL, NULL, NULL);
+							NULL, pa_assign_seq_scan_min_rows, NULL);
 
 	DefineCustomIntVariable("perfaudit.n_plus_one_threshold",
 							"Executions of one statement (with as many distinct parameter values) that make an N+1 pattern.",

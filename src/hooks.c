@@ -51,6 +51,7 @@
 #include "hooks.h"
 #include "plan_inspect.h"
 #include "tenant.h"
+#include "tenant_stats.h"
 
 int			pa_nesting_level = 0;
 int			pa_internal_depth = 0;
@@ -62,11 +63,15 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-/* State of one captured executor run, in its es_query_cxt. */
+/*
+ * State of one measured executor run, in its es_query_cxt: for the tenant
+ * statistics, for capture runs (runs.n > 0), or both.
+ */
 typedef struct PaQueryState
 {
 	dlist_node	node;
 	bool		linked;
+	bool		stats;			/* goes into the tenant statistics */
 	QueryDesc  *queryDesc;
 	PaRunIds	runs;
 	int16		level;
@@ -75,9 +80,10 @@ typedef struct PaQueryState
 	uint64		rows;			/* summed over ExecutorRun calls */
 	const char *text;			/* statement text within sourceText */
 	int			text_len;
-	bool		has_tenant;
-	char		tenant[PA_MAX_TENANT_LEN + 1];
+	const char *tenant;			/* NULL, context_tenant or the plan's */
+	PaPlanFacts facts;
 	MemoryContextCallback cb;
+	char		context_tenant[PA_MAX_TENANT_LEN + 1];
 } PaQueryState;
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
@@ -300,8 +306,14 @@ pa_query_find(QueryDesc *queryDesc)
 	return NULL;
 }
 
+/*
+ * Start measuring a query for the runs in *ids (may be none) and, when
+ * stats is set, the tenant statistics.  The tenant and the plan's facts
+ * are read now, while the parameters are those this execution started
+ * with.
+ */
 static void
-pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
+pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 {
 	MemoryContext cxt = queryDesc->estate->es_query_cxt;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -316,32 +328,44 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids)
 	if (queryDesc->totaltime == NULL)
 		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
 
-	st = palloc0(sizeof(PaQueryState));
+	/* The tenant buffer at the end needs no zeroing. */
+	st = palloc(sizeof(PaQueryState));
+	memset(st, 0, offsetof(PaQueryState, context_tenant));
 	st->queryDesc = queryDesc;
+	st->stats = stats;
 	st->runs = *ids;
 	st->level = pa_nesting_level;
 
-	st->text = pa_statement_text(queryDesc->sourceText,
-								 queryDesc->plannedstmt->stmt_location,
-								 queryDesc->plannedstmt->stmt_len, &st->text_len);
+	if (ids->n > 0)
+	{
+		st->text = pa_statement_text(queryDesc->sourceText,
+									 queryDesc->plannedstmt->stmt_location,
+									 queryDesc->plannedstmt->stmt_len, &st->text_len);
 
-	/*
-	 * What tells one execution's values from another's: the bound
-	 * parameters when there are any (prepared statements, the extended
-	 * protocol, PL/pgSQL variables: the text is then the same every time),
-	 * otherwise the literals in the text (an ORM that inlines values).
-	 */
-	if (params != NULL && params->numParams > 0)
-		st->param_hash = pa_params_fingerprint(params);
-	else
-		st->param_hash = pa_text_fingerprint(st->text, st->text_len);
+		/*
+		 * What tells one execution's values from another's: the bound
+		 * parameters when there are any (prepared statements, the extended
+		 * protocol, PL/pgSQL variables: the text is then the same every
+		 * time), otherwise the literals in the text (an ORM that inlines
+		 * values).
+		 */
+		if (params != NULL && params->numParams > 0)
+			st->param_hash = pa_params_fingerprint(params);
+		else
+			st->param_hash = pa_text_fingerprint(st->text, st->text_len);
 
-	st->has_tenant = pa_tenant_from_context(queryDesc->sourceText, st->tenant);
-
-	if (pa_plan_level == pa_nesting_level &&
-		pa_plan_queryid == PA_QUERYID(queryDesc->plannedstmt))
-		st->plan_ms = pa_plan_ms;
+		if (pa_plan_level == pa_nesting_level &&
+			pa_plan_queryid == PA_QUERYID(queryDesc->plannedstmt))
+			st->plan_ms = pa_plan_ms;
+	}
 	pa_plan_level = -1;
+
+	/* The context (setting, tag) names the tenant before the plan does. */
+	pa_inspect_plan(queryDesc, &st->facts);
+	if (pa_tenant_from_context(queryDesc->sourceText, st->context_tenant))
+		st->tenant = st->context_tenant;
+	else
+		st->tenant = st->facts.tenant;
 
 	st->cb.func = pa_query_forget;
 	st->cb.arg = st;
@@ -356,7 +380,6 @@ static void
 pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 {
 	PaStmtInfo	info;
-	PaPlanFacts facts;
 
 	memset(&info, 0, sizeof(info));
 	if (queryDesc->totaltime != NULL)
@@ -367,36 +390,26 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.shared_blks_read = queryDesc->totaltime->bufusage.shared_blks_read;
 	}
 	info.queryid = PA_QUERYID(queryDesc->plannedstmt);
-	info.param_hash = st->param_hash;
-	info.plan_ms = st->plan_ms;
 	info.rows = st->rows;
-	facts.facts.data = NULL;
-	facts.fixed = NULL;
-	facts.seq_scans = 0;
-	facts.ntenants = 0;
-	facts.more_tenants = false;
-	pa_inspect_plan(queryDesc, &facts);
-	info.seq_scans = facts.seq_scans;
-	info.facts = facts.facts.data ? facts.facts.data : facts.fixed;
-	info.nesting_level = st->level;
-	info.text = st->text;
-	info.text_len = st->text_len;
-	info.tenant = st->has_tenant ? st->tenant : NULL;
-	if (!st->has_tenant && facts.ntenants > 0)
+	info.seq_scans = st->facts.seq_scans;
+	info.tenant = st->tenant;
+
+	if (st->stats)
+		pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
+							   info.rows, info.seq_scans, st->facts.unscoped);
+
+	if (st->runs.n > 0)
 	{
-		/* Several tenants are listed, sorted-as-found, comma-separated. */
-		StringInfoData tl;
-		int			i;
-
-		initStringInfo(&tl);
-		for (i = 0; i < facts.ntenants; i++)
-			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", facts.tenants[i]);
-		info.tenant = tl.data;
+		info.param_hash = st->param_hash;
+		info.plan_ms = st->plan_ms;
+		info.facts = st->facts.facts;
+		info.nesting_level = st->level;
+		info.text = st->text;
+		info.text_len = st->text_len;
+		if (st->facts.cross_tenant)
+			info.flags |= PA_STMT_CROSS_TENANT;
+		pa_capture_record(&st->runs, &info);
 	}
-	if (facts.ntenants > 1 || facts.more_tenants)
-		info.flags |= PA_STMT_CROSS_TENANT;
-
-	pa_capture_record(&st->runs, &info);
 	pa_query_forget(st);
 }
 
@@ -457,10 +470,17 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	if (!pa_capture_idle() && pa_enabled() &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		pa_capture_eligible(pa_nesting_level, &ids))
-		pa_query_begin(queryDesc, &ids);
+	if (pa_enabled() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		bool		stats = pa_tenant_stats_wanted(pa_nesting_level);
+
+		if (pa_capture_idle())
+			ids.n = 0;
+		else
+			(void) pa_capture_eligible(pa_nesting_level, &ids);
+		if (stats || ids.n > 0)
+			pa_query_begin(queryDesc, &ids, stats);
+	}
 }
 
 /*
@@ -579,6 +599,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PaStmtInfo	info;
 	PaRunIds	ids;
 	bool		capture;
+	bool		stats;
 	instr_time	start;
 	instr_time	duration;
 	BufferUsage bufstart;
@@ -597,23 +618,31 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		return;
 	}
 
-	capture = !pa_capture_idle() && pa_enabled() &&
-		pa_utility_counted(parsetree) &&
-		pa_capture_eligible(pa_nesting_level, &ids);
+	capture = false;
+	stats = false;
+	if (pa_enabled() && pa_utility_counted(parsetree))
+	{
+		stats = pa_tenant_stats_wanted(pa_nesting_level);
+		capture = !pa_capture_idle() &&
+			pa_capture_eligible(pa_nesting_level, &ids);
+	}
 
 	/*
 	 * Everything needed from pstmt is read now: some utility statements
 	 * (ROLLBACK of a transaction that prepared it) free it.
 	 */
 	memset(&info, 0, sizeof(info));
-	if (capture)
+	if (capture || stats)
 	{
 		info.queryid = pa_utility_queryid(pstmt, queryString);
 		info.nesting_level = pa_nesting_level;
 		info.flags = PA_STMT_UTILITY;
-		info.text = pa_statement_text(queryString, pstmt->stmt_location,
-									  pstmt->stmt_len, &info.text_len);
-		info.param_hash = pa_text_fingerprint(info.text, info.text_len);
+		if (capture)
+		{
+			info.text = pa_statement_text(queryString, pstmt->stmt_location,
+										  pstmt->stmt_len, &info.text_len);
+			info.param_hash = pa_text_fingerprint(info.text, info.text_len);
+		}
 		if (pa_tenant_from_context(queryString, tenant))
 			info.tenant = tenant;
 		bufstart = pgBufferUsage;
@@ -632,7 +661,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 
-	if (capture)
+	if (capture || stats)
 	{
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
@@ -649,7 +678,11 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
 			info.rows = qc->nprocessed;
 
-		pa_capture_record(&ids, &info);
+		if (stats)
+			pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
+								   info.rows, 0, false);
+		if (capture)
+			pa_capture_record(&ids, &info);
 	}
 }
 

@@ -34,6 +34,7 @@ extern bool pa_track_tenants;
 extern char *pa_tenant_column;
 extern char *pa_tenant_setting;
 extern int	pa_max_tenants;
+extern int	pa_max_tenant_statements;
 extern int	pa_seq_scan_min_rows;
 extern int	pa_n_plus_one_threshold;
 extern int	pa_slow_query_ms;

@@ -1,34 +1,50 @@
 /*-------------------------------------------------------------------------
  *
  * plan_inspect.c
- *		Checks on the executed plan tree, done at ExecutorEnd while the
- *		PlanState tree is still intact.
+ *		Checks on the executed plan: tenant predicates, tenant tables read
+ *		without one, sequential scans of big tables.
  *
- * The tree is walked through planstate_tree_walker, which covers init
- * plans, subplans and every child list, so a scan hidden in a CTE or a
- * correlated subquery is seen.  Per-node instrumentation is never assumed.
+ * What a plan says is worked out once per plan and cached; each execution
+ * then only reads its parameter values.  The cache is keyed by the
+ * PlannedStmt's address and each entry is dropped by a reset callback on
+ * the memory context the PlannedStmt lives in (a cached plan's own
+ * context, a portal's, MessageContext), so an entry lives exactly as long
+ * as its plan and an address is never mistaken for a later plan's.  The
+ * plan tree, range table, query id and role are compared too, and a
+ * generation counter (bumped by any relcache invalidation and by changes
+ * of perfaudit.tenant_column or perfaudit.seq_scan_min_rows) sends an
+ * entry back to analysis when what it was derived from may have changed.
  *
- * For each scan of a table:
+ * The analysis walks the PlanState tree through planstate_tree_walker,
+ * which covers init plans, subplans and every child list, so a scan hidden
+ * in a CTE or a correlated subquery is seen.  For each scan of a table:
  *
  * - tenant predicates: an equality (or = ANY) between the table's tenant
  *   column (perfaudit.tenant_column) and a constant or a bound parameter
  *   ($n of a prepared statement, a PL/pgSQL variable), in the scan's filter
- *   or index conditions.  Values are read from this execution's parameters,
- *   so a generic plan is attributed like a custom one.
- * - unscoped_tenant_query: a tenant table scanned without such a predicate,
- *   unless a row-level-security policy applies to the executing role (not
- *   for superusers or BYPASSRLS roles, which bypass it), and unless another
- *   scan of the same statement is tenant-scoped: the value then reaches
- *   this table through the join (an approximation: join clauses are not
- *   followed one by one).
+ *   or index conditions.  Constants are rendered once; parameters are read
+ *   from each execution's values, so a generic plan is attributed like a
+ *   custom one.
+ * - joins: a tenant table whose tenant column is equated, by a join clause
+ *   or a nested-loop parameter, to the tenant column of a tenant-scoped
+ *   table is scoped too (the value reaches it through the join), followed
+ *   transitively.  A join between two unscoped tenant tables scopes
+ *   neither.  The planner already turns "a.org = b.org AND b.org = 5" into
+ *   a constant predicate on both scans, so this matters for the cases it
+ *   cannot: nested-loop parameters, join clauses of a scoped driving table.
+ *   A tenant column compared with a value computed by a subquery (an init
+ *   plan or a correlated subplan parameter) counts as scoped: the value is
+ *   one row's, not all tenants'.
+ * - unscoped_tenant_query: a tenant table scanned without any of the
+ *   above, unless a row-level-security policy applies to the executing
+ *   role (superusers and BYPASSRLS roles bypass it, and so are unscoped).
  * - seq_scan: a sequential scan of a table with at least
  *   perfaudit.seq_scan_min_rows rows (pg_class.reltuples; the table's size
  *   in blocks when it was never analyzed), with a CREATE INDEX suggestion
  *   from its equality filter columns, tenant column first.
  *
  * Per-relation facts (tenant column number, qualified name, row estimate)
- * are cached per backend and dropped on relcache invalidation, so ALTER
- * TABLE, ANALYZE and a changed perfaudit.tenant_column are seen.
+ * are cached too, and dropped on relcache invalidation.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +53,8 @@
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
@@ -50,6 +68,11 @@
 
 #include "plan_inspect.h"
 
+/* ----------------------------------------------------------------
+ * Relation facts
+ * ----------------------------------------------------------------
+ */
+
 typedef struct PaRelInfo
 {
 	Oid			relid;			/* hash key */
@@ -58,7 +81,6 @@ typedef struct PaRelInfo
 	double		reltuples;		/* < 0: never analyzed */
 	bool		rowsecurity;	/* RLS enabled on the table */
 	char		qualname[2 * NAMEDATALEN + 6];
-	char	   *unscoped_fact;	/* its unscoped_tenant_query fact, built once */
 } PaRelInfo;
 
 typedef struct PaOpInfo
@@ -69,30 +91,89 @@ typedef struct PaOpInfo
 
 static HTAB *pa_rel_cache = NULL;
 static HTAB *pa_op_cache = NULL;
-static char pa_rel_cache_column[NAMEDATALEN];
+static bool pa_rel_cache_stale = false;
 
-#define PA_MAX_UNSCOPED		8
+/* ----------------------------------------------------------------
+ * Plan facts
+ * ----------------------------------------------------------------
+ */
+
+/* A bound parameter whose value names the tenant. */
+typedef struct PaParamSource
+{
+	int			paramid;
+	bool		is_array;
+} PaParamSource;
+
+typedef struct PaPlanInfo
+{
+	const PlannedStmt *stmt;	/* hash key */
+	bool		valid;
+
+	/* what the analysis was done for */
+	const Plan *planTree;
+	const List *rtable;
+	uint64		queryid;
+	Oid			userid;
+	bool		row_security;
+	uint32		generation;
+
+	MemoryContext cxt;			/* owns everything below */
+	int			seq_scans;
+	bool		unscoped;
+	char	   *facts;
+	int			nconsts;		/* tenant values written in the plan */
+	char	  **consts;
+	bool		consts_more;
+	int			nparams;		/* parameters that name the tenant */
+	PaParamSource *params;
+} PaPlanInfo;
+
+static HTAB *pa_plan_cache = NULL;
+static uint32 pa_plan_generation = 1;
+
 #define PA_MAX_EQ_COLUMNS	8
 
-/* Per-walk state. */
-typedef struct PaWalk
-{
-	QueryDesc  *queryDesc;
-	PaPlanFacts *facts;
-	bool		scoped_somewhere;	/* some scan had a tenant predicate */
-	int			nunscoped;		/* tenant tables read without one */
-	PaRelInfo  *unscoped[PA_MAX_UNSCOPED];
-} PaWalk;
-
-/* Per-scan state while reading its quals. */
+/* One table scan found by the analysis. */
 typedef struct PaScan
 {
+	Index		rti;
 	PaRelInfo  *rel;
 	Oid			indexid;		/* index-only scan: map index columns */
+	bool		scoped;
+	bool		rls_applies;
 	int			neq;			/* equality filter columns, in order */
 	AttrNumber	eq_attnums[PA_MAX_EQ_COLUMNS];
-	bool		tenant_pred;
 } PaScan;
+
+/* A column equality between two scans (a join clause). */
+typedef struct PaColumnEq
+{
+	Index		rti1;
+	AttrNumber	att1;
+	Index		rti2;
+	AttrNumber	att2;
+} PaColumnEq;
+
+/* A tenant column compared with a PARAM_EXEC, or a nested-loop parameter. */
+typedef struct PaExecParam
+{
+	int			paramno;
+	Index		rti;
+	AttrNumber	att;
+} PaExecParam;
+
+/* State of one analysis. */
+typedef struct PaBuild
+{
+	QueryDesc  *queryDesc;
+	PaPlanInfo *info;			/* consts and params go here */
+	List	   *scans;			/* PaScan */
+	List	   *eqs;			/* PaColumnEq */
+	List	   *tenant_exec_params; /* PaExecParam: tenant col = $exec */
+	List	   *nest_params;	/* PaExecParam: what a NestLoop sets */
+	StringInfoData facts;
+} PaBuild;
 
 static void
 pa_rel_cache_inval(Datum arg, Oid relid)
@@ -100,6 +181,8 @@ pa_rel_cache_inval(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	PaRelInfo  *e;
 
+	/* Row estimates and definitions may have changed under any plan. */
+	pa_plan_generation++;
 	if (pa_rel_cache == NULL)
 		return;
 	hash_seq_init(&status, pa_rel_cache);
@@ -114,12 +197,18 @@ pa_plan_inspect_init(void)
 	CacheRegisterRelcacheCallback(pa_rel_cache_inval, (Datum) 0);
 }
 
-static PaRelInfo *
-pa_rel_info(Oid relid)
+void
+pa_plan_inspect_config_changed(void)
+{
+	pa_plan_generation++;
+	pa_rel_cache_stale = true;
+}
+
+/* Create the relation and operator caches, or flush them when stale. */
+static void
+pa_rel_cache_prepare(void)
 {
 	PaRelInfo  *e;
-	bool		found;
-	HeapTuple	tup;
 
 	if (pa_rel_cache == NULL)
 	{
@@ -136,24 +225,34 @@ pa_rel_info(Oid relid)
 		pa_op_cache = hash_create("pg_perfaudit operators", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS);
 	}
-	if (strcmp(pa_rel_cache_column, pa_tenant_column) != 0)
+	if (pa_rel_cache_stale)
 	{
-		pa_rel_cache_inval((Datum) 0, InvalidOid);
-		strlcpy(pa_rel_cache_column, pa_tenant_column, NAMEDATALEN);
+		/* perfaudit.tenant_column changed: every tenant_attnum may be wrong */
+		HASH_SEQ_STATUS status;
+
+		hash_seq_init(&status, pa_rel_cache);
+		while ((e = hash_seq_search(&status)) != NULL)
+			e->valid = false;
+		pa_rel_cache_stale = false;
 	}
+}
+
+static PaRelInfo *
+pa_rel_info(Oid relid)
+{
+	PaRelInfo  *e;
+	bool		found;
+	HeapTuple	tup;
 
 	e = hash_search(pa_rel_cache, &relid, HASH_ENTER, &found);
 	if (found && e->valid)
 		return e;
 
-	if (found && e->unscoped_fact != NULL)
-		pfree(e->unscoped_fact);
 	e->valid = true;
 	e->tenant_attnum = get_attnum(relid, pa_tenant_column);
 	e->reltuples = -1;
 	e->rowsecurity = false;
 	e->qualname[0] = '\0';
-	e->unscoped_fact = NULL;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (HeapTupleIsValid(tup))
 	{
@@ -167,12 +266,6 @@ pa_rel_info(Oid relid)
 				sizeof(e->qualname));
 		ReleaseSysCache(tup);
 	}
-	if (e->tenant_attnum != InvalidAttrNumber)
-		e->unscoped_fact = MemoryContextStrdup(TopMemoryContext,
-											   psprintf("unscoped_tenant_query%c%s%c%c%.0f%c",
-														PA_FACT_FIELD_SEP, e->qualname,
-														PA_FACT_FIELD_SEP, PA_FACT_FIELD_SEP,
-														e->reltuples, PA_FACT_END));
 	return e;
 }
 
@@ -197,37 +290,28 @@ pa_is_equality(Oid opno)
 	return e->is_equality;
 }
 
-static void
-pa_add_tenant(PaPlanFacts *facts, Datum value, Oid typid)
+static Node *
+pa_strip(Node *node)
 {
-	Oid			outfn;
-	bool		isvarlena;
-	char	   *s;
-	int			i;
-
-	getTypeOutputInfo(typid, &outfn, &isvarlena);
-	s = OidOutputFunctionCall(outfn, value);
-	for (i = 0; i < facts->ntenants; i++)
-		if (strncmp(facts->tenants[i], s, PA_MAX_TENANT_LEN) == 0)
-			return;
-	if (facts->ntenants >= PA_MAX_PLAN_TENANTS)
-	{
-		facts->more_tenants = true;
-		return;
-	}
-	strlcpy(facts->tenants[facts->ntenants++], s, PA_MAX_TENANT_LEN + 1);
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
 }
+
+/* ----------------------------------------------------------------
+ * Analysis of a plan (once per plan)
+ * ----------------------------------------------------------------
+ */
 
 /*
  * The table column a Var of this scan refers to, or InvalidAttrNumber.
  */
 static AttrNumber
-pa_var_attnum(Node *node, PaScan *scan, Index scanrelid)
+pa_scan_attnum(Node *node, PaScan *scan)
 {
 	Var		   *var;
 
-	while (node && IsA(node, RelabelType))
-		node = (Node *) ((RelabelType *) node)->arg;
+	node = pa_strip(node);
 	if (node == NULL || !IsA(node, Var))
 		return InvalidAttrNumber;
 	var = (Var *) node;
@@ -246,77 +330,207 @@ pa_var_attnum(Node *node, PaScan *scan, Index scanrelid)
 		}
 		return att;
 	}
-	if (var->varno != (int) scanrelid || var->varlevelsup != 0)
+	if (var->varno != (int) scan->rti || var->varlevelsup != 0)
 		return InvalidAttrNumber;
 	return var->varattno;
 }
 
-/* Add the value(s) of a Const or external Param to the tenants. */
+/*
+ * The base-table column (range-table index, attribute) that a Var in an
+ * expression of 'plan' stands for, following OUTER_VAR/INNER_VAR through
+ * the children's target lists (joins, Hash, Sort, Material, Gather ...).
+ */
 static bool
-pa_value_tenants(Node *node, bool is_array, QueryDesc *queryDesc, PaPlanFacts *facts)
+pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 {
-	Datum		value;
-	Oid			typid;
+	int			depth;
 
-	while (node && IsA(node, RelabelType))
-		node = (Node *) ((RelabelType *) node)->arg;
+	for (depth = 0; depth < 64 && plan != NULL; depth++)
+	{
+		Plan	   *child;
+		List	   *tlist;
+		Node	   *expr;
+
+		if (var->varlevelsup != 0)
+			return false;
+		if (var->varno == OUTER_VAR)
+			child = outerPlan(plan);
+		else if (var->varno == INNER_VAR)
+			child = innerPlan(plan);
+		else if (var->varno == INDEX_VAR && IsA(plan, IndexOnlyScan))
+		{
+			tlist = ((IndexOnlyScan *) plan)->indextlist;
+			if (var->varattno <= 0 || var->varattno > list_length(tlist))
+				return false;
+			expr = pa_strip((Node *) ((TargetEntry *) list_nth(tlist, var->varattno - 1))->expr);
+			if (expr == NULL || !IsA(expr, Var))
+				return false;
+			var = (Var *) expr;
+			continue;			/* same plan: now a scan Var */
+		}
+		else if (IS_SPECIAL_VARNO(var->varno))
+			return false;
+		else
+		{
+			*rti = var->varno;
+			*att = var->varattno;
+			return var->varattno > 0;
+		}
+		if (child == NULL)
+			return false;
+		tlist = child->targetlist;
+		if (var->varattno <= 0 || var->varattno > list_length(tlist))
+			return false;
+		expr = pa_strip((Node *) ((TargetEntry *) list_nth(tlist, var->varattno - 1))->expr);
+		if (expr == NULL || !IsA(expr, Var))
+			return false;
+		var = (Var *) expr;
+		plan = child;
+	}
+	return false;
+}
+
+/* Render a tenant value as text, in the analysis or the execution's context. */
+static char *
+pa_tenant_text(Datum value, Oid typid)
+{
+	char	   *buf;
+	Oid			outfn;
+	bool		isvarlena;
+
+	switch (typid)
+	{
+		case INT8OID:
+			buf = palloc(MAXINT8LEN + 1);
+			pg_lltoa(DatumGetInt64(value), buf);
+			return buf;
+		case INT4OID:
+			buf = palloc(12);
+			pg_ltoa(DatumGetInt32(value), buf);
+			return buf;
+		case INT2OID:
+			buf = palloc(12);
+			pg_ltoa((int32) DatumGetInt16(value), buf);
+			return buf;
+		case TEXTOID:
+		case VARCHAROID:
+			return text_to_cstring(DatumGetTextPP(value));
+		default:
+			getTypeOutputInfo(typid, &outfn, &isvarlena);
+			return OidOutputFunctionCall(outfn, value);
+	}
+}
+
+/*
+ * Call fn for each non-null value of a scalar or an array datum; returns
+ * how many values there were.
+ */
+typedef void (*PaValueFn) (Datum value, Oid typid, void *arg);
+
+static int
+pa_each_value(Datum value, Oid typid, bool is_array, PaValueFn fn, void *arg)
+{
+	ArrayType  *arr;
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i,
+				count = 0;
+
+	if (!is_array)
+	{
+		fn(value, typid, arg);
+		return 1;
+	}
+	arr = DatumGetArrayTypeP(value);
+	elemtype = ARR_ELEMTYPE(arr);
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+		{
+			fn(elems[i], elemtype, arg);
+			count++;
+		}
+	return count;
+}
+
+static void
+pa_add_const_tenant(Datum value, Oid typid, void *arg)
+{
+	PaPlanInfo *info = (PaPlanInfo *) arg;
+	char	   *s = pa_tenant_text(value, typid);
+	int			i;
+
+	for (i = 0; i < info->nconsts; i++)
+		if (strcmp(info->consts[i], s) == 0)
+			return;
+	if (info->nconsts >= PA_MAX_PLAN_TENANTS)
+	{
+		info->consts_more = true;
+		return;
+	}
+	info->consts[info->nconsts++] = s;
+}
+
+/*
+ * What the other side of "tenant_column = x" makes of the scan: true when
+ * it scopes it.  Constants are rendered now, bound parameters remembered
+ * for each execution, executor parameters resolved after the walk.
+ */
+static bool
+pa_tenant_operand(Node *node, bool is_array, PaScan *scan, PaBuild *b)
+{
+	PaPlanInfo *info = b->info;
+
+	node = pa_strip(node);
 	if (node == NULL)
 		return false;
 	if (IsA(node, Const))
 	{
-		if (((Const *) node)->constisnull)
-			return false;
-		value = ((Const *) node)->constvalue;
-		typid = ((Const *) node)->consttype;
+		Const	   *c = (Const *) node;
+
+		/* "= NULL" and "= ANY('{}')" match nothing: no tenant, no leak */
+		if (!c->constisnull)
+			(void) pa_each_value(c->constvalue, c->consttype, is_array,
+								 pa_add_const_tenant, info);
+		return true;
 	}
-	else if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN)
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN)
 	{
-		ParamListInfo params = queryDesc->params;
-		int			id = ((Param *) node)->paramid;
-		ParamExternData workspace;
-		ParamExternData *prm;
+		int			i;
 
-		if (params == NULL || id <= 0 || id > params->numParams)
-			return false;
-		prm = params->paramFetch ?
-			params->paramFetch(params, id, true, &workspace) :
-			&params->params[id - 1];
-		if (prm == NULL || prm->isnull || !OidIsValid(prm->ptype))
-			return false;
-		value = prm->value;
-		typid = prm->ptype;
+		for (i = 0; i < info->nparams; i++)
+			if (info->params[i].paramid == ((Param *) node)->paramid)
+				return true;
+		if (info->nparams < PA_MAX_PLAN_TENANTS)
+		{
+			info->params[info->nparams].paramid = ((Param *) node)->paramid;
+			info->params[info->nparams].is_array = is_array;
+			info->nparams++;
+		}
+		return true;
 	}
-	else if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
-		return true;			/* a join parameter: scoped, value per row */
-	else
-		return false;
-
-	if (is_array)
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(value);
-		Oid			elemtype = ARR_ELEMTYPE(arr);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n,
-					i;
+		PaExecParam *p = palloc(sizeof(PaExecParam));
 
-		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-						  &elems, &nulls, &n);
-		for (i = 0; i < n; i++)
-			if (!nulls[i])
-				pa_add_tenant(facts, elems[i], elemtype);
-		return n > 0;
+		p->paramno = ((Param *) node)->paramid;
+		p->rti = scan->rti;
+		p->att = scan->rel->tenant_attnum;
+		b->tenant_exec_params = lappend(b->tenant_exec_params, p);
+		return false;			/* decided after the walk */
 	}
-	pa_add_tenant(facts, value, typid);
-	return true;
+	return false;
 }
 
 static void
-pa_scan_quals(List *quals, PaScan *scan, Index scanrelid, PaWalk *walk)
+pa_scan_quals(List *quals, PaScan *scan, PaBuild *b)
 {
 	ListCell   *lc;
 
@@ -326,10 +540,12 @@ pa_scan_quals(List *quals, PaScan *scan, Index scanrelid, PaWalk *walk)
 		AttrNumber	att = InvalidAttrNumber;
 		Node	   *other = NULL;
 		bool		is_array = false;
+		int			k;
+		bool		have = false;
 
 		if (IsA(clause, BoolExpr) && ((BoolExpr *) clause)->boolop == AND_EXPR)
 		{
-			pa_scan_quals(((BoolExpr *) clause)->args, scan, scanrelid, walk);
+			pa_scan_quals(((BoolExpr *) clause)->args, scan, b);
 			continue;
 		}
 		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2 &&
@@ -338,45 +554,74 @@ pa_scan_quals(List *quals, PaScan *scan, Index scanrelid, PaWalk *walk)
 			Node	   *l = linitial(((OpExpr *) clause)->args);
 			Node	   *r = lsecond(((OpExpr *) clause)->args);
 
-			if ((att = pa_var_attnum(l, scan, scanrelid)) != InvalidAttrNumber)
+			if ((att = pa_scan_attnum(l, scan)) != InvalidAttrNumber)
 				other = r;
-			else if ((att = pa_var_attnum(r, scan, scanrelid)) != InvalidAttrNumber)
+			else if ((att = pa_scan_attnum(r, scan)) != InvalidAttrNumber)
 				other = l;
 		}
 		else if (IsA(clause, ScalarArrayOpExpr) &&
 				 ((ScalarArrayOpExpr *) clause)->useOr &&
 				 pa_is_equality(((ScalarArrayOpExpr *) clause)->opno))
 		{
-			att = pa_var_attnum(linitial(((ScalarArrayOpExpr *) clause)->args),
-								scan, scanrelid);
+			att = pa_scan_attnum(linitial(((ScalarArrayOpExpr *) clause)->args), scan);
 			other = lsecond(((ScalarArrayOpExpr *) clause)->args);
 			is_array = true;
 		}
 		if (att == InvalidAttrNumber || att <= 0)
 			continue;
 
-		{
-			int			k;
-			bool		have = false;
+		for (k = 0; k < scan->neq; k++)
+			have |= scan->eq_attnums[k] == att;
+		if (!have && scan->neq < PA_MAX_EQ_COLUMNS)
+			scan->eq_attnums[scan->neq++] = att;
 
-			for (k = 0; k < scan->neq; k++)
-				have |= scan->eq_attnums[k] == att;
-			if (!have && scan->neq < PA_MAX_EQ_COLUMNS)
-				scan->eq_attnums[scan->neq++] = att;
-		}
 		if (att == scan->rel->tenant_attnum &&
-			pa_value_tenants(other, is_array, walk->queryDesc, walk->facts))
-			scan->tenant_pred = true;
+			pa_tenant_operand(other, is_array, scan, b))
+			scan->scoped = true;
+	}
+}
+
+/* Remember the column equalities among a join node's clauses. */
+static void
+pa_join_clauses(Plan *plan, List *clauses, PaBuild *b)
+{
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+		Node	   *l,
+				   *r;
+		PaColumnEq	eq;
+
+		if (IsA(clause, BoolExpr) && ((BoolExpr *) clause)->boolop == AND_EXPR)
+		{
+			pa_join_clauses(plan, ((BoolExpr *) clause)->args, b);
+			continue;
+		}
+		if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2 ||
+			!pa_is_equality(((OpExpr *) clause)->opno))
+			continue;
+		l = pa_strip(linitial(((OpExpr *) clause)->args));
+		r = pa_strip(lsecond(((OpExpr *) clause)->args));
+		if (l == NULL || r == NULL || !IsA(l, Var) || !IsA(r, Var))
+			continue;
+		if (pa_base_column(plan, (Var *) l, &eq.rti1, &eq.att1) &&
+			pa_base_column(plan, (Var *) r, &eq.rti2, &eq.att2))
+		{
+			PaColumnEq *e = palloc(sizeof(PaColumnEq));
+
+			*e = eq;
+			b->eqs = lappend(b->eqs, e);
+		}
 	}
 }
 
 static void
-pa_add_fact(PaPlanFacts *facts, const char *kind, const char *relation,
+pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 			const char *suggestion, double rows)
 {
-	if (facts->facts.data == NULL)
-		initStringInfo(&facts->facts);
-	appendStringInfo(&facts->facts, "%s%c%s%c%s%c%.0f%c",
+	appendStringInfo(&b->facts, "%s%c%s%c%s%c%.0f%c",
 					 kind, PA_FACT_FIELD_SEP, relation, PA_FACT_FIELD_SEP,
 					 suggestion ? suggestion : "", PA_FACT_FIELD_SEP,
 					 rows, PA_FACT_END);
@@ -384,8 +629,9 @@ pa_add_fact(PaPlanFacts *facts, const char *kind, const char *relation,
 
 /* The CREATE INDEX a sequential scan with these filter columns suggests. */
 static char *
-pa_index_suggestion(PaRelInfo *rel, const PaScan *scan)
+pa_index_suggestion(const PaScan *scan)
 {
+	PaRelInfo  *rel = scan->rel;
 	StringInfoData buf;
 	bool		first = true;
 	bool		has_tenant = false;
@@ -417,17 +663,15 @@ pa_index_suggestion(PaRelInfo *rel, const PaScan *scan)
 }
 
 static bool
-pa_inspect_walker(PlanState *ps, void *context)
+pa_build_walker(PlanState *ps, void *context)
 {
-	PaWalk	   *walk = (PaWalk *) context;
+	PaBuild    *b = (PaBuild *) context;
 	Plan	   *plan;
 	Index		scanrelid = 0;
-	PaScan		scan;
 
 	if (ps == NULL)
 		return false;
 	plan = ps->plan;
-	memset(&scan, 0, sizeof(scan));
 
 	switch (nodeTag(plan))
 	{
@@ -440,80 +684,382 @@ pa_inspect_walker(PlanState *ps, void *context)
 		case T_BitmapHeapScan:
 			scanrelid = ((Scan *) plan)->scanrelid;
 			break;
+		case T_NestLoop:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((NestLoop *) plan)->nestParams)
+				{
+					NestLoopParam *nlp = (NestLoopParam *) lfirst(lc);
+					PaExecParam *p = palloc(sizeof(PaExecParam));
+
+					p->paramno = nlp->paramno;
+					if (pa_base_column(plan, nlp->paramval, &p->rti, &p->att))
+						b->nest_params = lappend(b->nest_params, p);
+				}
+				pa_join_clauses(plan, ((Join *) plan)->joinqual, b);
+				pa_join_clauses(plan, plan->qual, b);
+			}
+			break;
+		case T_HashJoin:
+			pa_join_clauses(plan, ((HashJoin *) plan)->hashclauses, b);
+			pa_join_clauses(plan, ((Join *) plan)->joinqual, b);
+			pa_join_clauses(plan, plan->qual, b);
+			break;
+		case T_MergeJoin:
+			pa_join_clauses(plan, ((MergeJoin *) plan)->mergeclauses, b);
+			pa_join_clauses(plan, ((Join *) plan)->joinqual, b);
+			pa_join_clauses(plan, plan->qual, b);
+			break;
 		default:
 			break;
 	}
 
 	if (scanrelid > 0)
 	{
-		RangeTblEntry *rte = exec_rt_fetch(scanrelid, walk->queryDesc->estate);
+		RangeTblEntry *rte = exec_rt_fetch(scanrelid, b->queryDesc->estate);
 
 		if (rte->rtekind == RTE_RELATION && OidIsValid(rte->relid))
 		{
-			scan.rel = pa_rel_info(rte->relid);
-			pa_scan_quals(plan->qual, &scan, scanrelid, walk);
+			PaScan	   *scan = palloc0(sizeof(PaScan));
+
+			scan->rti = scanrelid;
+			scan->rel = pa_rel_info(rte->relid);
+			pa_scan_quals(plan->qual, scan, b);
 			if (IsA(plan, IndexScan))
-				pa_scan_quals(((IndexScan *) plan)->indexqualorig, &scan, scanrelid, walk);
+				pa_scan_quals(((IndexScan *) plan)->indexqualorig, scan, b);
 			else if (IsA(plan, BitmapHeapScan))
-				pa_scan_quals(((BitmapHeapScan *) plan)->bitmapqualorig, &scan, scanrelid, walk);
+				pa_scan_quals(((BitmapHeapScan *) plan)->bitmapqualorig, scan, b);
 			else if (IsA(plan, IndexOnlyScan))
 			{
-				scan.indexid = ((IndexOnlyScan *) plan)->indexid;
-				pa_scan_quals(((IndexOnlyScan *) plan)->indexqual, &scan, scanrelid, walk);
+				scan->indexid = ((IndexOnlyScan *) plan)->indexid;
+				pa_scan_quals(((IndexOnlyScan *) plan)->indexqual, scan, b);
 			}
-
-			if (scan.rel->tenant_attnum != InvalidAttrNumber)
-			{
-				if (scan.tenant_pred)
-					walk->scoped_somewhere = true;
-				else if ((!scan.rel->rowsecurity ||
-						  check_enable_rls(rte->relid, InvalidOid, true) != RLS_ENABLED) &&
-						 walk->nunscoped < PA_MAX_UNSCOPED)
-					walk->unscoped[walk->nunscoped++] = scan.rel;
-			}
+			scan->rls_applies = scan->rel->rowsecurity &&
+				check_enable_rls(rte->relid, InvalidOid, true) == RLS_ENABLED;
+			b->scans = lappend(b->scans, scan);
 
 			if (IsA(plan, SeqScan))
 			{
-				double		rows = scan.rel->reltuples;
+				double		rows = scan->rel->reltuples;
 
-				walk->facts->seq_scans++;
+				b->info->seq_scans++;
 				if (rows < 0 && ((ScanState *) ps)->ss_currentRelation != NULL)
 					rows = (double) RelationGetNumberOfBlocks(((ScanState *) ps)->ss_currentRelation) *
 						(BLCKSZ / 64);	/* never analyzed: assume narrow rows */
 				if (rows >= pa_seq_scan_min_rows)
-					pa_add_fact(walk->facts, "seq_scan", scan.rel->qualname,
-								pa_index_suggestion(scan.rel, &scan), rows);
+					pa_add_fact(b, "seq_scan", scan->rel->qualname,
+								pa_index_suggestion(scan), rows);
 			}
 		}
 	}
-	return planstate_tree_walker(ps, pa_inspect_walker, context);
+	return planstate_tree_walker(ps, pa_build_walker, context);
+}
+
+static PaScan *
+pa_find_scan(List *scans, Index rti)
+{
+	ListCell   *lc;
+
+	foreach(lc, scans)
+		if (((PaScan *) lfirst(lc))->rti == rti)
+			return (PaScan *) lfirst(lc);
+	return NULL;
+}
+
+/* Is this column the tenant column of a tenant table scanned in the plan? */
+static PaScan *
+pa_tenant_scan(List *scans, Index rti, AttrNumber att)
+{
+	PaScan	   *s = pa_find_scan(scans, rti);
+
+	return s != NULL && s->rel->tenant_attnum != InvalidAttrNumber &&
+		s->rel->tenant_attnum == att ? s : NULL;
+}
+
+/*
+ * After the walk: tenant columns compared with executor parameters, and
+ * scoping carried along tenant-column joins, to a fixed point.
+ */
+static void
+pa_resolve_scoping(PaBuild *b)
+{
+	ListCell   *lc;
+	bool		changed;
+
+	foreach(lc, b->tenant_exec_params)
+	{
+		PaExecParam *tp = (PaExecParam *) lfirst(lc);
+		ListCell   *lc2;
+		bool		from_join = false;
+
+		foreach(lc2, b->nest_params)
+		{
+			PaExecParam *np = (PaExecParam *) lfirst(lc2);
+
+			if (np->paramno == tp->paramno)
+			{
+				PaColumnEq *e = palloc(sizeof(PaColumnEq));
+
+				e->rti1 = tp->rti;
+				e->att1 = tp->att;
+				e->rti2 = np->rti;
+				e->att2 = np->att;
+				b->eqs = lappend(b->eqs, e);
+				from_join = true;
+			}
+		}
+		if (!from_join)
+		{
+			/* an init plan's or a correlated subplan's value: one row's */
+			PaScan	   *s = pa_find_scan(b->scans, tp->rti);
+
+			if (s != NULL)
+				s->scoped = true;
+		}
+	}
+
+	do
+	{
+		changed = false;
+		foreach(lc, b->eqs)
+		{
+			PaColumnEq *e = (PaColumnEq *) lfirst(lc);
+			PaScan	   *s1 = pa_tenant_scan(b->scans, e->rti1, e->att1);
+			PaScan	   *s2 = pa_tenant_scan(b->scans, e->rti2, e->att2);
+
+			if (s1 != NULL && s2 != NULL && s1->scoped != s2->scoped)
+			{
+				s1->scoped = s2->scoped = true;
+				changed = true;
+			}
+		}
+	} while (changed);
+}
+
+static void
+pa_plan_forget(void *arg)
+{
+	const PlannedStmt *stmt = (const PlannedStmt *) arg;
+	PaPlanInfo *info;
+
+	if (pa_plan_cache == NULL)
+		return;
+	info = hash_search(pa_plan_cache, &stmt, HASH_FIND, NULL);
+	if (info == NULL)
+		return;
+	if (info->cxt != NULL)
+		MemoryContextDelete(info->cxt);
+	(void) hash_search(pa_plan_cache, &stmt, HASH_REMOVE, NULL);
+}
+
+/* Analyse a plan into info (its cxt already empty). */
+static void
+pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
+{
+	MemoryContext old = MemoryContextSwitchTo(info->cxt);
+	MemoryContext tmp;
+	PaBuild		b;
+	ListCell   *lc;
+	List	   *done = NIL;
+
+	info->seq_scans = 0;
+	info->unscoped = false;
+	info->facts = NULL;
+	info->nconsts = 0;
+	info->consts = palloc(sizeof(char *) * PA_MAX_PLAN_TENANTS);
+	info->consts_more = false;
+	info->nparams = 0;
+	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
+
+	/* The walk's own lists and strings go in a scratch context. */
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_perfaudit plan analysis",
+								ALLOCSET_SMALL_SIZES);
+	memset(&b, 0, sizeof(b));
+	b.queryDesc = queryDesc;
+	b.info = info;
+	MemoryContextSwitchTo(tmp);
+	initStringInfo(&b.facts);
+	pa_rel_cache_prepare();
+
+	/* Constants are rendered in tmp too, and copied into cxt at the end. */
+	(void) pa_build_walker(queryDesc->planstate, &b);
+	pa_resolve_scoping(&b);
+
+	foreach(lc, b.scans)
+	{
+		PaScan	   *s = (PaScan *) lfirst(lc);
+
+		if (s->rel->tenant_attnum == InvalidAttrNumber || s->scoped ||
+			s->rls_applies || list_member_oid(done, s->rel->relid))
+			continue;
+		done = lappend_oid(done, s->rel->relid);
+		info->unscoped = true;
+		pa_add_fact(&b, "unscoped_tenant_query", s->rel->qualname, NULL,
+					s->rel->reltuples);
+	}
+
+	MemoryContextSwitchTo(info->cxt);
+	if (b.facts.len > 0)
+		info->facts = pstrdup(b.facts.data);
+	{
+		int			i;
+
+		for (i = 0; i < info->nconsts; i++)
+			info->consts[i] = pstrdup(info->consts[i]);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+}
+
+/* The analysed facts of this plan, analysing it if needed. */
+static PaPlanInfo *
+pa_plan_info(QueryDesc *queryDesc)
+{
+	const PlannedStmt *stmt = queryDesc->plannedstmt;
+	PaPlanInfo *info;
+	bool		found;
+
+	if (pa_plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(const PlannedStmt *);
+		ctl.entrysize = sizeof(PaPlanInfo);
+		pa_plan_cache = hash_create("pg_perfaudit plans", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+	}
+
+	info = hash_search(pa_plan_cache, &stmt, HASH_FIND, &found);
+	if (found && info->valid &&
+		info->generation == pa_plan_generation &&
+		info->planTree == stmt->planTree &&
+		info->rtable == stmt->rtable &&
+		info->queryid == PA_QUERYID(stmt) &&
+		info->userid == GetUserId() &&
+		info->row_security == row_security)
+		return info;
+
+	if (!found)
+	{
+		/*
+		 * The callback that drops the entry with its plan is allocated in
+		 * the plan's context before the entry exists, and registered right
+		 * after (which cannot fail): there is never an entry without one.
+		 */
+		MemoryContext plancxt = GetMemoryChunkContext((void *) stmt);
+		MemoryContextCallback *cb = MemoryContextAlloc(plancxt,
+													   sizeof(MemoryContextCallback));
+
+		cb->func = pa_plan_forget;
+		cb->arg = (void *) stmt;
+		info = hash_search(pa_plan_cache, &stmt, HASH_ENTER, NULL);
+		info->cxt = NULL;
+		info->valid = false;
+		MemoryContextRegisterResetCallback(plancxt, cb);
+	}
+	if (info->cxt != NULL)
+		MemoryContextReset(info->cxt);
+	else
+		info->cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit plan facts",
+										  ALLOCSET_SMALL_SIZES);
+
+	/* Invalid until the analysis completes: an error leaves it invalid. */
+	info->valid = false;
+	pa_plan_analyse(queryDesc, info);
+	info->planTree = stmt->planTree;
+	info->rtable = stmt->rtable;
+	info->queryid = PA_QUERYID(stmt);
+	info->userid = GetUserId();
+	info->row_security = row_security;
+	info->generation = pa_plan_generation;
+	info->valid = true;
+	return info;
+}
+
+/* ----------------------------------------------------------------
+ * Per execution
+ * ----------------------------------------------------------------
+ */
+
+typedef struct PaTenantSet
+{
+	int			n;
+	bool		more;
+	const char *values[PA_MAX_PLAN_TENANTS];
+} PaTenantSet;
+
+static void
+pa_set_add(PaTenantSet *set, const char *s)
+{
+	int			i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->values[i], s) == 0)
+			return;
+	if (set->n >= PA_MAX_PLAN_TENANTS)
+		set->more = true;
+	else
+		set->values[set->n++] = s;
+}
+
+static void
+pa_add_param_tenant(Datum value, Oid typid, void *arg)
+{
+	pa_set_add((PaTenantSet *) arg, pa_tenant_text(value, typid));
 }
 
 void
 pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts)
 {
-	PaWalk		walk;
+	PaPlanInfo *info = pa_plan_info(queryDesc);
+	PaTenantSet set;
 	int			i;
 
-	walk.queryDesc = queryDesc;
-	walk.facts = facts;
-	walk.scoped_somewhere = false;
-	walk.nunscoped = 0;
-	(void) pa_inspect_walker(queryDesc->planstate, &walk);
-
-	if (walk.scoped_somewhere || walk.nunscoped == 0)
+	facts->seq_scans = info->seq_scans;
+	facts->unscoped = info->unscoped;
+	facts->facts = info->facts;
+	facts->tenant = NULL;
+	facts->cross_tenant = false;
+	if (info->nconsts == 0 && info->nparams == 0)
 		return;
 
-	/* The common case, one unscoped table and nothing else: its own string. */
-	if (walk.nunscoped == 1 && facts->facts.data == NULL)
+	set.n = 0;
+	set.more = info->consts_more;
+	for (i = 0; i < info->nconsts; i++)
+		pa_set_add(&set, info->consts[i]);
+	for (i = 0; i < info->nparams; i++)
 	{
-		facts->fixed = walk.unscoped[0]->unscoped_fact;
-		return;
+		ParamListInfo params = queryDesc->params;
+		int			id = info->params[i].paramid;
+		ParamExternData workspace;
+		ParamExternData *prm;
+
+		if (params == NULL || id <= 0 || id > params->numParams)
+			continue;
+		prm = params->paramFetch ?
+			params->paramFetch(params, id, true, &workspace) :
+			&params->params[id - 1];
+		if (prm == NULL || prm->isnull || !OidIsValid(prm->ptype))
+			continue;
+		(void) pa_each_value(prm->value, prm->ptype, info->params[i].is_array,
+							 pa_add_param_tenant, &set);
 	}
-	for (i = 0; i < walk.nunscoped; i++)
+
+	if (set.n == 1 && !set.more)
+		facts->tenant = set.values[0];
+	else if (set.n > 0)
 	{
-		if (facts->facts.data == NULL)
-			initStringInfo(&facts->facts);
-		appendStringInfoString(&facts->facts, walk.unscoped[i]->unscoped_fact);
+		/* Several tenants are listed, in the order found, comma-separated. */
+		StringInfoData tl;
+
+		initStringInfo(&tl);
+		for (i = 0; i < set.n; i++)
+			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", set.values[i]);
+		facts->tenant = tl.data;
+		facts->cross_tenant = true;
 	}
+	else if (set.more)
+		facts->cross_tenant = true;
 }

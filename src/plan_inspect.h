@@ -10,36 +10,48 @@
 #define PA_PLAN_INSPECT_H
 
 #include "executor/execdesc.h"
-#include "lib/stringinfo.h"
 
+/* Distinct tenant values kept per execution; more set more_tenants. */
 #define PA_MAX_PLAN_TENANTS		8
 
 /* Separators inside a facts string (see PaPlanFacts.facts). */
 #define PA_FACT_FIELD_SEP	'\x1f'
 #define PA_FACT_END			'\x1e'
 
+/* What one execution of a plan tells. */
 typedef struct PaPlanFacts
 {
 	int			seq_scans;		/* sequential-scan nodes */
-	int			ntenants;		/* distinct tenants in tenant predicates */
-	bool		more_tenants;	/* more than PA_MAX_PLAN_TENANTS */
-	char		tenants[PA_MAX_PLAN_TENANTS][PA_MAX_TENANT_LEN + 1];
+	bool		unscoped;		/* a tenant table is read without a tenant */
+
+	/*
+	 * The tenant(s) the plan's predicates name for this execution's
+	 * parameters: NULL, one value, or several comma-separated (then
+	 * cross_tenant is set).  Allocated in the current memory context or
+	 * owned by the plan cache: valid until ExecutorEnd.
+	 */
+	const char *tenant;
+	bool		cross_tenant;
 
 	/*
 	 * What a finding needs to know, as "kind<US>relation<US>suggestion<US>
 	 * rows<RS>" entries (US = 0x1f, RS = 0x1e): seq_scan and
-	 * unscoped_tenant_query.  data is NULL when there is nothing to report
-	 * (set it to NULL before the call; allocated on first use).
+	 * unscoped_tenant_query.  Owned by the plan cache and the same pointer
+	 * for every execution of one plan; NULL when there is nothing to report.
 	 */
-	StringInfoData facts;
-
-	/* Instead of facts: one prebuilt fact string (no copy made), or NULL. */
-	const char *fixed;
+	const char *facts;
 } PaPlanFacts;
 
 extern void pa_plan_inspect_init(void);
 
-/* Inspect an executed plan (call at ExecutorEnd, before the executor frees it). */
+/* A setting the analysis depends on changed (GUC assign hooks). */
+extern void pa_plan_inspect_config_changed(void);
+
+/*
+ * Inspect a started plan (call after standard_ExecutorStart, in the
+ * context the results should live in).  The plan's structure is analysed
+ * once per plan and cached; per execution only parameter values are read.
+ */
 extern void pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts);
 
 #endif							/* PA_PLAN_INSPECT_H */

@@ -16,6 +16,9 @@
  * reads it without a lock and rescans db_runs[] (lock shared) only when it
  * moved.  persisted and persist_failures are plain atomic counters.
  *
+ * tenant_lock (the tranche's second lock) protects the tenant statistics
+ * tables: see tenant_stats.c.
+ *
  * persist_cv is broadcast whenever a request changes state or a slot frees,
  * so requesters sleep on it instead of polling.
  *
@@ -29,8 +32,10 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "shmem.h"
+#include "tenant_stats.h"
 
 PaSharedState *pa_shared = NULL;
 
@@ -42,7 +47,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 pa_shmem_size(void)
 {
-	return MAXALIGN(sizeof(PaSharedState));
+	return add_size(MAXALIGN(sizeof(PaSharedState)), pa_tenant_stats_shmem_size());
 }
 
 static void
@@ -53,7 +58,7 @@ pa_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(pa_shmem_size());
-	RequestNamedLWLockTranche("pg_perfaudit", 1);
+	RequestNamedLWLockTranche("pg_perfaudit", 2);
 }
 
 static void
@@ -68,7 +73,7 @@ pa_shmem_startup(void)
 	pa_shared = NULL;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pa_shared = ShmemInitStruct("pg_perfaudit", pa_shmem_size(), &found);
+	pa_shared = ShmemInitStruct("pg_perfaudit", sizeof(PaSharedState), &found);
 	if (!found)
 	{
 		memset(pa_shared, 0, sizeof(PaSharedState));
@@ -77,7 +82,11 @@ pa_shmem_startup(void)
 		ConditionVariableInit(&pa_shared->persist_cv);
 		pg_atomic_init_u64(&pa_shared->persisted, 0);
 		pg_atomic_init_u64(&pa_shared->persist_failures, 0);
+		pa_shared->tenant_lock = &(GetNamedLWLockTranche("pg_perfaudit"))[1].lock;
+		pg_atomic_init_u64(&pa_shared->tenant_evictions, 0);
+		pa_shared->tenant_stats_reset = GetCurrentTimestamp();
 	}
+	pa_tenant_stats_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -73,6 +73,11 @@ typedef struct PaSharedState
 	PaRequest	requests[PA_MAX_REQUESTS];
 	pg_atomic_uint64 persisted;
 	pg_atomic_uint64 persist_failures;
+
+	/* tenant statistics: see tenant_stats.c for their locking contract */
+	LWLock	   *tenant_lock;
+	pg_atomic_uint64 tenant_evictions;
+	TimestampTz tenant_stats_reset;
 } PaSharedState;
 
 extern PaSharedState *pa_shared;
