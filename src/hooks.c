@@ -84,6 +84,7 @@ typedef struct PaQueryState
 	PaPlanFacts facts;
 	MemoryContextCallback cb;
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
+	Instrumentation instr;		/* queryDesc->totaltime, when we set it */
 } PaQueryState;
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
@@ -279,16 +280,31 @@ pa_params_fingerprint(ParamListInfo params)
  * ----------------------------------------------------------------
  */
 
-static void
-pa_query_forget(void *arg)
-{
-	PaQueryState *st = (PaQueryState *) arg;
+/*
+ * Query states are reused rather than allocated per query: a state goes
+ * back to pa_free_states only when its query's es_query_cxt goes away (the
+ * reset callback), never at ExecutorEnd, so SQL run by another module's
+ * ExecutorEnd cannot be handed a state whose callback is still pending.
+ */
+static dlist_head pa_free_states = DLIST_STATIC_INIT(pa_free_states);
 
+static void
+pa_query_forget(PaQueryState *st)
+{
 	if (st->linked)
 	{
 		dlist_delete(&st->node);
 		st->linked = false;
 	}
+}
+
+static void
+pa_query_release(void *arg)
+{
+	PaQueryState *st = (PaQueryState *) arg;
+
+	pa_query_forget(st);
+	dlist_push_head(&pa_free_states, &st->node);
 }
 
 static PaQueryState *
@@ -319,18 +335,28 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	PaQueryState *st;
 	ParamListInfo params = queryDesc->params;
+	bool		check_tag;
+
+	/* The tenant buffer at the end needs no zeroing. */
+	if (!dlist_is_empty(&pa_free_states))
+		st = dlist_container(PaQueryState, node, dlist_pop_head_node(&pa_free_states));
+	else
+		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
+	memset(st, 0, offsetof(PaQueryState, context_tenant));
 
 	/*
 	 * Timing and buffer counts for the whole query, across every
 	 * ExecutorRun call and ExecutorFinish, as pg_stat_statements takes them
-	 * (and shared with it and auto_explain when they already asked).
+	 * (and shared with it and auto_explain when they already asked).  All
+	 * of them, as InstrAlloc(1, INSTRUMENT_ALL) would: a module hooked in
+	 * after us uses ours instead of allocating its own.  It lives in the
+	 * state, which outlives the executor's use of it (see pa_free_states).
 	 */
 	if (queryDesc->totaltime == NULL)
-		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
-
-	/* The tenant buffer at the end needs no zeroing. */
-	st = palloc(sizeof(PaQueryState));
-	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	{
+		InstrInit(&st->instr, INSTRUMENT_ALL);
+		queryDesc->totaltime = &st->instr;
+	}
 	st->queryDesc = queryDesc;
 	st->stats = stats;
 	st->runs = *ids;
@@ -361,13 +387,13 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	pa_plan_level = -1;
 
 	/* The context (setting, tag) names the tenant before the plan does. */
-	pa_inspect_plan(queryDesc, &st->facts);
-	if (pa_tenant_from_context(queryDesc->sourceText, st->context_tenant))
+	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
+	if (pa_tenant_from_context(queryDesc->sourceText, check_tag, st->context_tenant))
 		st->tenant = st->context_tenant;
 	else
 		st->tenant = st->facts.tenant;
 
-	st->cb.func = pa_query_forget;
+	st->cb.func = pa_query_release;
 	st->cb.arg = st;
 	MemoryContextRegisterResetCallback(cxt, &st->cb);
 	dlist_push_head(&pa_open_queries, &st->node);
@@ -643,7 +669,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 										  pstmt->stmt_len, &info.text_len);
 			info.param_hash = pa_text_fingerprint(info.text, info.text_len);
 		}
-		if (pa_tenant_from_context(queryString, tenant))
+		if (pa_tenant_from_context(queryString, true, tenant))
 			info.tenant = tenant;
 		bufstart = pgBufferUsage;
 		INSTR_TIME_SET_CURRENT(start);

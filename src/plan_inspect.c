@@ -118,6 +118,10 @@ typedef struct PaPlanInfo
 	bool		row_security;
 	uint32		generation;
 
+	/* whether the source text last seen with the plan has a comment */
+	const char *comment_source;
+	bool		has_comment;
+
 	MemoryContext cxt;			/* owns everything below */
 	int			seq_scans;
 	bool		unscoped;
@@ -131,6 +135,9 @@ typedef struct PaPlanInfo
 
 static HTAB *pa_plan_cache = NULL;
 static uint32 pa_plan_generation = 1;
+
+/* The entry used last, checked before the hash table (a loop over one plan). */
+static PaPlanInfo *pa_last_info = NULL;
 
 #define PA_MAX_EQ_COLUMNS	8
 
@@ -848,6 +855,8 @@ pa_plan_forget(void *arg)
 	info = hash_search(pa_plan_cache, &stmt, HASH_FIND, NULL);
 	if (info == NULL)
 		return;
+	if (info == pa_last_info)
+		pa_last_info = NULL;
 	if (info->cxt != NULL)
 		MemoryContextDelete(info->cxt);
 	(void) hash_search(pa_plan_cache, &stmt, HASH_REMOVE, NULL);
@@ -931,7 +940,14 @@ pa_plan_info(QueryDesc *queryDesc)
 									HASH_ELEM | HASH_BLOBS);
 	}
 
-	info = hash_search(pa_plan_cache, &stmt, HASH_FIND, &found);
+	if (pa_last_info != NULL && pa_last_info->stmt == stmt)
+	{
+		info = pa_last_info;
+		found = true;
+	}
+	else
+		info = hash_search(pa_plan_cache, &stmt, HASH_FIND, &found);
+	pa_last_info = found ? info : NULL;
 	if (found && info->valid &&
 		info->generation == pa_plan_generation &&
 		info->planTree == stmt->planTree &&
@@ -974,7 +990,9 @@ pa_plan_info(QueryDesc *queryDesc)
 	info->userid = GetUserId();
 	info->row_security = row_security;
 	info->generation = pa_plan_generation;
+	info->comment_source = NULL;
 	info->valid = true;
+	pa_last_info = info;
 	return info;
 }
 
@@ -1011,11 +1029,24 @@ pa_add_param_tenant(Datum value, Oid typid, void *arg)
 }
 
 void
-pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts)
+pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 {
 	PaPlanInfo *info = pa_plan_info(queryDesc);
 	PaTenantSet set;
 	int			i;
+
+	/*
+	 * A plan is executed with the source text it was made from (a cached
+	 * plan's, a portal's, the message's), which lives as long as the plan:
+	 * whether it has a comment is worked out once per text.
+	 */
+	if (info->comment_source != queryDesc->sourceText)
+	{
+		info->comment_source = queryDesc->sourceText;
+		info->has_comment = queryDesc->sourceText != NULL &&
+			strstr(queryDesc->sourceText, "/*") != NULL;
+	}
+	*has_comment = info->has_comment;
 
 	facts->seq_scans = info->seq_scans;
 	facts->unscoped = info->unscoped;

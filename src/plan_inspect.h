@@ -51,7 +51,10 @@ extern void pa_plan_inspect_config_changed(void);
  * Inspect a started plan (call after standard_ExecutorStart, in the
  * context the results should live in).  The plan's structure is analysed
  * once per plan and cached; per execution only parameter values are read.
+ * *has_comment tells whether the query text has a comment that may carry
+ * a tenant tag (also remembered per plan and source text).
  */
-extern void pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts);
+extern void pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts,
+							bool *has_comment);
 
 #endif							/* PA_PLAN_INSPECT_H */

@@ -90,7 +90,7 @@ pa_tenant_from_tag(const char *text, char *out)
 }
 
 bool
-pa_tenant_from_context(const char *source_text, char *out)
+pa_tenant_from_context(const char *source_text, bool check_tag, char *out)
 {
 	/*
 	 * perfaudit.tenant_setting is settable by anyone, so a setting only
@@ -110,7 +110,7 @@ pa_tenant_from_context(const char *source_text, char *out)
 			return true;
 		}
 	}
-	if (source_text != NULL && pa_tenant_from_tag(source_text, out))
+	if (check_tag && source_text != NULL && pa_tenant_from_tag(source_text, out))
 		return true;
 	return false;
 }

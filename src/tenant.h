@@ -16,6 +16,12 @@
  * PA_MAX_TENANT_LEN + 1 bytes, and returns true; false when neither source
  * names one.
  */
-extern bool pa_tenant_from_context(const char *source_text, char *out);
+/*
+ * The tenant named by the session setting or (when check_tag) a tag in
+ * the statement text; false when neither names one.  out has room for
+ * PA_MAX_TENANT_LEN + 1 bytes.
+ */
+extern bool pa_tenant_from_context(const char *source_text, bool check_tag,
+								   char *out);
 
 #endif							/* PA_TENANT_H */

@@ -43,6 +43,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
@@ -107,6 +108,36 @@ PG_FUNCTION_INFO_V1(pa_tenant_statements);
 PG_FUNCTION_INFO_V1(pa_tenant_stats_info);
 PG_FUNCTION_INFO_V1(pa_tenant_stats_reset);
 
+/*
+ * Hash of a key of either table: the tenant's characters (not the padding
+ * of its fixed-size array), the database and, for statements, the queryid.
+ * The per-statement path computes it once for both tables; dynahash calls
+ * it for everything else (eviction, reset), so the two always agree.
+ */
+static inline uint32
+pa_tenant_hash_of(const PaTenantKey *k)
+{
+	uint32		h = hash_bytes((const unsigned char *) k->tenant, strlen(k->tenant));
+
+	return hash_combine(h, hash_bytes_uint32(k->dbid ^ (k->has_tenant ? 0 : 0x80000000)));
+}
+
+static inline uint32
+pa_stmt_hash_of(uint32 tenant_hash, uint64 queryid)
+{
+	return hash_combine(tenant_hash, hash_bytes_uint32((uint32) queryid ^ (uint32) (queryid >> 32)));
+}
+
+static uint32
+pa_key_hash(const void *key, Size keysize)
+{
+	uint32		h = pa_tenant_hash_of((const PaTenantKey *) key);
+
+	if (keysize == sizeof(PaTenantStmtKey))
+		h = pa_stmt_hash_of(h, ((const PaTenantStmtKey *) key)->queryid);
+	return h;
+}
+
 Size
 pa_tenant_stats_shmem_size(void)
 {
@@ -124,16 +155,18 @@ pa_tenant_stats_shmem_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PaTenantKey);
 	info.entrysize = sizeof(PaTenantEntry);
+	info.hash = pa_key_hash;
 	pa_tenant_hash = ShmemInitHash("pg_perfaudit tenants",
 								   pa_max_tenants, pa_max_tenants,
-								   &info, HASH_ELEM | HASH_BLOBS);
+								   &info, HASH_ELEM | HASH_FUNCTION);
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PaTenantStmtKey);
 	info.entrysize = sizeof(PaTenantStmtEntry);
+	info.hash = pa_key_hash;
 	pa_tenant_stmt_hash = ShmemInitHash("pg_perfaudit tenant statements",
 										pa_max_tenant_statements,
 										pa_max_tenant_statements,
-										&info, HASH_ELEM | HASH_BLOBS);
+										&info, HASH_ELEM | HASH_FUNCTION);
 	pa_tenant_stats_ready = true;
 }
 
@@ -281,10 +314,10 @@ static const PaTable pa_statements_table = {
  * before may be gone.  NULL when shared memory is exhausted.
  */
 static void *
-pa_entry(const PaTable *t, const void *key, bool *exclusive)
+pa_entry(const PaTable *t, const void *key, uint32 hashvalue, bool *exclusive)
 {
 	HTAB	   *hash = *t->hash;
-	char	   *e = hash_search(hash, key, HASH_FIND, NULL);
+	char	   *e = hash_search_with_hash_value(hash, key, hashvalue, HASH_FIND, NULL);
 
 	if (e != NULL)
 		return e;
@@ -294,13 +327,13 @@ pa_entry(const PaTable *t, const void *key, bool *exclusive)
 		LWLockRelease(pa_shared->tenant_lock);
 		LWLockAcquire(pa_shared->tenant_lock, LW_EXCLUSIVE);
 		*exclusive = true;
-		e = hash_search(hash, key, HASH_FIND, NULL);
+		e = hash_search_with_hash_value(hash, key, hashvalue, HASH_FIND, NULL);
 		if (e != NULL)
 			return e;
 	}
 	if (hash_get_num_entries(hash) >= *t->max_entries)
 		pa_evict(hash, t->usage_off);
-	e = hash_search(hash, key, HASH_ENTER_NULL, NULL);
+	e = hash_search_with_hash_value(hash, key, hashvalue, HASH_ENTER_NULL, NULL);
 	if (e == NULL)
 		return NULL;
 	memset(e + t->keysize, 0, t->entrysize - t->keysize);
@@ -317,6 +350,7 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 	PaTenantEntry *te;
 	PaTenantStmtEntry *se = NULL;
 	bool		exclusive = false;
+	uint32		th;
 	int			bucket = pa_hist_bucket(duration_ms);
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 
@@ -329,17 +363,20 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 		strncpy(skey.tenant.tenant, tenant, PA_MAX_TENANT_LEN);
 	}
 	skey.queryid = queryid;
+	th = pa_tenant_hash_of(&skey.tenant);
 
 	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
 
-	te = pa_entry(&pa_tenants_table, &skey.tenant, &exclusive);
+	te = pa_entry(&pa_tenants_table, &skey.tenant, th, &exclusive);
 	if (queryid != UINT64CONST(0))
 	{
 		bool		was_exclusive = exclusive;
 
-		se = pa_entry(&pa_statements_table, &skey, &exclusive);
+		se = pa_entry(&pa_statements_table, &skey, pa_stmt_hash_of(th, queryid),
+					  &exclusive);
 		if (exclusive && !was_exclusive)
-			te = hash_search(pa_tenant_hash, &skey.tenant, HASH_FIND, NULL);
+			te = hash_search_with_hash_value(pa_tenant_hash, &skey.tenant, th,
+											 HASH_FIND, NULL);
 	}
 
 	if (te != NULL)

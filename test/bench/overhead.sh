@@ -45,42 +45,70 @@ port=$(( 20000 + RANDOM % 20000 ))
     -c "CREATE EXTENSION pg_perfaudit" -c "CHECKPOINT"
 "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast -w stop >/dev/null
 
-# input FILE COUNT CAPTURE
+# input FILE COUNT CAPTURE [TENANTS]
+# Without TENANTS: a point select by primary key, no tenant (the lookup
+# pg_stat_statements is compared on).  With TENANTS: first one
+# tenant-scoped statement for each of TENANTS tenants (nested in a DO
+# block, counted with perfaudit.track = all; the same in the N and M runs
+# of a configuration, so it cancels out in the difference), then the
+# measured executions spread over all TENANTS tenants: the statistics hold
+# TENANTS tenants while they run.
 input() {
     {
-        echo "PREPARE p(bigint) AS SELECT name, email FROM app.users WHERE id = \$1"
+        if [ -n "${4:-}" ]; then
+            echo "CREATE TEMP TABLE warm (organization_id bigint)"
+            echo "SET perfaudit.track = 'all'"
+            echo "DO \$\$ BEGIN FOR i IN 1..$4 LOOP PERFORM 1 FROM warm WHERE organization_id = i; END LOOP; END \$\$"
+            echo "RESET perfaudit.track"
+            echo "PREPARE p(bigint, bigint) AS SELECT name, email FROM app.users WHERE organization_id = \$1 AND id = \$2"
+        else
+            echo "PREPARE p(bigint) AS SELECT name, email FROM app.users WHERE id = \$1"
+        fi
         [ "$3" = yes ] && echo "SELECT perfaudit.start('bench')"
-        for ((i = 1; i <= $2; i++)); do echo "EXECUTE p($(( (i * 7919) % 10000 + 1 )))"; done
+        for ((i = 1; i <= $2; i++)); do
+            if [ -n "${4:-}" ]; then
+                echo "EXECUTE p($(( (i * 7919) % $4 + 1 )), $(( (i * 7919) % 10000 + 1 )))"
+            else
+                echo "EXECUTE p($(( (i * 7919) % 10000 + 1 )))"
+            fi
+        done
     } > "$1"
     chmod 644 "$1"
 }
 
-# instructions PRELOAD CAPTURE COUNT [extra server options]
+# instructions PRELOAD CAPTURE COUNT TENANTS [extra server options]
 instructions() {
     local out="$work/cg.$RANDOM" in="$work/in.$RANDOM"
-    input "$in" "$3" "$2"
+    input "$in" "$3" "$2" "$4"
     "${run_as[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
-        $bindir/postgres --single -D "$work/data" "${common[@]}" "${@:4}" \
+        $bindir/postgres --single -D "$work/data" "${common[@]}" "${@:5}" \
         -c shared_preload_libraries="$1" postgres < "$in" > /dev/null 2>"$work/vg.log" \
         || { cat "$work/vg.log" >&2; exit 1; }
     awk '/^(summary|totals):/ { print $2; exit }' "$out"
 }
 
+# per_query PRELOAD CAPTURE [extra server options]; TENANTS from $tenants
 per_query() {
     local a b
-    a=$(instructions "$1" "$2" "$N" "${@:3}")
-    b=$(instructions "$1" "$2" "$M" "${@:3}")
+    a=$(instructions "$1" "$2" "$N" "${tenants:-}" "${@:3}")
+    b=$(instructions "$1" "$2" "$M" "${tenants:-}" "${@:3}")
     echo $(( (b - a) / (M - N) ))
 }
 
+off=(-c perfaudit.track_tenants=off)
 bare=$(per_query "" no)
 # Core's query-id computation, which pg_perfaudit (like pg_stat_statements)
 # switches on: its cost is core's, the same for both.
 qid=$(per_query "" no -c compute_query_id=on)
 pgss=$(per_query "pg_stat_statements" no)
-idle=$(per_query "pg_perfaudit" no)
+idle=$(per_query "pg_perfaudit" no "${off[@]}")
+stats=$(per_query "pg_perfaudit" no)
 capt=$(per_query "pg_perfaudit" yes)
 both=$(per_query "pg_stat_statements,pg_perfaudit" yes)
+# Flat in the number of tenants: 100 vs 100,000 tracked.
+big=(-c perfaudit.max_tenants=120000 -c perfaudit.max_tenant_statements=120000)
+t100=$(tenants=100 per_query "pg_perfaudit" no "${big[@]}")
+t100k=$(tenants=100000 per_query "pg_perfaudit" no "${big[@]}")
 
 ratio() { awk -v a="$1" -v b="$bare" 'BEGIN { printf "%.3f", a / b }'; }
 verdict() { awk -v a="$1" -v b="$bare" -v t="$2" 'BEGIN { print (a / b <= t) ? "PASS" : "FAIL" }'; }
@@ -93,8 +121,15 @@ mkdir -p "$here/out"
     printf '%-40s %12d %8s\n' "bare server" "$bare" "1.000"
     printf '%-40s %12d %8s\n' "bare server, compute_query_id=on" "$qid" "$(ratio "$qid")"
     printf '%-40s %12d %8s\n' "pg_stat_statements" "$pgss" "$(ratio "$pgss")"
-    printf '%-40s %12d %8s  <= 1.01 %s\n' "pg_perfaudit preloaded, idle" "$idle" "$(ratio "$idle")" "$(verdict "$idle" 1.01)"
-    printf '%-40s %12d %8s  <= 1.05 %s\n' "pg_perfaudit, capture running" "$capt" "$(ratio "$capt")" "$(verdict "$capt" 1.05)"
+    printf '%-40s %12d %8s  <= 1.01 %s\n' "pg_perfaudit, track_tenants=off, idle" "$idle" "$(ratio "$idle")" "$(verdict "$idle" 1.01)"
+    printf '%-40s %12d %8s  <= pgss %s\n' "pg_perfaudit, tenant statistics (default)" "$stats" "$(ratio "$stats")" "$( [ "$stats" -le "$pgss" ] && echo PASS || echo FAIL)"
+    printf '%-40s %12d %8s  <= 1.05 %s\n' "pg_perfaudit, stats + capture running" "$capt" "$(ratio "$capt")" "$(verdict "$capt" 1.05)"
     printf '%-40s %12d %8s\n' "pg_stat_statements + capture running" "$both" "$(ratio "$both")"
-    echo "bare=$bare queryid=$qid pgss=$pgss idle=$idle capture=$capt pgss_capture=$both"
+    echo
+    echo "tenant-scoped lookup (organization_id = \$1 AND id = \$2), tenant statistics on:"
+    printf '%-40s %12d\n' "100 tenants tracked" "$t100"
+    printf '%-40s %12d %8s  <= 1.10 %s\n' "100,000 tenants tracked" "$t100k" \
+        "$(awk -v a="$t100k" -v b="$t100" 'BEGIN { printf "%.3f", a / b }')" \
+        "$(awk -v a="$t100k" -v b="$t100" 'BEGIN { print (a / b <= 1.10) ? "PASS" : "FAIL" }')"
+    echo "bare=$bare queryid=$qid pgss=$pgss idle=$idle stats=$stats capture=$capt pgss_capture=$both t100=$t100 t100k=$t100k"
 } | tee "$here/out/overhead.txt"
