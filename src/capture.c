@@ -793,7 +793,10 @@ typedef struct PaGroup
 	int64		shared_blks_hit;
 	int64		shared_blks_read;
 	int64		seq_scans;
-	int64		max_repeats;
+	int64		max_repeats;	/* in one session */
+	int64		loop_calls;		/* of the session with most distinct values */
+	int64		loop_distinct;
+	uint64		loop_first_index;	/* that session's first execution */
 	int64		slow_calls;
 	int64		cross_calls;
 	int			nfacts;
@@ -802,9 +805,16 @@ typedef struct PaGroup
 	const char *text;
 } PaGroup;
 
+/*
+ * Parameter values seen per group, over the whole run (pid 0) and, in a
+ * database-scope run, per session too: an N+1 loop or a repeated query is
+ * one request's pattern, and a request is one session's, so fifty clients
+ * each asking once for their organization's plan are not a repeat.
+ */
 typedef struct PaParamKey
 {
 	int			group;
+	int32		pid;
 	uint64		param_hash;
 } PaParamKey;
 
@@ -813,6 +823,20 @@ typedef struct PaParamEntry
 	PaParamKey	key;			/* hash key, must be first */
 	int64		count;
 } PaParamEntry;
+
+typedef struct PaSessionKey
+{
+	int			group;
+	int32		pid;
+} PaSessionKey;
+
+typedef struct PaSessionEntry
+{
+	PaSessionKey key;			/* hash key, must be first */
+	int64		calls;
+	int64		distinct_params;
+	uint64		first_index;
+} PaSessionEntry;
 
 /* How far back, in executions, the source of an N+1 loop is looked for. */
 #define PA_SOURCE_LOOKBACK	64
@@ -867,12 +891,12 @@ static void
 pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs)
 {
 	PaExecRecord *recs = PA_BUF_RECORDS(run->buf);
-	PaExecRecord *first = &recs[grp->first_index];
-	uint64		lo = grp->first_index > PA_SOURCE_LOOKBACK ?
-		grp->first_index - PA_SOURCE_LOOKBACK : 0;
+	PaExecRecord *first = &recs[grp->loop_first_index];
+	uint64		lo = grp->loop_first_index > PA_SOURCE_LOOKBACK ?
+		grp->loop_first_index - PA_SOURCE_LOOKBACK : 0;
 	uint64		j;
 
-	for (j = grp->first_index; j > lo; j--)
+	for (j = grp->loop_first_index; j > lo; j--)
 	{
 		PaExecRecord *r = &recs[j - 1];
 
@@ -881,8 +905,8 @@ pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs)
 		if (r->pid != first->pid || r->queryid == grp->key.queryid ||
 			r->nesting_level > grp->key.nesting_level)
 			continue;
-		if (r->rows * 5 >= (uint64) grp->calls * 4 &&
-			r->rows * 4 <= (uint64) grp->calls * 5)
+		if (r->rows * 5 >= (uint64) grp->loop_calls * 4 &&
+			r->rows * 4 <= (uint64) grp->loop_calls * 5)
 		{
 			gs->has_source = true;
 			gs->source_queryid = r->queryid;
@@ -908,6 +932,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 	HASHCTL		ctl;
 	HTAB	   *groups;
 	HTAB	   *params;
+	HTAB	   *sessions = NULL;
 	PaGroup   **ordered;
 	PaGroupSummary *summaries;
 	PaParamEntry *pent;
@@ -931,6 +956,15 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 	ctl.hcxt = cxt;
 	params = hash_create("pg_perfaudit params", 1024, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (run->database_scope)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(PaSessionKey);
+		ctl.entrysize = sizeof(PaSessionEntry);
+		ctl.hcxt = cxt;
+		sessions = hash_create("pg_perfaudit sessions", 256, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	ordered = palloc(sizeof(PaGroup *) * Max(n, 1));
 
 	sum->stored = 0;
@@ -996,6 +1030,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		if (grp->text == NULL)
 			grp->text = pa_buffer_text(buf, rec->text_off);
 
+		memset(&pkey, 0, sizeof(pkey));
 		pkey.group = grp->order;
 		pkey.param_hash = rec->param_hash;
 		pent = hash_search(params, &pkey, HASH_ENTER, &found);
@@ -1005,7 +1040,49 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 			pent->count = 0;
 		}
 		pent->count++;
-		grp->max_repeats = Max(grp->max_repeats, pent->count);
+
+		if (sessions == NULL)
+		{
+			/* one session: the run's figures are the session's */
+			grp->max_repeats = Max(grp->max_repeats, pent->count);
+			grp->loop_calls = grp->calls;
+			grp->loop_distinct = grp->distinct_params;
+			grp->loop_first_index = grp->first_index;
+		}
+		else
+		{
+			PaSessionKey skey;
+			PaSessionEntry *sent;
+
+			pkey.pid = rec->pid;
+			pent = hash_search(params, &pkey, HASH_ENTER, &found);
+			if (!found)
+				pent->count = 0;
+			pent->count++;
+			grp->max_repeats = Max(grp->max_repeats, pent->count);
+
+			memset(&skey, 0, sizeof(skey));
+			skey.group = grp->order;
+			skey.pid = rec->pid;
+			sent = hash_search(sessions, &skey, HASH_ENTER, &found);
+			if (!found)
+			{
+				sent->calls = 0;
+				sent->distinct_params = 0;
+				sent->first_index = i;
+			}
+			sent->calls++;
+			if (pent->count == 1)
+				sent->distinct_params++;
+			if (sent->distinct_params > grp->loop_distinct ||
+				(sent->distinct_params == grp->loop_distinct &&
+				 sent->calls > grp->loop_calls))
+			{
+				grp->loop_calls = sent->calls;
+				grp->loop_distinct = sent->distinct_params;
+				grp->loop_first_index = sent->first_index;
+			}
+		}
 	}
 
 	/* Findings, with the likely source of each N+1 loop. */
@@ -1021,6 +1098,8 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		gs->text = grp->text;
 		gs->calls = grp->calls;
 		gs->distinct_params = grp->distinct_params;
+		gs->loop_calls = grp->loop_calls;
+		gs->loop_distinct = grp->loop_distinct;
 		gs->max_repeats = grp->max_repeats;
 		gs->slow_calls = grp->slow_calls;
 		gs->cross_calls = grp->cross_calls;
@@ -1028,8 +1107,8 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		memcpy(gs->facts, grp->facts, sizeof(gs->facts));
 		gs->total_ms = grp->total_ms;
 		gs->max_ms = grp->max_ms;
-		if (grp->calls >= pa_n_plus_one_threshold &&
-			grp->distinct_params >= pa_n_plus_one_threshold)
+		if (grp->loop_calls >= pa_n_plus_one_threshold &&
+			grp->loop_distinct >= pa_n_plus_one_threshold)
 			pa_find_source(run, grp, gs);
 	}
 	sum->findings = pa_detect_findings(findings, run->run_id, run->userid,

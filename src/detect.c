@@ -10,7 +10,10 @@
  * statement shortly before the first of those executions returned about as
  * many rows as there were executions, it is named in detail as the likely
  * source (the query whose rows the loop walks), Sentry's source-span idea
- * made exact.
+ * made exact.  In a database-scope run these counts are per session (the
+ * session with the most distinct values): a loop is one request's, and a
+ * request is one session's, so many clients each running a statement once
+ * for the same tenant are not an N+1 or a repeat.
  *
  * repeated_query: the same statement with the same values executed at least
  * the threshold times (a missing cache or a query inside a loop that does
@@ -161,13 +164,13 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 		bool		first;
 		bool		dfirst = true;
 
-		if (g->calls >= threshold && g->distinct_params >= threshold)
+		if (g->loop_calls >= threshold && g->loop_distinct >= threshold)
 		{
 			pa_finding_begin(buf, &count, run_id, userid, g, "n_plus_one",
-							 g->calls >= 4 * threshold ? "high" : "medium", &first);
+							 g->loop_calls >= 4 * threshold ? "high" : "medium", &first);
 			pa_json_str(buf, "message",
 						psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern",
-								 (long long) g->calls, (long long) g->distinct_params,
+								 (long long) g->loop_calls, (long long) g->loop_distinct,
 								 pa_for_tenant(g)), &first);
 			pa_json_str(buf, "suggestion",
 						"Fetch the rows in one query (a join, or WHERE id = ANY($1)) instead of one query per row; "
@@ -176,8 +179,9 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 
 			initStringInfo(&detail);
 			appendStringInfoChar(&detail, '{');
-			pa_json_int(&detail, "calls", g->calls, &dfirst);
-			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
+			pa_json_int(&detail, "calls", g->loop_calls, &dfirst);
+			pa_json_int(&detail, "distinct_params", g->loop_distinct, &dfirst);
+			pa_json_int(&detail, "run_calls", g->calls, &dfirst);
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
 			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
 			pa_json_num(&detail, "mean_ms", g->total_ms / g->calls, &dfirst);

@@ -23,7 +23,10 @@ typedef struct PaGroupSummary
 	const char *text;
 	int64		calls;
 	int64		distinct_params;
-	int64		max_repeats;	/* executions of the most repeated values */
+	/* in the session with the most distinct values (all of a session run) */
+	int64		loop_calls;
+	int64		loop_distinct;
+	int64		max_repeats;	/* executions of the most repeated values, in one session */
 	int64		slow_calls;		/* executions over perfaudit.slow_query_ms */
 	int64		cross_calls;	/* executions whose predicates named several tenants */
 	int			nfacts;

@@ -56,6 +56,13 @@ is($node->safe_psql('postgres', qq{
       JOIN pg_stat_statements s USING (queryid) WHERE r.run_id = $run}),
    '1', 'its queryid is pg_stat_statements\' queryid');
 
+# N+1 is counted per session: each client looped over ~50 ids.
+is($node->safe_psql('postgres', qq{
+    SELECT (detail->>'calls')::int BETWEEN 5 AND 50
+           AND (detail->>'run_calls')::int = 200
+      FROM perfaudit.findings WHERE run_id = $run AND kind = 'n_plus_one'}),
+   't', 'the N+1 finding counts one session\'s loop, and the run\'s calls beside it');
+
 # After stop(), other backends no longer record into it.
 $node->pgbench('-n -M prepared -c 2 -t 10', 0, [qr{processed: 20/20}], [qr{^$}],
     'more load after stop', { 'lookup2.sql' => "SELECT name FROM items WHERE id = 1;\n" });

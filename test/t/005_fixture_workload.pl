@@ -74,5 +74,42 @@ is($node->safe_psql('postgres', q{
     SELECT max(lvl) FROM tree}),
    '10', 'walking down from the roots reaches level 10');
 
+# A clean workload: tenant-scoped requests that use their indexes, the
+# hierarchy walked from an organization, prepared statements over the
+# extended protocol (pgbench -M prepared: custom, then generic plans), one
+# request per organization.  Zero findings.
+$node->safe_psql('postgres', 'SET perfaudit.track = top; ANALYZE');
+my $clean = $node->background_psql('postgres');
+my $clean_run = $clean->query_safe(q{SELECT perfaudit.start('clean', 'database')});
+$node->pgbench(
+    '-n -M prepared -c 40 -j 2 -t 1', 0,
+    [qr{processed: 40/40}], [qr{^$}], 'clean, scoped, indexed requests',
+    {
+        'request.sql' => q{
+\set org 100 + :client_id
+SELECT id, name, email FROM app.users WHERE organization_id = :org ORDER BY id LIMIT 20;
+SELECT s.id, s.hostname, count(m.id) FROM app.servers s
+  LEFT JOIN app.metrics m ON m.organization_id = s.organization_id AND m.server_id = s.id
+ WHERE s.organization_id = :org GROUP BY s.id, s.hostname;
+SELECT count(*) FROM app.users u JOIN app.servers s ON s.organization_id = u.organization_id
+ WHERE u.organization_id = :org;
+WITH RECURSIVE sub AS (
+    SELECT id FROM app.organizations WHERE id = :org
+    UNION ALL
+    SELECT o.id FROM app.organizations o JOIN sub ON o.parent_id = sub.id)
+SELECT count(*) FROM sub;
+SELECT name FROM app.plans WHERE code = 'pro';
+}
+    });
+$clean->query_safe('SELECT perfaudit.stop()');
+is($node->safe_psql('postgres', qq{
+    SELECT statements || '|' || findings FROM perfaudit.runs WHERE run_id = $clean_run}),
+   '200|0', 'the clean workload: 200 statements, zero findings')
+  or diag($node->safe_psql('postgres', qq{
+    SELECT kind, relation, tenant, query FROM perfaudit.findings WHERE run_id = $clean_run}));
+is($node->safe_psql('postgres', qq{
+    SELECT perfaudit.assert_no_findings(NULL, $clean_run)}),
+   't', 'assert_no_findings passes on it');
+
 $node->stop;
 done_testing();

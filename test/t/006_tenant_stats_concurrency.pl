@@ -1,0 +1,106 @@
+# Concurrent updates of the always-on tenant statistics: many backends
+# counting into the same and into different tenants lose no call; a full
+# table evicts the least active tenants while clients keep running; reset()
+# under load neither crashes nor blocks the workload.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('tenantstats');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
+perfaudit.max_tenants = 100
+perfaudit.max_tenant_statements = 200
+max_connections = 40
+});
+$node->start;
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION pg_perfaudit;
+    CREATE EXTENSION pg_stat_statements;
+    CREATE TABLE items (id int PRIMARY KEY, organization_id int NOT NULL, name text);
+    INSERT INTO items SELECT g, g % 1000, 'item ' || g FROM generate_series(1, 20000) g;
+    CREATE INDEX ON items (organization_id);
+    ANALYZE items;
+});
+
+# 1. 16 clients x 500 statements over 40 tenants (with a $n parameter, so
+# the tenant comes from the bound value of a prepared statement).
+$node->safe_psql('postgres', 'SELECT perfaudit.reset(); SELECT pg_stat_statements_reset()');
+$node->pgbench(
+    '-n -M prepared -c 16 -j 2 -t 500', 0,
+    [qr{processed: 8000/8000}], [qr{^$}], 'pgbench: 16 clients, 40 tenants',
+    {
+        'org.sql' => q{
+\set org random(1, 40)
+SELECT count(*) FROM items WHERE organization_id = :org;
+}
+    });
+
+is($node->safe_psql('postgres', q{
+    SELECT sum(calls) FROM perfaudit.tenant_stats
+     WHERE tenant ~ '^[0-9]+$' AND tenant::int BETWEEN 1 AND 40}),
+   '8000', 'tenant_stats: all 8000 calls counted, none lost to concurrency');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM perfaudit.tenant_stats
+     WHERE tenant ~ '^[0-9]+$' AND tenant::int BETWEEN 1 AND 40}),
+   '40', 'one entry per tenant');
+is($node->safe_psql('postgres', q{
+    SELECT s.calls = p.calls
+      FROM (SELECT queryid, sum(calls) AS calls FROM perfaudit.tenant_statements
+             WHERE tenant ~ '^[0-9]+$' AND tenant::int BETWEEN 1 AND 40
+             GROUP BY queryid) s
+      JOIN pg_stat_statements p USING (queryid)
+     WHERE p.query LIKE 'SELECT count(*) FROM items WHERE organization_id%'}),
+   't', 'tenant_statements agrees with pg_stat_statements on the queryid and its calls');
+is($node->safe_psql('postgres', q{
+    SELECT bool_and(p95_ms <= max_ms AND mean_ms <= max_ms AND rows = calls)
+      FROM perfaudit.tenant_stats
+     WHERE tenant ~ '^[0-9]+$' AND tenant::int BETWEEN 1 AND 40}),
+   't', 'per-tenant figures consistent');
+
+# 2. 1000 tenants into a 100-entry table: the least active are evicted.
+$node->safe_psql('postgres', 'SELECT perfaudit.reset()');
+# tenant 1 is busy (half the calls), the others are seen a few times each
+$node->pgbench(
+    '-n -M prepared -c 8 -j 2 -t 1000', 0,
+    [qr{processed: 8000/8000}], [qr{^$}], 'pgbench: 8 clients, 1000 tenants',
+    {
+        'busy.sql@1' => q{
+SELECT count(*) FROM items WHERE organization_id = 1;
+},
+        'many.sql@1' => q{
+\set org random(2, 999)
+SELECT count(*) FROM items WHERE organization_id = :org;
+}
+    });
+my ($tenants, $max, $evictions) = split /\|/, $node->safe_psql('postgres',
+    'SELECT tenants, max_tenants, evictions FROM perfaudit.tenant_stats_info()');
+ok($tenants <= $max, "the table stays within max_tenants ($tenants <= $max)");
+ok($evictions > 0, "evictions counted ($evictions)");
+is($node->safe_psql('postgres',
+    q{SELECT calls > 1000 FROM perfaudit.tenant_stats WHERE tenant = '1'}),
+   't', 'the busiest tenant survives eviction with its counts');
+
+# 3. reset() in a loop while 12 clients run: no crash, no error.
+$node->pgbench(
+    '-n -M prepared -c 12 -j 2 -T 3', 0,
+    [qr{processed: \d+}], [qr{^$}], 'pgbench with concurrent reset()',
+    {
+        'work.sql@20' => q{
+\set org random(1, 500)
+SELECT count(*) FROM items WHERE organization_id = :org;
+},
+        'reset.sql@1' => q{
+SELECT perfaudit.reset();
+SELECT count(*) FROM perfaudit.tenant_stats;
+}
+    });
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'server alive after reset under load');
+ok(!grep(/terminated by signal|TRAP|PANIC/, slurp_file($node->logfile)),
+    'no backend crashed');
+
+$node->stop;
+done_testing();
