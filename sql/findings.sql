@@ -46,6 +46,20 @@ END $$;
 SELECT statements, findings FROM perfaudit.stop();
 SELECT kind, calls, (detail->>'nesting_level')::int AS level
   FROM perfaudit.findings WHERE run_id = :run_loop;
+-- The query a FOR loop walks ends after the loop's lookups, and is still
+-- named as their source.
+SELECT perfaudit.start('plpgsql for query') AS run_for \gset
+DO $$
+DECLARE r record; v text;
+BEGIN
+    FOR r IN SELECT id FROM items WHERE id <= 6 ORDER BY id LOOP
+        SELECT name INTO v FROM items WHERE id = r.id;
+    END LOOP;
+END $$;
+SELECT statements, findings FROM perfaudit.stop();
+SELECT kind, detail->'source'->>'query' AS source,
+       (detail->'source'->>'rows')::int AS source_rows
+  FROM perfaudit.findings WHERE run_id = :run_for;
 SET perfaudit.track = 'top';
 
 -- slow_query: executions over perfaudit.slow_query_ms.

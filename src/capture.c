@@ -797,6 +797,7 @@ typedef struct PaGroup
 	int64		loop_calls;		/* of the session with most distinct values */
 	int64		loop_distinct;
 	uint64		loop_first_index;	/* that session's first execution */
+	uint64		loop_last_index;	/* and last */
 	int64		slow_calls;
 	int64		cross_calls;
 	int			nfacts;
@@ -836,6 +837,7 @@ typedef struct PaSessionEntry
 	int64		calls;
 	int64		distinct_params;
 	uint64		first_index;
+	uint64		last_index;
 } PaSessionEntry;
 
 /* How far back, in executions, the source of an N+1 loop is looked for. */
@@ -882,39 +884,50 @@ pa_record_ready(PaExecRecord *rec)
 	return true;
 }
 
+/* Is this execution the likely source of the group's loop? */
+static bool
+pa_is_source(PaRun *run, PaGroup *grp, PaExecRecord *first, PaExecRecord *r,
+			 PaGroupSummary *gs)
+{
+	if (!r->ready && run->database_scope)
+		return false;
+	if (r->pid != first->pid || r->queryid == grp->key.queryid ||
+		r->nesting_level > grp->key.nesting_level)
+		return false;
+	if (r->rows * 5 < (uint64) grp->loop_calls * 4 ||
+		r->rows * 4 > (uint64) grp->loop_calls * 5)
+		return false;
+	gs->has_source = true;
+	gs->source_queryid = r->queryid;
+	gs->source_text = pa_buffer_text(run->buf, r->text_off);
+	gs->source_rows = r->rows;
+	return true;
+}
+
 /*
- * The likely source of an N+1 loop: among the executions shortly before the
- * loop's first one (of the same backend, at the same or an outer level), a
- * different statement that returned about as many rows as the loop ran.
+ * The likely source of an N+1 loop: a different statement of the same
+ * backend, at the same or an outer level, that returned about as many rows
+ * as the loop ran.  Looked for among the executions shortly before the
+ * loop's first one (a list the application then walks), then shortly after
+ * its last one: a PL/pgSQL FOR loop's query, or a cursor, ends, and so is
+ * recorded, after the statements run for its rows.
  */
 static void
-pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs)
+pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs, uint64 nrecs)
 {
 	PaExecRecord *recs = PA_BUF_RECORDS(run->buf);
 	PaExecRecord *first = &recs[grp->loop_first_index];
 	uint64		lo = grp->loop_first_index > PA_SOURCE_LOOKBACK ?
 		grp->loop_first_index - PA_SOURCE_LOOKBACK : 0;
+	uint64		hi = Min(nrecs, grp->loop_last_index + 1 + PA_SOURCE_LOOKBACK);
 	uint64		j;
 
 	for (j = grp->loop_first_index; j > lo; j--)
-	{
-		PaExecRecord *r = &recs[j - 1];
-
-		if (!r->ready && run->database_scope)
-			continue;
-		if (r->pid != first->pid || r->queryid == grp->key.queryid ||
-			r->nesting_level > grp->key.nesting_level)
-			continue;
-		if (r->rows * 5 >= (uint64) grp->loop_calls * 4 &&
-			r->rows * 4 <= (uint64) grp->loop_calls * 5)
-		{
-			gs->has_source = true;
-			gs->source_queryid = r->queryid;
-			gs->source_text = pa_buffer_text(run->buf, r->text_off);
-			gs->source_rows = r->rows;
+		if (pa_is_source(run, grp, first, &recs[j - 1], gs))
 			return;
-		}
-	}
+	for (j = grp->loop_last_index + 1; j < hi; j++)
+		if (pa_is_source(run, grp, first, &recs[j], gs))
+			return;
 }
 
 /*
@@ -1048,6 +1061,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 			grp->loop_calls = grp->calls;
 			grp->loop_distinct = grp->distinct_params;
 			grp->loop_first_index = grp->first_index;
+			grp->loop_last_index = i;
 		}
 		else
 		{
@@ -1072,6 +1086,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 				sent->first_index = i;
 			}
 			sent->calls++;
+			sent->last_index = i;
 			if (pent->count == 1)
 				sent->distinct_params++;
 			if (sent->distinct_params > grp->loop_distinct ||
@@ -1082,6 +1097,8 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 				grp->loop_distinct = sent->distinct_params;
 				grp->loop_first_index = sent->first_index;
 			}
+			if (grp->loop_first_index == sent->first_index)
+				grp->loop_last_index = i;
 		}
 	}
 
@@ -1109,7 +1126,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		gs->max_ms = grp->max_ms;
 		if (grp->loop_calls >= pa_n_plus_one_threshold &&
 			grp->loop_distinct >= pa_n_plus_one_threshold)
-			pa_find_source(run, grp, gs);
+			pa_find_source(run, grp, gs, n);
 	}
 	sum->findings = pa_detect_findings(findings, run->run_id, run->userid,
 									   summaries, ngroups);
