@@ -60,6 +60,8 @@ psql -d saas -At -c "SELECT format('   %s organizations (10 levels), %s users, %
     (SELECT count(*) FROM app.organizations), (SELECT count(*) FROM app.users),
     (SELECT count(*) FROM app.servers), (SELECT count(*) FROM app.metrics),
     (SELECT count(*) FROM app.applications))"
+# Tenant statistics are always on: start them afresh for the audited workload.
+psql -d saas -At -c "SELECT perfaudit.reset()" >/dev/null
 
 echo "== run 1: a dashboard request for organization 42, as an ORM would issue it"
 psql -d saas >/dev/null <<'SQL'
@@ -139,6 +141,13 @@ SELECT run_id, kind, severity, calls, relation, tenant,
 \echo Suggestions
 SELECT DISTINCT kind, relation, suggestion FROM perfaudit.findings
  WHERE suggestion IS NOT NULL ORDER BY kind, relation;
+\echo
+\echo Always-on per-tenant statistics (perfaudit.tenant_stats, no capture needed), busiest tenants
+SELECT coalesce(tenant, '(none)') AS tenant, calls, round(total_ms::numeric, 2) AS total_ms,
+       round(p95_ms::numeric, 3) AS p95_ms, round(max_ms::numeric, 3) AS max_ms,
+       rows, seq_scans, unscoped_calls
+  FROM perfaudit.tenant_stats WHERE database = current_database()
+ ORDER BY total_ms DESC LIMIT 8;
 \echo
 \echo The same run as a CI job would check it
 SELECT perfaudit.assert_max_queries(50, 1) AS "assert_max_queries(50)";

@@ -20,6 +20,10 @@ like($err, qr/HINT:  Add pg_perfaudit to shared_preload_libraries/, 'and a hint'
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT perfaudit.stop()});
 like($err, qr/must be loaded via shared_preload_libraries/, 'stop() says the same');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM perfaudit.runs'), '0', 'tables are usable');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT * FROM perfaudit.tenant_stats});
+like($err, qr/must be loaded via shared_preload_libraries/, 'tenant_stats says the same');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT perfaudit.reset()});
+like($err, qr/must be loaded via shared_preload_libraries/, 'and reset()');
 $node->stop;
 
 # Preloaded, but a database without the extension.
