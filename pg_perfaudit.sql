@@ -86,7 +86,14 @@ CREATE TABLE perfaudit.benchmarks (
     errors              bigint NOT NULL DEFAULT 0,
     started_at          timestamptz NOT NULL,
     -- beyond the contract:
-    userid              oid NOT NULL
+    userid              oid NOT NULL,
+    rollback            boolean NOT NULL DEFAULT false,
+    custom_plans        bigint,         -- plans the plan cache made per execution
+    generic_plans       bigint,         -- executions of its generic plan
+    tenants_type        text,           -- $1's inferred type when tenants were given
+    findings            int NOT NULL DEFAULT 0,
+    seq_scan_tables     text[],         -- tables scanned sequentially, over seq_scan_min_rows
+    samples_ms          float8[]        -- every timed execution, sorted
 );
 ALTER SEQUENCE perfaudit.benchmarks_benchmark_id_seq OWNED BY perfaudit.benchmarks.benchmark_id;
 
@@ -366,3 +373,97 @@ REVOKE ALL ON perfaudit.tenant_stats, perfaudit.tenant_statements FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION perfaudit._tenant_stats(), perfaudit._tenant_statements(),
     perfaudit.tenant_stats_info() TO pg_read_all_stats;
 GRANT SELECT ON perfaudit.tenant_stats, perfaudit.tenant_statements TO pg_read_all_stats;
+
+-- ----------------------------------------------------------------
+-- Benchmarks and the assertions built on them
+--
+-- The assertions run the caller's query with the caller's search_path (so
+-- no SET search_path here) and as the caller (SECURITY INVOKER): their own
+-- names are schema-qualified.
+-- ----------------------------------------------------------------
+
+CREATE FUNCTION perfaudit.benchmark(query text, iterations int DEFAULT 100, warmup int DEFAULT 5,
+                                    tenants text[] DEFAULT NULL, label text DEFAULT NULL,
+                                    rollback boolean DEFAULT false)
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.benchmark(text, int, int, text[], text, boolean) IS
+'run one statement warmup + iterations times (prepared once; $1 rotating over tenants), store exact percentiles outside the caller''s transaction';
+
+CREATE FUNCTION perfaudit._store_benchmark(doc jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO perfaudit.benchmarks
+    SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, doc OPERATOR(pg_catalog.->) 'benchmark');
+    INSERT INTO perfaudit.findings (run_id, benchmark_id, kind, severity, relation, queryid, tenant,
+                                    calls, total_ms, query, message, suggestion, detail, userid)
+    SELECT f.run_id, f.benchmark_id, f.kind, f.severity, f.relation, f.queryid, f.tenant,
+           f.calls, f.total_ms, f.query, f.message, f.suggestion, f.detail, f.userid
+      FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.findings, doc OPERATOR(pg_catalog.->) 'findings') AS f;
+$$;
+
+REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
+                                            iterations int DEFAULT 50, tenants text[] DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+    measured float8;
+BEGIN
+    IF max_ms IS NULL OR percentile IS NULL THEN
+        RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF max_ms < 0 OR max_ms = 'NaN'::float8 THEN
+        RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('max_ms = %s', max_ms);
+    END IF;
+    IF NOT (percentile > 0 AND percentile <= 1) THEN
+        RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('percentile = %s', percentile);
+    END IF;
+    b := perfaudit.benchmark(query, iterations, 5, tenants, 'assert_query_time');
+    SELECT pg_catalog.percentile_cont(percentile) WITHIN GROUP (ORDER BY s)
+      INTO measured FROM pg_catalog.unnest(b.samples_ms) AS s;
+    IF measured > max_ms THEN
+        RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
+                                             percentile * 100, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             b.iterations, b.benchmark_id);
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_query_time(text, float8, float8, int, text[]) IS
+'benchmark the query; true if the given percentile of its execution time is at most max_ms, else SQLSTATE PA001';
+
+CREATE FUNCTION perfaudit.assert_no_seq_scan(query text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+BEGIN
+    -- run once, in a subtransaction rolled back: the check leaves no trace
+    b := perfaudit.benchmark(query, 1, 0, NULL, 'assert_no_seq_scan', true);
+    IF pg_catalog.cardinality(b.seq_scan_tables) > 0 THEN
+        RAISE EXCEPTION 'query scans % sequentially', pg_catalog.array_to_string(b.seq_scan_tables, ', ')
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('%s sequential scan(s) of tables with at least %s rows (benchmark_id %s)',
+                                             pg_catalog.cardinality(b.seq_scan_tables),
+                                             pg_catalog.current_setting('perfaudit.seq_scan_min_rows'),
+                                             b.benchmark_id),
+                  HINT = 'See perfaudit.findings for the CREATE INDEX suggestion.';
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_no_seq_scan(text) IS
+'run the query once (rolled back); true if no table of at least perfaudit.seq_scan_min_rows rows is scanned sequentially, else SQLSTATE PA001';

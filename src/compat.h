@@ -122,4 +122,18 @@ pa_utility_queryid(PlannedStmt *pstmt, const char *queryString)
  * signature, so nothing is needed for the supported range.
  */
 
+/*
+ * Variable (inferred-type) parameters for a query parsed through SPI: 15
+ * renamed parse_variable_parameters to setup_parse_variable_parameters.
+ */
+#if PG_VERSION_NUM < 150000
+#define setup_parse_variable_parameters(pstate, types, n) \
+	parse_variable_parameters(pstate, types, n)
+#endif
+
+/* MERGE exists from 15 on. */
+#if PG_VERSION_NUM >= 150000
+#define PA_HAVE_MERGE 1
+#endif
+
 #endif							/* PA_COMPAT_H */

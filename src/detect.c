@@ -35,6 +35,12 @@
 #include "jsonout.h"
 #include "plan_inspect.h"
 
+/*
+ * Start a finding object.  run_id is a run's id, or a benchmark's with
+ * PA_BENCHMARK_FINDING set.
+ */
+#define PA_BENCHMARK_FINDING	(UINT64CONST(1) << 63)
+
 static void
 pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
 				 const PaGroupSummary *g, const char *kind,
@@ -45,7 +51,10 @@ pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
 	(*count)++;
 	appendStringInfoChar(buf, '{');
 	*first = true;
-	pa_json_int(buf, "run_id", (int64) run_id, first);
+	if (run_id & PA_BENCHMARK_FINDING)
+		pa_json_int(buf, "benchmark_id", (int64) (run_id & ~PA_BENCHMARK_FINDING), first);
+	else
+		pa_json_int(buf, "run_id", (int64) run_id, first);
 	pa_json_str(buf, "kind", kind, first);
 	pa_json_str(buf, "severity", severity, first);
 	pa_json_int(buf, "queryid", (int64) g->queryid, first);
@@ -266,5 +275,15 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 			appendStringInfoChar(buf, '}');
 		}
 	}
+	return count;
+}
+
+int
+pa_benchmark_findings(StringInfo buf, uint64 benchmark_id, Oid userid,
+					  const PaGroupSummary *g)
+{
+	int			count = 0;
+
+	pa_fact_findings(buf, &count, benchmark_id | PA_BENCHMARK_FINDING, userid, g);
 	return count;
 }

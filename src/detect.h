@@ -47,4 +47,11 @@ typedef struct PaGroupSummary
 extern int	pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 							   const PaGroupSummary *groups, int ngroups);
 
+/*
+ * The plan-fact findings (seq_scan, unscoped_tenant_query) of a benchmark's
+ * statement, tied to its benchmark_id; returns how many.
+ */
+extern int	pa_benchmark_findings(StringInfo buf, uint64 benchmark_id, Oid userid,
+								  const PaGroupSummary *g);
+
 #endif							/* PA_DETECT_H */

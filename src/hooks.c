@@ -55,6 +55,7 @@
 
 int			pa_nesting_level = 0;
 int			pa_internal_depth = 0;
+PaBenchProbe *pa_bench_probe = NULL;
 
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -506,6 +507,19 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			(void) pa_capture_eligible(pa_nesting_level, &ids);
 		if (stats || ids.n > 0)
 			pa_query_begin(queryDesc, &ids, stats);
+	}
+
+	if (pa_bench_probe != NULL && pa_bench_probe->level == pa_nesting_level &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		PaPlanFacts facts;
+		bool		has_comment;
+
+		pa_inspect_plan(queryDesc, &facts, &has_comment);
+		pa_bench_probe->seq_scans = Max(pa_bench_probe->seq_scans, facts.seq_scans);
+		pa_bench_probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
+		if (pa_bench_probe->facts == NULL && facts.facts != NULL)
+			pa_bench_probe->facts = MemoryContextStrdup(pa_bench_probe->cxt, facts.facts);
 	}
 }
 

@@ -17,6 +17,21 @@ extern int	pa_nesting_level;
  */
 extern int	pa_internal_depth;
 
+/*
+ * Set while benchmark() runs its statement: the executions at 'level' are
+ * inspected (plan_inspect.c) and what their plan says is kept here.
+ */
+typedef struct PaBenchProbe
+{
+	int			level;
+	MemoryContext cxt;			/* where facts is copied */
+	int64		seq_scans;		/* most seen in one execution */
+	uint64		queryid;
+	const char *facts;			/* the first non-empty facts */
+} PaBenchProbe;
+
+extern PaBenchProbe *pa_bench_probe;
+
 extern void pa_hooks_init(void);
 
 #endif							/* PA_HOOKS_H */

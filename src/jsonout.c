@@ -53,7 +53,7 @@ pa_json_num(StringInfo buf, const char *key, double val, bool *first)
 	if (isnan(val) || isinf(val))
 		appendStringInfoString(buf, "null");
 	else
-		appendStringInfo(buf, "%.6f", val);
+		appendStringInfo(buf, "%.17g", val);	/* round-trips a double exactly */
 }
 
 void

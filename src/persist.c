@@ -57,7 +57,8 @@
 
 /* The storing statement for each PaPersistKind. */
 static const char *const pa_store_sql[] = {
-	"SELECT perfaudit._store_run($1::pg_catalog.jsonb)"
+	"SELECT perfaudit._store_run($1::pg_catalog.jsonb)",
+	"SELECT perfaudit._store_benchmark($1::pg_catalog.jsonb)"
 };
 
 static int	pa_writer_index = -1;	/* in the writer: its slot */

@@ -13,7 +13,8 @@
 
 typedef enum PaPersistKind
 {
-	PA_PERSIST_RUN = 0
+	PA_PERSIST_RUN = 0,
+	PA_PERSIST_BENCHMARK
 } PaPersistKind;
 
 /*

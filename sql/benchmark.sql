@@ -1,0 +1,92 @@
+-- benchmark() and the assertions built on it: exact percentiles, tenant
+-- rotation, rollback mode, results that survive the caller's rollback,
+-- seq_scan findings tied to the benchmark, and bad arguments.
+
+CREATE TABLE bench_log (organization_id int, note text);
+
+-- Percentiles are exactly percentile_cont over the raw samples.
+SELECT benchmark_id AS b1, iterations, warmup, clients,
+       cardinality(samples_ms) = iterations AS all_samples,
+       min_ms <= p50_ms AND p50_ms <= p95_ms AND p95_ms <= p99_ms AND p99_ms <= max_ms AS ordered,
+       rows_per_call, custom_plans + generic_plans = iterations + warmup AS plans_counted
+  FROM perfaudit.benchmark('SELECT count(*) FROM items WHERE id = 1', 40, 3) \gset
+SELECT :iterations AS iterations, :warmup AS warmup, :'all_samples' AS all_samples,
+       :'ordered' AS ordered, :rows_per_call AS rows_per_call, :'plans_counted' AS plans_counted;
+SELECT b.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM unnest(b.samples_ms) s) AS p50_exact,
+       b.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY s) FROM unnest(b.samples_ms) s) AS p95_exact,
+       b.p99_ms = (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM unnest(b.samples_ms) s) AS p99_exact,
+       b.min_ms = b.samples_ms[1] AND b.max_ms = b.samples_ms[40] AS extremes,
+       abs(b.mean_ms - (SELECT avg(s) FROM unnest(b.samples_ms) s)) < 1e-9 AS mean_exact,
+       abs(b.stddev_ms - (SELECT stddev_samp(s) FROM unnest(b.samples_ms) s)) < 1e-6 AS stddev_exact
+  FROM perfaudit.benchmarks b WHERE benchmark_id = :b1;
+
+-- Tenants rotate through $1 (type inferred: int), custom then generic plans.
+SELECT rows_per_call, tenants_type, custom_plans, generic_plans > 0 AS went_generic,
+       seq_scans, seq_scan_tables
+  FROM perfaudit.benchmark('SELECT id FROM items WHERE organization_id = $1 AND id <= 100',
+                           20, 0, ARRAY['1', '2', '3', '4']);
+
+-- A sequential scan of a big table: a seq_scan finding tied to the benchmark.
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT benchmark_id AS b_scan, seq_scans, seq_scan_tables, findings
+  FROM perfaudit.benchmark('SELECT name FROM items WHERE organization_id = 3', 3, 0) \gset
+SELECT :seq_scans AS seq_scans, :'seq_scan_tables' AS seq_scan_tables, :findings AS findings;
+SELECT kind, relation, suggestion FROM perfaudit.findings WHERE benchmark_id = :b_scan;
+SELECT pa_error_of($$SELECT perfaudit.assert_no_seq_scan('SELECT name FROM items WHERE organization_id = 3')$$);
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+SELECT perfaudit.assert_no_seq_scan('SELECT name FROM items WHERE id = 3');
+
+-- rollback => true: writes leave no trace; false: they stay.
+SELECT rows_per_call FROM perfaudit.benchmark(
+    $$INSERT INTO bench_log VALUES ($1, 'x')$$, 10, 2, ARRAY['5'], 'rolled back', true);
+SELECT count(*) AS after_rollback_mode FROM bench_log;
+SELECT rows_per_call FROM perfaudit.benchmark(
+    $$INSERT INTO bench_log VALUES ($1, 'x')$$, 10, 2, ARRAY['5'], 'kept');
+SELECT count(*) AS after_normal_mode FROM bench_log;
+
+-- The result survives the caller's rollback, as a harness's test would.
+BEGIN;
+SELECT benchmark_id AS b_tx FROM perfaudit.benchmark('SELECT 1', 5, 0, NULL, 'in a rolled back test') \gset
+ROLLBACK;
+SELECT label, iterations FROM perfaudit.benchmarks WHERE benchmark_id = :b_tx;
+
+-- assert_query_time: true, or PA001 with the numbers in DETAIL.
+SELECT perfaudit.assert_query_time('SELECT count(*) FROM items WHERE id = 1', 10000);
+SELECT perfaudit.assert_query_time('SELECT count(*) FROM items WHERE organization_id = $1', 10000, 0.99, 10, ARRAY['1', '2']);
+SELECT pa_error_of($$SELECT perfaudit.assert_query_time('SELECT pg_sleep(0.001)', 0.0001, 0.5, 3)$$);
+SELECT pa_error_of($$SELECT perfaudit.assert_query_time('SELECT 1', -1)$$);
+SELECT pa_error_of($$SELECT perfaudit.assert_query_time('SELECT 1', 10, 0)$$);
+SELECT pa_error_of($$SELECT perfaudit.assert_query_time('SELECT 1', 10, 1.5)$$);
+SELECT pa_error_of($$SELECT perfaudit.assert_query_time('SELECT 1', NULL)$$);
+
+-- Bad arguments: standard SQLSTATEs, never PA001, nothing stored.
+SELECT count(*) AS before_bad FROM perfaudit.benchmarks \gset
+SELECT pa_error_of($$SELECT perfaudit.benchmark(NULL)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', NULL)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', -1)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 0)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 2000000000)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 10, -5)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELEC 1')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('VACUUM items')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1; SELECT 2')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT * FROM no_such_table')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT $1 + $2', 5, 0, ARRAY['1'])$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT $1::int', 5, 0, NULL)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 5, 0, ARRAY['1'])$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 5, 0, '{}')$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 5, 0, ARRAY['1', NULL])$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT * FROM items WHERE id = $1', 5, 0, ARRAY['not a number'])$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1/0', 5, 0)$$);
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 5, 0, NULL, NULL, NULL)$$);
+SELECT count(*) - :before_bad AS stored_by_bad_calls FROM perfaudit.benchmarks;
+
+-- statement_timeout stops a long benchmark.
+SET statement_timeout = '200ms';
+SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT pg_sleep(0.05)', 1000, 0)$$);
+RESET statement_timeout;
+
+DROP TABLE bench_log;
