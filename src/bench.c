@@ -41,8 +41,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/instrument.h"
@@ -203,37 +201,6 @@ pa_bench_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback)
 		CurrentResourceOwner = oldowner;
 		return rows;
 	}
-}
-
-static Oid
-pa_benchmarks_sequence(void)
-{
-	Oid			nsp = get_namespace_oid("perfaudit", true);
-	Oid			seq = OidIsValid(nsp) ?
-		get_relname_relid("benchmarks_benchmark_id_seq", nsp) : InvalidOid;
-
-	if (!OidIsValid(seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pg_perfaudit is not installed in database \"%s\"",
-						get_database_name(MyDatabaseId)),
-				 errhint("Run CREATE EXTENSION pg_perfaudit in this database.")));
-	return seq;
-}
-
-static void
-pa_set(TupleDesc tupdesc, Datum *values, bool *nulls, const char *name,
-	   Datum value, bool isnull)
-{
-	int			i;
-
-	for (i = 0; i < tupdesc->natts; i++)
-		if (strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), name) == 0)
-		{
-			values[i] = value;
-			nulls[i] = isnull;
-			return;
-		}
 }
 
 /*
@@ -489,7 +456,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	/* Fail before measuring if the results could not be stored. */
-	benchmark_id = (uint64) nextval_internal(pa_benchmarks_sequence(), false);
+	benchmark_id = (uint64) nextval_internal(pa_extension_sequence("benchmarks_benchmark_id_seq"), false);
 
 	memset(&res, 0, sizeof(res));
 	pa_run_benchmark(&args, &res);
@@ -583,34 +550,34 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	nulls = palloc(sizeof(bool) * tupdesc->natts);
 	for (i = 0; i < tupdesc->natts; i++)
 		nulls[i] = true;
-	pa_set(tupdesc, values, nulls, "benchmark_id", Int64GetDatum((int64) benchmark_id), false);
-	pa_set(tupdesc, values, nulls, "label", label ? CStringGetTextDatum(label) : (Datum) 0, label == NULL);
-	pa_set(tupdesc, values, nulls, "query", CStringGetTextDatum(args.query), false);
-	pa_set(tupdesc, values, nulls, "iterations", Int32GetDatum(args.iterations), false);
-	pa_set(tupdesc, values, nulls, "warmup", Int32GetDatum(args.warmup), false);
-	pa_set(tupdesc, values, nulls, "clients", Int32GetDatum(1), false);
-	pa_set(tupdesc, values, nulls, "min_ms", Float8GetDatum(res.min_ms), false);
-	pa_set(tupdesc, values, nulls, "p50_ms", Float8GetDatum(res.p50_ms), false);
-	pa_set(tupdesc, values, nulls, "p95_ms", Float8GetDatum(res.p95_ms), false);
-	pa_set(tupdesc, values, nulls, "p99_ms", Float8GetDatum(res.p99_ms), false);
-	pa_set(tupdesc, values, nulls, "max_ms", Float8GetDatum(res.max_ms), false);
-	pa_set(tupdesc, values, nulls, "mean_ms", Float8GetDatum(res.mean_ms), false);
-	pa_set(tupdesc, values, nulls, "stddev_ms", Float8GetDatum(res.stddev_ms), false);
-	pa_set(tupdesc, values, nulls, "rows_per_call", Float8GetDatum(res.rows_per_call), false);
-	pa_set(tupdesc, values, nulls, "shared_blks_hit", Int64GetDatum(res.shared_blks_hit), false);
-	pa_set(tupdesc, values, nulls, "shared_blks_read", Int64GetDatum(res.shared_blks_read), false);
-	pa_set(tupdesc, values, nulls, "seq_scans", Int64GetDatum(res.seq_scans), false);
-	pa_set(tupdesc, values, nulls, "memory_growth_bytes", Int64GetDatum(res.memory_growth), false);
-	pa_set(tupdesc, values, nulls, "throughput_qps",
+	pa_set_column(tupdesc, values, nulls, "benchmark_id", Int64GetDatum((int64) benchmark_id), false);
+	pa_set_column(tupdesc, values, nulls, "label", label ? CStringGetTextDatum(label) : (Datum) 0, label == NULL);
+	pa_set_column(tupdesc, values, nulls, "query", CStringGetTextDatum(args.query), false);
+	pa_set_column(tupdesc, values, nulls, "iterations", Int32GetDatum(args.iterations), false);
+	pa_set_column(tupdesc, values, nulls, "warmup", Int32GetDatum(args.warmup), false);
+	pa_set_column(tupdesc, values, nulls, "clients", Int32GetDatum(1), false);
+	pa_set_column(tupdesc, values, nulls, "min_ms", Float8GetDatum(res.min_ms), false);
+	pa_set_column(tupdesc, values, nulls, "p50_ms", Float8GetDatum(res.p50_ms), false);
+	pa_set_column(tupdesc, values, nulls, "p95_ms", Float8GetDatum(res.p95_ms), false);
+	pa_set_column(tupdesc, values, nulls, "p99_ms", Float8GetDatum(res.p99_ms), false);
+	pa_set_column(tupdesc, values, nulls, "max_ms", Float8GetDatum(res.max_ms), false);
+	pa_set_column(tupdesc, values, nulls, "mean_ms", Float8GetDatum(res.mean_ms), false);
+	pa_set_column(tupdesc, values, nulls, "stddev_ms", Float8GetDatum(res.stddev_ms), false);
+	pa_set_column(tupdesc, values, nulls, "rows_per_call", Float8GetDatum(res.rows_per_call), false);
+	pa_set_column(tupdesc, values, nulls, "shared_blks_hit", Int64GetDatum(res.shared_blks_hit), false);
+	pa_set_column(tupdesc, values, nulls, "shared_blks_read", Int64GetDatum(res.shared_blks_read), false);
+	pa_set_column(tupdesc, values, nulls, "seq_scans", Int64GetDatum(res.seq_scans), false);
+	pa_set_column(tupdesc, values, nulls, "memory_growth_bytes", Int64GetDatum(res.memory_growth), false);
+	pa_set_column(tupdesc, values, nulls, "throughput_qps",
 		   Float8GetDatum(res.mean_ms > 0 ? 1000.0 / res.mean_ms : 0), false);
-	pa_set(tupdesc, values, nulls, "errors", Int64GetDatum(0), false);
-	pa_set(tupdesc, values, nulls, "started_at", TimestampTzGetDatum(started_at), false);
-	pa_set(tupdesc, values, nulls, "userid", ObjectIdGetDatum(GetUserId()), false);
-	pa_set(tupdesc, values, nulls, "custom_plans", Int64GetDatum(res.custom_plans), false);
-	pa_set(tupdesc, values, nulls, "generic_plans", Int64GetDatum(res.generic_plans), false);
-	pa_set(tupdesc, values, nulls, "findings", Int32GetDatum(nfindings), false);
-	pa_set(tupdesc, values, nulls, "rollback", BoolGetDatum(args.rollback), false);
-	pa_set(tupdesc, values, nulls, "tenants_type",
+	pa_set_column(tupdesc, values, nulls, "errors", Int64GetDatum(0), false);
+	pa_set_column(tupdesc, values, nulls, "started_at", TimestampTzGetDatum(started_at), false);
+	pa_set_column(tupdesc, values, nulls, "userid", ObjectIdGetDatum(GetUserId()), false);
+	pa_set_column(tupdesc, values, nulls, "custom_plans", Int64GetDatum(res.custom_plans), false);
+	pa_set_column(tupdesc, values, nulls, "generic_plans", Int64GetDatum(res.generic_plans), false);
+	pa_set_column(tupdesc, values, nulls, "findings", Int32GetDatum(nfindings), false);
+	pa_set_column(tupdesc, values, nulls, "rollback", BoolGetDatum(args.rollback), false);
+	pa_set_column(tupdesc, values, nulls, "tenants_type",
 		   OidIsValid(res.ptype) ? CStringGetTextDatum(format_type_be(res.ptype)) : (Datum) 0,
 		   !OidIsValid(res.ptype));
 	{
@@ -618,7 +585,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < list_length(seq_tables); i++)
 			elems[i] = CStringGetTextDatum((char *) list_nth(seq_tables, i));
-		pa_set(tupdesc, values, nulls, "seq_scan_tables",
+		pa_set_column(tupdesc, values, nulls, "seq_scan_tables",
 			   PointerGetDatum(construct_array(elems, list_length(seq_tables), TEXTOID,
 											   -1, false, TYPALIGN_INT)),
 			   false);
@@ -628,7 +595,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < res.n; i++)
 			elems[i] = Float8GetDatum(res.samples[i]);
-		pa_set(tupdesc, values, nulls, "samples_ms",
+		pa_set_column(tupdesc, values, nulls, "samples_ms",
 			   PointerGetDatum(construct_array(elems, res.n, FLOAT8OID, 8,
 											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 			   false);

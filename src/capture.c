@@ -571,21 +571,6 @@ pa_free_run(PaRun *run)
 	MemoryContextDelete(run->cxt);
 }
 
-static Oid
-pa_runs_sequence(void)
-{
-	Oid			nsp = get_namespace_oid("perfaudit", true);
-	Oid			seq = OidIsValid(nsp) ? get_relname_relid("runs_run_id_seq", nsp) : InvalidOid;
-
-	if (!OidIsValid(seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pg_perfaudit is not installed in database \"%s\"",
-						get_database_name(MyDatabaseId)),
-				 errhint("Run CREATE EXTENSION pg_perfaudit in this database.")));
-	return seq;
-}
-
 Datum
 pa_start(PG_FUNCTION_ARGS)
 {
@@ -643,7 +628,7 @@ pa_start(PG_FUNCTION_ARGS)
 				 errdetail("Every statement will have queryid 0, so repeats cannot be told apart."),
 				 errhint("Set compute_query_id to \"auto\" or \"on\".")));
 
-	run_id = (uint64) nextval_internal(pa_runs_sequence(), false);
+	run_id = (uint64) nextval_internal(pa_extension_sequence("runs_run_id_seq"), false);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit run",
 								ALLOCSET_SMALL_SIZES);
@@ -1163,26 +1148,6 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-}
-
-/* Fill one column of the runs row by name. */
-static void
-pa_set_column(TupleDesc tupdesc, Datum *values, bool *nulls,
-			  const char *name, Datum value, bool isnull)
-{
-	int			i;
-
-	for (i = 0; i < tupdesc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-		{
-			values[i] = value;
-			nulls[i] = isnull;
-			return;
-		}
-	}
 }
 
 Datum

@@ -17,8 +17,11 @@
  */
 #include "pg_perfaudit.h"
 
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/lsyscache.h"
 
 #include "hooks.h"
 #include "plan_inspect.h"
@@ -55,4 +58,43 @@ pa_require_preload(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pg_perfaudit must be loaded via shared_preload_libraries"),
 				 errhint("Add pg_perfaudit to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The OID of one of the extension's sequences in schema perfaudit, or an
+ * error saying the extension is not installed in this database.
+ */
+Oid
+pa_extension_sequence(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("perfaudit", true);
+	Oid			seq = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	if (!OidIsValid(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_perfaudit is not installed in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errhint("Run CREATE EXTENSION pg_perfaudit in this database.")));
+	return seq;
+}
+
+/* Fill one column of a result row (runs, benchmarks) by name. */
+void
+pa_set_column(TupleDesc tupdesc, Datum *values, bool *nulls,
+			  const char *name, Datum value, bool isnull)
+{
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		{
+			values[i] = value;
+			nulls[i] = isnull;
+			return;
+		}
+	}
 }

@@ -14,6 +14,8 @@
 
 #include "compat.h"
 
+#include "access/tupdesc.h"
+
 /* Longest query text kept per statement in a run (bytes, truncated beyond). */
 #define PA_MAX_QUERY_TEXT	4096
 
@@ -47,5 +49,8 @@ extern const char *pa_track_name(int level);
 /* pg_perfaudit.c */
 extern bool pa_preloaded;
 extern void pa_require_preload(void);
+extern Oid	pa_extension_sequence(const char *relname);
+extern void pa_set_column(TupleDesc tupdesc, Datum *values, bool *nulls,
+						  const char *name, Datum value, bool isnull);
 
 #endif							/* PG_PERFAUDIT_H */
