@@ -98,6 +98,28 @@ static bool pa_rel_cache_stale = false;
  * ----------------------------------------------------------------
  */
 
+/* Distinct tenant values, in the order found, at most PA_MAX_PLAN_TENANTS. */
+typedef struct PaTenantSet
+{
+	int			n;
+	bool		more;
+	const char *values[PA_MAX_PLAN_TENANTS];
+} PaTenantSet;
+
+static void
+pa_set_add(PaTenantSet *set, const char *s)
+{
+	int			i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->values[i], s) == 0)
+			return;
+	if (set->n >= PA_MAX_PLAN_TENANTS)
+		set->more = true;
+	else
+		set->values[set->n++] = s;
+}
+
 /* A bound parameter whose value names the tenant. */
 typedef struct PaParamSource
 {
@@ -126,9 +148,7 @@ typedef struct PaPlanInfo
 	int			seq_scans;
 	bool		unscoped;
 	char	   *facts;
-	int			nconsts;		/* tenant values written in the plan */
-	char	  **consts;
-	bool		consts_more;
+	PaTenantSet consts;			/* tenant values written in the plan */
 	int			nparams;		/* parameters that name the tenant */
 	PaParamSource *params;
 } PaPlanInfo;
@@ -468,21 +488,9 @@ pa_each_value(Datum value, Oid typid, bool is_array, PaValueFn fn, void *arg)
 }
 
 static void
-pa_add_const_tenant(Datum value, Oid typid, void *arg)
+pa_add_tenant_value(Datum value, Oid typid, void *arg)
 {
-	PaPlanInfo *info = (PaPlanInfo *) arg;
-	char	   *s = pa_tenant_text(value, typid);
-	int			i;
-
-	for (i = 0; i < info->nconsts; i++)
-		if (strcmp(info->consts[i], s) == 0)
-			return;
-	if (info->nconsts >= PA_MAX_PLAN_TENANTS)
-	{
-		info->consts_more = true;
-		return;
-	}
-	info->consts[info->nconsts++] = s;
+	pa_set_add((PaTenantSet *) arg, pa_tenant_text(value, typid));
 }
 
 /*
@@ -505,7 +513,7 @@ pa_tenant_operand(Node *node, bool is_array, PaScan *scan, PaBuild *b)
 		/* "= NULL" and "= ANY('{}')" match nothing: no tenant, no leak */
 		if (!c->constisnull)
 			(void) pa_each_value(c->constvalue, c->consttype, is_array,
-								 pa_add_const_tenant, info);
+								 pa_add_tenant_value, &info->consts);
 		return true;
 	}
 	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN)
@@ -875,9 +883,8 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->seq_scans = 0;
 	info->unscoped = false;
 	info->facts = NULL;
-	info->nconsts = 0;
-	info->consts = palloc(sizeof(char *) * PA_MAX_PLAN_TENANTS);
-	info->consts_more = false;
+	info->consts.n = 0;
+	info->consts.more = false;
 	info->nparams = 0;
 	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
 
@@ -914,8 +921,8 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	{
 		int			i;
 
-		for (i = 0; i < info->nconsts; i++)
-			info->consts[i] = pstrdup(info->consts[i]);
+		for (i = 0; i < info->consts.n; i++)
+			info->consts.values[i] = pstrdup(info->consts.values[i]);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
@@ -1001,33 +1008,6 @@ pa_plan_info(QueryDesc *queryDesc)
  * ----------------------------------------------------------------
  */
 
-typedef struct PaTenantSet
-{
-	int			n;
-	bool		more;
-	const char *values[PA_MAX_PLAN_TENANTS];
-} PaTenantSet;
-
-static void
-pa_set_add(PaTenantSet *set, const char *s)
-{
-	int			i;
-
-	for (i = 0; i < set->n; i++)
-		if (strcmp(set->values[i], s) == 0)
-			return;
-	if (set->n >= PA_MAX_PLAN_TENANTS)
-		set->more = true;
-	else
-		set->values[set->n++] = s;
-}
-
-static void
-pa_add_param_tenant(Datum value, Oid typid, void *arg)
-{
-	pa_set_add((PaTenantSet *) arg, pa_tenant_text(value, typid));
-}
-
 void
 pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 {
@@ -1053,13 +1033,10 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->facts = info->facts;
 	facts->tenant = NULL;
 	facts->cross_tenant = false;
-	if (info->nconsts == 0 && info->nparams == 0)
+	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
 
-	set.n = 0;
-	set.more = info->consts_more;
-	for (i = 0; i < info->nconsts; i++)
-		pa_set_add(&set, info->consts[i]);
+	set = info->consts;
 	for (i = 0; i < info->nparams; i++)
 	{
 		ParamListInfo params = queryDesc->params;
@@ -1075,7 +1052,7 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 		if (prm == NULL || prm->isnull || !OidIsValid(prm->ptype))
 			continue;
 		(void) pa_each_value(prm->value, prm->ptype, info->params[i].is_array,
-							 pa_add_param_tenant, &set);
+							 pa_add_tenant_value, &set);
 	}
 
 	if (set.n == 1 && !set.more)
