@@ -300,6 +300,21 @@ END $$;
 
 -- Stores one stopped run.  Replaces a run of the same id, so that a stop()
 -- retried after an error cannot store it twice.
+-- The findings of a stored run or benchmark (a JSON array of rows).
+CREATE FUNCTION perfaudit._store_findings(findings jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO perfaudit.findings (run_id, benchmark_id, kind, severity, relation, queryid, tenant,
+                                    calls, total_ms, query, message, suggestion, detail, userid)
+    SELECT f.run_id, f.benchmark_id, f.kind, f.severity, f.relation, f.queryid, f.tenant,
+           f.calls, f.total_ms, f.query, f.message, f.suggestion, f.detail, f.userid
+      FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.findings, findings) AS f;
+$$;
+
+REVOKE ALL ON FUNCTION perfaudit._store_findings(jsonb) FROM PUBLIC;
+
 CREATE FUNCTION perfaudit._store_run(doc jsonb)
 RETURNS void
 LANGUAGE sql
@@ -311,11 +326,7 @@ AS $$
     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.runs, doc OPERATOR(pg_catalog.->) 'run');
     INSERT INTO perfaudit.run_statements
     SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.run_statements, doc OPERATOR(pg_catalog.->) 'statements');
-    INSERT INTO perfaudit.findings (run_id, benchmark_id, kind, severity, relation, queryid, tenant,
-                                    calls, total_ms, query, message, suggestion, detail, userid)
-    SELECT f.run_id, f.benchmark_id, f.kind, f.severity, f.relation, f.queryid, f.tenant,
-           f.calls, f.total_ms, f.query, f.message, f.suggestion, f.detail, f.userid
-      FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.findings, doc OPERATOR(pg_catalog.->) 'findings') AS f;
+    SELECT perfaudit._store_findings(doc OPERATOR(pg_catalog.->) 'findings');
 $$;
 
 REVOKE ALL ON FUNCTION perfaudit._store_run(jsonb) FROM PUBLIC;
@@ -399,11 +410,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO perfaudit.benchmarks
     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, doc OPERATOR(pg_catalog.->) 'benchmark');
-    INSERT INTO perfaudit.findings (run_id, benchmark_id, kind, severity, relation, queryid, tenant,
-                                    calls, total_ms, query, message, suggestion, detail, userid)
-    SELECT f.run_id, f.benchmark_id, f.kind, f.severity, f.relation, f.queryid, f.tenant,
-           f.calls, f.total_ms, f.query, f.message, f.suggestion, f.detail, f.userid
-      FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.findings, doc OPERATOR(pg_catalog.->) 'findings') AS f;
+    SELECT perfaudit._store_findings(doc OPERATOR(pg_catalog.->) 'findings');
 $$;
 
 REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb) FROM PUBLIC;
