@@ -93,7 +93,15 @@ CREATE TABLE perfaudit.benchmarks (
     tenants_type        text,           -- $1's inferred type when tenants were given
     findings            int NOT NULL DEFAULT 0,
     seq_scan_tables     text[],         -- tables scanned sequentially, over seq_scan_min_rows
-    samples_ms          float8[]        -- every timed execution, sorted
+    samples_ms          float8[],       -- every timed execution, sorted
+    memory_samples      bigint[],       -- growth at checkpoints across the iterations
+    -- benchmark_concurrent() only:
+    error_counts        jsonb,          -- {"40P01": {"count": n, "message": "..."}, ...}
+    wall_ms             float8,         -- first client start to last client end
+    single_p50_ms       float8,         -- the same statement from one client alone
+    single_p95_ms       float8,
+    single_throughput_qps float8,
+    p95_degradation     float8          -- p95_ms / single_p95_ms
 );
 ALTER SEQUENCE perfaudit.benchmarks_benchmark_id_seq OWNED BY perfaudit.benchmarks.benchmark_id;
 
@@ -402,6 +410,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION perfaudit.benchmark(text, int, int, text[], text, boolean) IS
 'run one statement warmup + iterations times (prepared once; $1 rotating over tenants), store exact percentiles outside the caller''s transaction';
+
+CREATE FUNCTION perfaudit.benchmark_concurrent(query text, clients int, iterations int DEFAULT 100,
+                                               tenants text[] DEFAULT NULL, label text DEFAULT NULL,
+                                               warmup int DEFAULT 2, rollback boolean DEFAULT false)
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark_concurrent'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION perfaudit._store_benchmark(doc jsonb)
 RETURNS void

@@ -67,10 +67,6 @@
 #include "persist.h"
 #include "plan_inspect.h"
 
-/* Upper bounds that keep a mistyped argument from exhausting memory. */
-#define PA_MAX_ITERATIONS	10000000
-#define PA_MAX_WARMUP		10000000
-
 PG_FUNCTION_INFO_V1(pa_benchmark);
 
 /* parserSetup state: the inferred parameter types. */
@@ -152,6 +148,18 @@ pa_backend_memory(void)
 	return MemoryContextMemAllocated(TopMemoryContext, true);
 }
 
+/*
+ * Record memory growth since start at a checkpoint: a leak grows at most
+ * checkpoints, a cache that fills once grows at one.
+ */
+static void
+pa_bench_mem_checkpoint(PaBenchResult *res, Size start)
+{
+	if (res->n_mem_checkpoints < PA_MEM_CHECKPOINTS + 1)
+		res->mem_checkpoints[res->n_mem_checkpoints++] =
+			(int64) pa_backend_memory() - (int64) start;
+}
+
 /* One execution of the prepared statement; returns the rows it processed. */
 static uint64
 pa_bench_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback)
@@ -204,26 +212,34 @@ pa_bench_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback)
 }
 
 /*
- * The measured part: warm-up, timed iterations, plan-cache counts.  Runs
- * inside pa_run_benchmark's PG_TRY, so everything it changes is in *res.
+ * Prepare args->query in the current SPI connection (which must stay open
+ * while the plan is used), check its parameters against args->tenants and
+ * convert each tenant to $1's type.  The values are allocated in cxt.
+ * Every mistake in the arguments is reported here, before anything runs.
  */
-static void
-pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, const PaVarParams *vp,
-			  PaBenchResult *res, MemoryContext cxt)
+SPIPlanPtr
+pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt, Oid *ptype,
+				 Datum **values)
 {
-	ParamListInfo params = NULL;
-	Datum	   *tenant_values = NULL;
-	double	   *samples;
-	double		sum = 0;
-	double		sumsq = 0;
-	uint64		rows = 0;
-	BufferUsage buf_start;
-	BufferUsage buf_use;
-	Size		mem_start = 0;
-	List	   *sources;
+	PaVarParams vp = {NULL, 0};
+	SPIPrepareOptions popts;
+	SPIPlanPtr	plan;
+	MemoryContext old;
 	int			i;
 
-	if (vp->ntypes > 1 || (vp->ntypes == 1 && args->ntenants == 0))
+	pa_check_statement(args->query);
+
+	memset(&popts, 0, sizeof(popts));
+	popts.parserSetup = pa_varparams_setup;
+	popts.parserSetupArg = &vp;
+	popts.parseMode = RAW_PARSE_DEFAULT;
+	plan = SPI_prepare_extended(args->query, &popts);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
+
+	*ptype = InvalidOid;
+	*values = NULL;
+	if (vp.ntypes > 1 || (vp.ntypes == 1 && args->ntenants == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_PARAMETER),
 				 errmsg("benchmark query has parameters that no value is given for"),
@@ -233,25 +249,92 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, const PaVarParams *vp,
 		Oid			typinput;
 		Oid			typioparam;
 
-		if (vp->ntypes == 0)
+		if (vp.ntypes == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tenants are given but the benchmark query has no $1")));
-		res->ptype = vp->types[0];
-		if (res->ptype == InvalidOid || res->ptype == UNKNOWNOID)
+		*ptype = vp.types[0];
+		if (*ptype == InvalidOid || *ptype == UNKNOWNOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 					 errmsg("could not determine data type of parameter $1")));
-		getTypeInputInfo(res->ptype, &typinput, &typioparam);
-		tenant_values = MemoryContextAlloc(cxt, sizeof(Datum) * args->ntenants);
+		getTypeInputInfo(*ptype, &typinput, &typioparam);
+		/* Converted in cxt: by-reference values live as long as the array. */
+		old = MemoryContextSwitchTo(cxt);
+		*values = palloc(sizeof(Datum) * args->ntenants);
 		for (i = 0; i < args->ntenants; i++)
-			tenant_values[i] = OidInputFunctionCall(typinput, args->tenants[i],
-													typioparam, -1);
-		params = makeParamList(1);
-		params->params[0].ptype = res->ptype;
-		params->params[0].pflags = PARAM_FLAG_CONST;
-		params->params[0].isnull = false;
+			(*values)[i] = OidInputFunctionCall(typinput, args->tenants[i],
+												typioparam, -1);
+		MemoryContextSwitchTo(old);
 	}
+	return plan;
+}
+
+/* A one-parameter list for $1 of type ptype; the value is set per call. */
+ParamListInfo
+pa_bench_params(Oid ptype, MemoryContext cxt)
+{
+	MemoryContext old;
+	ParamListInfo params;
+
+	if (!OidIsValid(ptype))
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	params = makeParamList(1);
+	MemoryContextSwitchTo(old);
+	params->params[0].ptype = ptype;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].isnull = false;
+	return params;
+}
+
+/*
+ * min, percentiles, mean and standard deviation of n samples, which are
+ * sorted in place and kept in res.
+ */
+void
+pa_bench_summarise(double *samples, int n, PaBenchResult *res)
+{
+	double		sum = 0;
+	double		sumsq = 0;
+	int			i;
+
+	qsort(samples, n, sizeof(double), pa_cmp_double);
+	for (i = 0; i < n; i++)
+	{
+		sum += samples[i];
+		sumsq += samples[i] * samples[i];
+	}
+	res->samples = samples;
+	res->n = n;
+	if (n == 0)
+		return;
+	res->min_ms = samples[0];
+	res->max_ms = samples[n - 1];
+	res->p50_ms = pa_percentile(samples, n, 0.50);
+	res->p95_ms = pa_percentile(samples, n, 0.95);
+	res->p99_ms = pa_percentile(samples, n, 0.99);
+	res->mean_ms = sum / n;
+	res->stddev_ms = n > 1 ?
+		sqrt(Max(0.0, (sumsq - sum * sum / n) / (n - 1))) : 0;
+}
+
+/*
+ * The measured part: warm-up, timed iterations, plan-cache counts.  Runs
+ * inside pa_run_benchmark's PG_TRY, so everything it changes is in *res.
+ */
+static void
+pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
+			  PaBenchResult *res, MemoryContext cxt)
+{
+	ParamListInfo params = pa_bench_params(res->ptype, cxt);
+	double	   *samples;
+	uint64		rows = 0;
+	BufferUsage buf_start;
+	BufferUsage buf_use;
+	Size		mem_start = 0;
+	List	   *sources;
+	int			i;
 
 	for (i = 0; i < args->warmup; i++)
 	{
@@ -274,15 +357,19 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, const PaVarParams *vp,
 				tenant_values[(args->warmup + i) % args->ntenants];
 		if (i == 1 || args->iterations == 1)
 			mem_start = pa_backend_memory();
+		if (args->iterations > 1 && i > 1 &&
+			res->n_mem_checkpoints < PA_MEM_CHECKPOINTS &&
+			(int64) (i - 1) * PA_MEM_CHECKPOINTS % (args->iterations - 1) <
+			PA_MEM_CHECKPOINTS)
+			pa_bench_mem_checkpoint(res, mem_start);
 		INSTR_TIME_SET_CURRENT(start);
 		rows += pa_bench_execute(plan, params, args->rollback);
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
 		samples[i] = INSTR_TIME_GET_MILLISEC(duration);
-		sum += samples[i];
-		sumsq += samples[i] * samples[i];
 	}
 	res->memory_growth = (int64) pa_backend_memory() - (int64) mem_start;
+	pa_bench_mem_checkpoint(res, mem_start);
 	memset(&buf_use, 0, sizeof(buf_use));
 	BufferUsageAccumDiff(&buf_use, &pgBufferUsage, &buf_start);
 
@@ -295,44 +382,26 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, const PaVarParams *vp,
 		res->generic_plans = ps->num_generic_plans;
 	}
 
-	qsort(samples, args->iterations, sizeof(double), pa_cmp_double);
-	res->samples = samples;
-	res->n = args->iterations;
-	res->min_ms = samples[0];
-	res->max_ms = samples[args->iterations - 1];
-	res->p50_ms = pa_percentile(samples, args->iterations, 0.50);
-	res->p95_ms = pa_percentile(samples, args->iterations, 0.95);
-	res->p99_ms = pa_percentile(samples, args->iterations, 0.99);
-	res->mean_ms = sum / args->iterations;
-	res->stddev_ms = args->iterations > 1 ?
-		sqrt(Max(0.0, (sumsq - sum * sum / args->iterations) / (args->iterations - 1))) : 0;
+	pa_bench_summarise(samples, args->iterations, res);
 	res->rows_per_call = (double) rows / args->iterations;
 	res->shared_blks_hit = buf_use.shared_blks_hit;
 	res->shared_blks_read = buf_use.shared_blks_read;
+	res->throughput_qps = res->mean_ms > 0 ? 1000.0 / res->mean_ms : 0;
 }
 
 void
 pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	PaVarParams vp = {NULL, 0};
-	SPIPrepareOptions popts;
 	SPIPlanPtr	plan;
+	Datum	   *tenant_values;
 	PaBenchProbe probe;
 	PaBenchProbe *saved_probe = pa_bench_probe;
-
-	pa_check_statement(args->query);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	memset(&popts, 0, sizeof(popts));
-	popts.parserSetup = pa_varparams_setup;
-	popts.parserSetupArg = &vp;
-	popts.parseMode = RAW_PARSE_DEFAULT;
-	plan = SPI_prepare_extended(args->query, &popts);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
+	plan = pa_bench_prepare(args, cxt, &res->ptype, &tenant_values);
 
 	/* Watch the executions of the statement for its plan's facts. */
 	memset(&probe, 0, sizeof(probe));
@@ -341,7 +410,7 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	pa_bench_probe = &probe;
 	PG_TRY();
 	{
-		pa_bench_loop(plan, args, &vp, res, cxt);
+		pa_bench_loop(plan, args, tenant_values, res, cxt);
 	}
 	PG_FINALLY();
 	{
@@ -362,8 +431,8 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
  * ----------------------------------------------------------------
  */
 
-static void
-pa_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
+void
+pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -377,18 +446,18 @@ pa_bench_args_from_call(FunctionCallInfo fcinfo, PaBenchArgs *args,
 						int tenants_arg)
 {
 	memset(args, 0, sizeof(*args));
-	pa_arg_not_null(fcinfo, query_arg, "query");
+	pa_bench_arg_not_null(fcinfo, query_arg, "query");
 	args->query = text_to_cstring(PG_GETARG_TEXT_PP(query_arg));
 	if (iter_arg >= 0)
 	{
-		pa_arg_not_null(fcinfo, iter_arg, "iterations");
+		pa_bench_arg_not_null(fcinfo, iter_arg, "iterations");
 		args->iterations = PG_GETARG_INT32(iter_arg);
 	}
 	else
 		args->iterations = 1;
 	if (warmup_arg >= 0)
 	{
-		pa_arg_not_null(fcinfo, warmup_arg, "warmup");
+		pa_bench_arg_not_null(fcinfo, warmup_arg, "warmup");
 		args->warmup = PG_GETARG_INT32(warmup_arg);
 	}
 	if (args->iterations < 1 || args->iterations > PA_MAX_ITERATIONS)
@@ -433,27 +502,15 @@ pa_benchmark(PG_FUNCTION_ARGS)
 {
 	PaBenchArgs args;
 	PaBenchResult res;
-	TupleDesc	tupdesc;
-	Datum	   *values;
-	bool	   *nulls;
-	StringInfoData doc;
-	StringInfoData findings;
-	bool		first = true;
 	uint64		benchmark_id;
 	TimestampTz started_at = GetCurrentTimestamp();
-	char	   *label = NULL;
-	int			nfindings = 0;
-	List	   *seq_tables = NIL;
-	int			i;
 
 	pa_bench_args_from_call(fcinfo, &args, 0, 1, 2, 3);
 	if (!PG_ARGISNULL(4))
-		label = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	pa_arg_not_null(fcinfo, 5, "rollback");
+		args.label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	pa_bench_arg_not_null(fcinfo, 5, "rollback");
 	args.rollback = PG_GETARG_BOOL(5);
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	args.clients = 1;
 
 	/* Fail before measuring if the results could not be stored. */
 	benchmark_id = (uint64) nextval_internal(pa_extension_sequence("benchmarks_benchmark_id_seq"), false);
@@ -461,75 +518,148 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	memset(&res, 0, sizeof(res));
 	pa_run_benchmark(&args, &res);
 
-	/* Tables scanned sequentially, from the seq_scan facts. */
-	if (res.facts != NULL)
+	PG_RETURN_DATUM(pa_bench_store(&args, &res, benchmark_id, started_at));
+}
+
+/* Tables scanned sequentially, from the seq_scan facts of a plan. */
+static List *
+pa_seq_scan_tables(const char *facts)
+{
+	List	   *tables = NIL;
+	const char *p = facts;
+
+	if (facts == NULL)
+		return NIL;
+	while (*p != '\0')
 	{
-		const char *p = res.facts;
+		const char *end = strchr(p, PA_FACT_END);
+		const char *rel = strchr(p, PA_FACT_FIELD_SEP);
 
-		while (*p != '\0')
+		if (end == NULL || rel == NULL || rel > end)
+			break;
+		if (rel - p == 8 && strncmp(p, "seq_scan", 8) == 0)
 		{
-			const char *end = strchr(p, PA_FACT_END);
-			const char *rel = strchr(p, PA_FACT_FIELD_SEP);
+			const char *relend = strchr(rel + 1, PA_FACT_FIELD_SEP);
 
-			if (end == NULL || rel == NULL || rel > end)
-				break;
-			if (strncmp(p, "seq_scan", rel - p) == 0 && rel - p == 8)
-			{
-				const char *relend = strchr(rel + 1, PA_FACT_FIELD_SEP);
-
-				if (relend != NULL && relend < end)
-					seq_tables = lappend(seq_tables, pnstrdup(rel + 1, relend - rel - 1));
-			}
-			p = end + 1;
+			if (relend != NULL && relend < end)
+				tables = lappend(tables, pnstrdup(rel + 1, relend - rel - 1));
 		}
+		p = end + 1;
 	}
+	return tables;
+}
+
+/*
+ * The perfaudit.benchmarks row of a stored document: jsonb_populate_record,
+ * as _store_benchmark() uses, so the row returned is the row stored.
+ */
+static Datum
+pa_benchmark_row(const char *doc)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Datum		row;
+	bool		isnull;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(doc);
+	ret = SPI_execute_with_args("SELECT pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, "
+								"$1::pg_catalog.jsonb OPERATOR(pg_catalog.->) 'benchmark')",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not build the benchmark row: %s", SPI_result_code_string(ret));
+	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "could not build the benchmark row");
+	row = SPI_datumTransfer(row, false, -1);
+	SPI_finish();
+	return row;
+}
+
+Datum
+pa_bench_store(const PaBenchArgs *args,
+			   PaBenchResult *res, uint64 benchmark_id, TimestampTz started_at)
+{
+	StringInfoData doc;
+	StringInfoData findings;
+	bool		first = true;
+	int			nfindings = 0;
+	List	   *seq_tables = pa_seq_scan_tables(res->facts);
+	bool		concurrent = args->clients > 1 || res->error_counts != NULL;
+	int			i;
 
 	/* The findings of its plan, tied to the benchmark. */
 	initStringInfo(&findings);
-	if (res.facts != NULL)
+	if (res->facts != NULL)
 	{
 		PaGroupSummary g;
 
 		memset(&g, 0, sizeof(g));
-		g.queryid = res.queryid;
-		g.text = args.query;
-		g.calls = res.n;
-		g.total_ms = res.mean_ms * res.n;
+		g.queryid = res->queryid;
+		g.text = args->query;
+		g.calls = res->n;
+		g.total_ms = res->mean_ms * res->n;
 		g.nesting_level = 0;
 		g.nfacts = 1;
-		g.facts[0] = res.facts;
+		g.facts[0] = res->facts;
 		nfindings = pa_benchmark_findings(&findings, benchmark_id, GetUserId(), &g);
 	}
 
 	initStringInfo(&doc);
 	appendStringInfo(&doc, "{\"findings\":[%s],\"benchmark\":{", findings.data);
 	pa_json_int(&doc, "benchmark_id", (int64) benchmark_id, &first);
-	pa_json_str(&doc, "label", label, &first);
-	pa_json_str(&doc, "query", args.query, &first);
-	pa_json_int(&doc, "iterations", args.iterations, &first);
-	pa_json_int(&doc, "warmup", args.warmup, &first);
-	pa_json_int(&doc, "clients", 1, &first);
-	pa_json_num(&doc, "min_ms", res.min_ms, &first);
-	pa_json_num(&doc, "p50_ms", res.p50_ms, &first);
-	pa_json_num(&doc, "p95_ms", res.p95_ms, &first);
-	pa_json_num(&doc, "p99_ms", res.p99_ms, &first);
-	pa_json_num(&doc, "max_ms", res.max_ms, &first);
-	pa_json_num(&doc, "mean_ms", res.mean_ms, &first);
-	pa_json_num(&doc, "stddev_ms", res.stddev_ms, &first);
-	pa_json_num(&doc, "rows_per_call", res.rows_per_call, &first);
-	pa_json_int(&doc, "shared_blks_hit", res.shared_blks_hit, &first);
-	pa_json_int(&doc, "shared_blks_read", res.shared_blks_read, &first);
-	pa_json_int(&doc, "seq_scans", res.seq_scans, &first);
-	pa_json_int(&doc, "memory_growth_bytes", res.memory_growth, &first);
-	pa_json_num(&doc, "throughput_qps", res.mean_ms > 0 ? 1000.0 / res.mean_ms : 0, &first);
-	pa_json_int(&doc, "errors", 0, &first);
+	pa_json_str(&doc, "label", args->label, &first);
+	pa_json_str(&doc, "query", args->query, &first);
+	pa_json_int(&doc, "iterations", args->iterations, &first);
+	pa_json_int(&doc, "warmup", args->warmup, &first);
+	pa_json_int(&doc, "clients", args->clients, &first);
+	if (res->n > 0)
+	{
+		pa_json_num(&doc, "min_ms", res->min_ms, &first);
+		pa_json_num(&doc, "p50_ms", res->p50_ms, &first);
+		pa_json_num(&doc, "p95_ms", res->p95_ms, &first);
+		pa_json_num(&doc, "p99_ms", res->p99_ms, &first);
+		pa_json_num(&doc, "max_ms", res->max_ms, &first);
+		pa_json_num(&doc, "mean_ms", res->mean_ms, &first);
+		pa_json_num(&doc, "stddev_ms", res->stddev_ms, &first);
+		pa_json_num(&doc, "rows_per_call", res->rows_per_call, &first);
+	}
+	pa_json_int(&doc, "shared_blks_hit", res->shared_blks_hit, &first);
+	pa_json_int(&doc, "shared_blks_read", res->shared_blks_read, &first);
+	pa_json_int(&doc, "seq_scans", res->seq_scans, &first);
+	if (!concurrent)
+		pa_json_int(&doc, "memory_growth_bytes", res->memory_growth, &first);
+	pa_json_num(&doc, "throughput_qps", res->throughput_qps, &first);
+	pa_json_int(&doc, "errors", res->errors, &first);
 	pa_json_ts(&doc, "started_at", started_at, &first);
 	pa_json_int(&doc, "userid", GetUserId(), &first);
-	pa_json_int(&doc, "custom_plans", res.custom_plans, &first);
-	pa_json_int(&doc, "generic_plans", res.generic_plans, &first);
-	pa_json_str(&doc, "tenants_type", OidIsValid(res.ptype) ? format_type_be(res.ptype) : NULL, &first);
+	if (!concurrent)
+	{
+		pa_json_int(&doc, "custom_plans", res->custom_plans, &first);
+		pa_json_int(&doc, "generic_plans", res->generic_plans, &first);
+	}
+	pa_json_str(&doc, "tenants_type", OidIsValid(res->ptype) ? format_type_be(res->ptype) : NULL, &first);
 	pa_json_int(&doc, "findings", nfindings, &first);
-	pa_json_raw(&doc, "rollback", args.rollback ? "true" : "false", &first);
+	pa_json_raw(&doc, "rollback", args->rollback ? "true" : "false", &first);
+	if (concurrent)
+	{
+		pa_json_raw(&doc, "error_counts", res->error_counts ? res->error_counts : "{}", &first);
+		pa_json_num(&doc, "wall_ms", res->wall_ms, &first);
+		pa_json_num(&doc, "single_p50_ms", res->single_p50_ms, &first);
+		pa_json_num(&doc, "single_p95_ms", res->single_p95_ms, &first);
+		pa_json_num(&doc, "single_throughput_qps", res->single_throughput_qps, &first);
+		if (res->single_p95_ms > 0 && res->n > 0)
+			pa_json_num(&doc, "p95_degradation", res->p95_ms / res->single_p95_ms, &first);
+	}
+	else
+	{
+		appendStringInfoString(&doc, ",\"memory_samples\":[");
+		for (i = 0; i < res->n_mem_checkpoints; i++)
+			appendStringInfo(&doc, "%s" INT64_FORMAT, i > 0 ? "," : "", res->mem_checkpoints[i]);
+		appendStringInfoChar(&doc, ']');
+	}
 	appendStringInfoString(&doc, ",\"seq_scan_tables\":[");
 	for (i = 0; i < list_length(seq_tables); i++)
 	{
@@ -539,67 +669,12 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoChar(&doc, ']');
 	appendStringInfoString(&doc, ",\"samples_ms\":[");
-	for (i = 0; i < res.n; i++)
-		appendStringInfo(&doc, "%s%.17g", i > 0 ? "," : "", res.samples[i]);
+	for (i = 0; i < res->n; i++)
+		appendStringInfo(&doc, "%s%.17g", i > 0 ? "," : "", res->samples[i]);
 	appendStringInfoString(&doc, "]}}");
 
 	pa_persist(PA_PERSIST_BENCHMARK, doc.data, doc.len);
 
-	/* The row, as stored. */
-	values = palloc0(sizeof(Datum) * tupdesc->natts);
-	nulls = palloc(sizeof(bool) * tupdesc->natts);
-	for (i = 0; i < tupdesc->natts; i++)
-		nulls[i] = true;
-	pa_set_column(tupdesc, values, nulls, "benchmark_id", Int64GetDatum((int64) benchmark_id), false);
-	pa_set_column(tupdesc, values, nulls, "label", label ? CStringGetTextDatum(label) : (Datum) 0, label == NULL);
-	pa_set_column(tupdesc, values, nulls, "query", CStringGetTextDatum(args.query), false);
-	pa_set_column(tupdesc, values, nulls, "iterations", Int32GetDatum(args.iterations), false);
-	pa_set_column(tupdesc, values, nulls, "warmup", Int32GetDatum(args.warmup), false);
-	pa_set_column(tupdesc, values, nulls, "clients", Int32GetDatum(1), false);
-	pa_set_column(tupdesc, values, nulls, "min_ms", Float8GetDatum(res.min_ms), false);
-	pa_set_column(tupdesc, values, nulls, "p50_ms", Float8GetDatum(res.p50_ms), false);
-	pa_set_column(tupdesc, values, nulls, "p95_ms", Float8GetDatum(res.p95_ms), false);
-	pa_set_column(tupdesc, values, nulls, "p99_ms", Float8GetDatum(res.p99_ms), false);
-	pa_set_column(tupdesc, values, nulls, "max_ms", Float8GetDatum(res.max_ms), false);
-	pa_set_column(tupdesc, values, nulls, "mean_ms", Float8GetDatum(res.mean_ms), false);
-	pa_set_column(tupdesc, values, nulls, "stddev_ms", Float8GetDatum(res.stddev_ms), false);
-	pa_set_column(tupdesc, values, nulls, "rows_per_call", Float8GetDatum(res.rows_per_call), false);
-	pa_set_column(tupdesc, values, nulls, "shared_blks_hit", Int64GetDatum(res.shared_blks_hit), false);
-	pa_set_column(tupdesc, values, nulls, "shared_blks_read", Int64GetDatum(res.shared_blks_read), false);
-	pa_set_column(tupdesc, values, nulls, "seq_scans", Int64GetDatum(res.seq_scans), false);
-	pa_set_column(tupdesc, values, nulls, "memory_growth_bytes", Int64GetDatum(res.memory_growth), false);
-	pa_set_column(tupdesc, values, nulls, "throughput_qps",
-		   Float8GetDatum(res.mean_ms > 0 ? 1000.0 / res.mean_ms : 0), false);
-	pa_set_column(tupdesc, values, nulls, "errors", Int64GetDatum(0), false);
-	pa_set_column(tupdesc, values, nulls, "started_at", TimestampTzGetDatum(started_at), false);
-	pa_set_column(tupdesc, values, nulls, "userid", ObjectIdGetDatum(GetUserId()), false);
-	pa_set_column(tupdesc, values, nulls, "custom_plans", Int64GetDatum(res.custom_plans), false);
-	pa_set_column(tupdesc, values, nulls, "generic_plans", Int64GetDatum(res.generic_plans), false);
-	pa_set_column(tupdesc, values, nulls, "findings", Int32GetDatum(nfindings), false);
-	pa_set_column(tupdesc, values, nulls, "rollback", BoolGetDatum(args.rollback), false);
-	pa_set_column(tupdesc, values, nulls, "tenants_type",
-		   OidIsValid(res.ptype) ? CStringGetTextDatum(format_type_be(res.ptype)) : (Datum) 0,
-		   !OidIsValid(res.ptype));
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * Max(1, list_length(seq_tables)));
-
-		for (i = 0; i < list_length(seq_tables); i++)
-			elems[i] = CStringGetTextDatum((char *) list_nth(seq_tables, i));
-		pa_set_column(tupdesc, values, nulls, "seq_scan_tables",
-			   PointerGetDatum(construct_array(elems, list_length(seq_tables), TEXTOID,
-											   -1, false, TYPALIGN_INT)),
-			   false);
-	}
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * res.n);
-
-		for (i = 0; i < res.n; i++)
-			elems[i] = Float8GetDatum(res.samples[i]);
-		pa_set_column(tupdesc, values, nulls, "samples_ms",
-			   PointerGetDatum(construct_array(elems, res.n, FLOAT8OID, 8,
-											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-			   false);
-	}
-	tupdesc = BlessTupleDesc(tupdesc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	/* The row, as stored: built from the document by the same function. */
+	return pa_benchmark_row(doc.data);
 }

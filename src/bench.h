@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * bench.h
- *		Benchmarks of one statement (bench.c) and the assertions built on
- *		them (assert.c).
+ *		Benchmarks of one statement: in this backend (bench.c) and from
+ *		concurrent background workers (bench_concurrent.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +10,15 @@
 #define PA_BENCH_H
 
 #include "fmgr.h"
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+/* Upper bounds that keep a mistyped argument from exhausting memory. */
+#define PA_MAX_ITERATIONS	10000000
+#define PA_MAX_WARMUP		10000000
+
+/* Memory is sampled at this many points across the timed iterations. */
+#define PA_MEM_CHECKPOINTS	10
 
 typedef struct PaBenchArgs
 {
@@ -19,6 +28,8 @@ typedef struct PaBenchArgs
 	int			ntenants;
 	char	  **tenants;		/* $1's values, as text */
 	bool		rollback;
+	int			clients;		/* 1 for benchmark() */
+	char	   *label;
 } PaBenchArgs;
 
 typedef struct PaBenchResult
@@ -37,11 +48,21 @@ typedef struct PaBenchResult
 	int64		shared_blks_read;
 	int64		seq_scans;		/* sequential-scan nodes in the plan */
 	int64		memory_growth;
+	int			n_mem_checkpoints;
+	int64		mem_checkpoints[PA_MEM_CHECKPOINTS + 1];	/* growth so far */
 	int64		custom_plans;
 	int64		generic_plans;
 	Oid			ptype;			/* $1's inferred type, or InvalidOid */
 	uint64		queryid;
 	const char *facts;			/* plan facts (plan_inspect.h), or NULL */
+	double		throughput_qps;
+	int64		errors;
+	/* benchmark_concurrent() only */
+	const char *error_counts;	/* JSON object: SQLSTATE -> count, message */
+	double		wall_ms;
+	double		single_p50_ms;
+	double		single_p95_ms;
+	double		single_throughput_qps;
 } PaBenchResult;
 
 /*
@@ -52,8 +73,22 @@ typedef struct PaBenchResult
 extern void pa_bench_args_from_call(FunctionCallInfo fcinfo, PaBenchArgs *args,
 									int query_arg, int iter_arg, int warmup_arg,
 									int tenants_arg);
+extern void pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *name);
 
 /* Run a benchmark in the current transaction, as the current role. */
 extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
+
+/* Pieces shared with benchmark_concurrent(). */
+extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,
+								   Oid *ptype, Datum **values);
+extern ParamListInfo pa_bench_params(Oid ptype, MemoryContext cxt);
+extern void pa_bench_summarise(double *samples, int n, PaBenchResult *res);
+
+/*
+ * Store a finished benchmark (with the findings of its plan) through the
+ * writer and return it as a perfaudit.benchmarks row.
+ */
+extern Datum pa_bench_store(const PaBenchArgs *args, PaBenchResult *res,
+							uint64 benchmark_id, TimestampTz started_at);
 
 #endif							/* PA_BENCH_H */
