@@ -408,12 +408,15 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	probe.level = pa_nesting_level;	/* SPI runs at the caller's level */
 	probe.cxt = cxt;
 	pa_bench_probe = &probe;
+	/* Its executions are the extension's own: not in runs or statistics. */
+	pa_internal_depth++;
 	PG_TRY();
 	{
 		pa_bench_loop(plan, args, tenant_values, res, cxt);
 	}
 	PG_FINALLY();
 	{
+		pa_internal_depth--;
 		pa_bench_probe = saved_probe;
 	}
 	PG_END_TRY();
@@ -565,9 +568,18 @@ pa_benchmark_row(const char *doc)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = CStringGetTextDatum(doc);
-	ret = SPI_execute_with_args("SELECT pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, "
+	pa_internal_depth++;
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args("SELECT pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, "
 								"$1::pg_catalog.jsonb OPERATOR(pg_catalog.->) 'benchmark')",
 								1, argtypes, args, NULL, true, 1);
+	}
+	PG_FINALLY();
+	{
+		pa_internal_depth--;
+	}
+	PG_END_TRY();
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not build the benchmark row: %s", SPI_result_code_string(ret));
 	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

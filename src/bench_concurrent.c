@@ -408,6 +408,8 @@ pa_bench_client_main(Datum main_arg)
 		proc_exit(1);
 	me = &sh->clients[c];
 
+	/* Benchmark executions are the extension's own: not in runs or statistics. */
+	pa_internal_depth = 1;
 	BackgroundWorkerInitializeConnectionByOid(sh->dboid, sh->session_userid, 0);
 
 	PG_TRY();

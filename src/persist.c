@@ -42,6 +42,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -58,7 +59,8 @@
 /* The storing statement for each PaPersistKind. */
 static const char *const pa_store_sql[] = {
 	"SELECT perfaudit._store_run($1::pg_catalog.jsonb)",
-	"SELECT perfaudit._store_benchmark($1::pg_catalog.jsonb)"
+	"SELECT perfaudit._store_benchmark($1::pg_catalog.jsonb)",
+	"SELECT perfaudit._store_baseline($1::pg_catalog.jsonb)"
 };
 
 static int	pa_writer_index = -1;	/* in the writer: its slot */
@@ -257,7 +259,8 @@ pa_persist(PaPersistKind kind, const char *payload, Size len)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("pg_perfaudit could not store the results"),
 				 errdetail("The writer worker reported: %s", errmsg_copy),
-				 errhint("The run is still active and closed; call perfaudit.stop() again to retry.")));
+				 kind == PA_PERSIST_RUN ?
+				 errhint("The run is still active and closed; call perfaudit.stop() again to retry.") : 0));
 }
 
 /* ----------------------------------------------------------------
@@ -513,4 +516,31 @@ pa_writer_main(Datum main_arg)
 	}
 
 	proc_exit(0);
+}
+
+/* ----------------------------------------------------------------
+ * _persist_baseline(doc jsonb): store a baseline through the writer
+ * ----------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(pa_persist_baseline);
+
+/*
+ * doc is {"name": ..., "recorded_at": ..., "metrics": [...]}, built and
+ * checked by save_baseline() / import_baseline().  The role it is stored
+ * for is the caller's, added here, never taken from the document:
+ * _store_baseline() refuses to replace another role's baseline.
+ */
+Datum
+pa_persist_baseline(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	StringInfoData buf;
+
+	pa_require_preload();
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"userid\":%u,\"baseline\":", GetUserId());
+	(void) JsonbToCString(&buf, &doc->root, VARSIZE(doc));
+	appendStringInfoChar(&buf, '}');
+	pa_persist(PA_PERSIST_BASELINE, buf.data, buf.len);
+	PG_RETURN_VOID();
 }

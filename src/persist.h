@@ -14,7 +14,8 @@
 typedef enum PaPersistKind
 {
 	PA_PERSIST_RUN = 0,
-	PA_PERSIST_BENCHMARK
+	PA_PERSIST_BENCHMARK,
+	PA_PERSIST_BASELINE
 } PaPersistKind;
 
 /*
