@@ -104,6 +104,9 @@ CREATE TABLE perfaudit.benchmarks (
     p95_degradation     float8          -- p95_ms / single_p95_ms
 );
 ALTER SEQUENCE perfaudit.benchmarks_benchmark_id_seq OWNED BY perfaudit.benchmarks.benchmark_id;
+-- Samples are stored uncompressed: random floats do not compress, and
+-- trying costs more than the benchmark of a fast statement.
+ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTERNAL;
 
 CREATE TABLE perfaudit.findings (
     finding_id   bigserial PRIMARY KEY,
@@ -421,17 +424,23 @@ RETURNS perfaudit.benchmarks
 AS 'MODULE_PATHNAME', 'pa_benchmark_concurrent'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
-CREATE FUNCTION perfaudit._store_benchmark(doc jsonb)
+-- The benchmarks row of a document and its samples (sent in binary beside
+-- the document: as JSON text they would cost more than the benchmark).
+CREATE FUNCTION perfaudit._benchmark_row(doc jsonb, samples float8[])
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark_row_sql'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION perfaudit._store_benchmark(doc jsonb, samples float8[])
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO perfaudit.benchmarks
-    SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, doc OPERATOR(pg_catalog.->) 'benchmark');
+    SELECT * FROM perfaudit._benchmark_row(doc, samples);
     SELECT perfaudit._store_findings(doc OPERATOR(pg_catalog.->) 'findings');
 $$;
-
-REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb, float8[]) FROM PUBLIC;
 
 CREATE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
                                             iterations int DEFAULT 50, tenants text[] DEFAULT NULL)

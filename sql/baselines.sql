@@ -21,7 +21,9 @@ SELECT pa_error_of($$SELECT perfaudit.assert_no_memory_growth('SELECT 1', NULL)$
 SELECT pa_error_of($$SELECT perfaudit.assert_no_memory_growth('VACUUM')$$);
 
 -- A baseline from a run and a labelled benchmark.
-SELECT perfaudit.start('baseline workload');
+-- (earlier tests' labelled benchmarks would join the baseline: start clean)
+DELETE FROM perfaudit.benchmarks;
+SELECT perfaudit.start('baseline workload') IS NOT NULL AS started;
 SELECT count(*) FROM items WHERE organization_id = 3;
 SELECT name FROM items WHERE id = 42;
 SELECT run_id AS base_run FROM perfaudit.stop() \gset
@@ -48,7 +50,7 @@ SELECT count(*) = (SELECT count(*) FROM perfaudit.baselines WHERE name = 'ci') A
   FROM perfaudit.baselines WHERE name = 'ci copy';
 
 -- A worse run fails: one more statement, a statement run twice.
-SELECT perfaudit.start('regressed workload');
+SELECT perfaudit.start('regressed workload') IS NOT NULL AS started;
 SELECT count(*) FROM items WHERE organization_id = 3;
 SELECT count(*) FROM items WHERE organization_id = 3;
 SELECT name FROM items WHERE id = 42;
@@ -107,7 +109,7 @@ RESET ROLE;
 SELECT count(*) > 1 AS ci_intact FROM perfaudit.baselines WHERE name = 'ci';
 
 -- Reports: the run, its slowest statements per tenant, findings with suggestions.
-SELECT perfaudit.start('report me');
+SELECT perfaudit.start('report me') IS NOT NULL AS started;
 SELECT name FROM items WHERE organization_id = 3 AND id = 3;
 SELECT id FROM items WHERE organization_id = 4 LIMIT 1;
 SELECT count(*) FROM items;   -- unscoped: a finding

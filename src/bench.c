@@ -59,6 +59,7 @@
 #include "utils/plancache.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "bench.h"
 #include "detect.h"
@@ -553,27 +554,38 @@ pa_seq_scan_tables(const char *facts)
 }
 
 /*
- * The perfaudit.benchmarks row of a stored document: jsonb_populate_record,
- * as _store_benchmark() uses, so the row returned is the row stored.
+ * The perfaudit.benchmarks row of a document and its samples: the
+ * document's fields by jsonb_populate_record, samples_ms set to the array.
+ * _benchmark_row() (which _store_benchmark() inserts) and benchmark()'s
+ * own result both come from here, so the row returned is the row stored.
+ * The array is set directly: through PL/pgSQL or JSON, tens of thousands
+ * of samples would cost more than the benchmark of a fast statement.
  */
 static Datum
-pa_benchmark_row(const char *doc)
+pa_benchmark_row(Datum doc, Datum samples, bool samples_null)
 {
-	Oid			argtypes[1] = {TEXTOID};
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {JSONBOID};
 	Datum		args[1];
 	Datum		row;
 	bool		isnull;
 	int			ret;
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+	TupleDesc	tupdesc;
+	HeapTuple	modified;
+	int			attnum = 0;
+	int			i;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	args[0] = CStringGetTextDatum(doc);
+	args[0] = doc;
 	pa_internal_depth++;
 	PG_TRY();
 	{
 		ret = SPI_execute_with_args("SELECT pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, "
-								"$1::pg_catalog.jsonb OPERATOR(pg_catalog.->) 'benchmark')",
-								1, argtypes, args, NULL, true, 1);
+									"$1 OPERATOR(pg_catalog.->) 'benchmark')",
+									1, argtypes, args, NULL, true, 1);
 	}
 	PG_FINALLY();
 	{
@@ -585,9 +597,40 @@ pa_benchmark_row(const char *doc)
 	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		elog(ERROR, "could not build the benchmark row");
-	row = SPI_datumTransfer(row, false, -1);
+
+	td = DatumGetHeapTupleHeader(row);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), "samples_ms") == 0)
+			attnum = i + 1;
+	}
+	if (attnum == 0)
+		elog(ERROR, "perfaudit.benchmarks has no samples_ms column");
+	modified = heap_modify_tuple_by_cols(&tuple, tupdesc, 1, &attnum, &samples, &samples_null);
+	MemoryContextSwitchTo(cxt);
+	row = heap_copy_tuple_as_datum(modified, tupdesc);
+	ReleaseTupleDesc(tupdesc);
 	SPI_finish();
 	return row;
+}
+
+PG_FUNCTION_INFO_V1(pa_benchmark_row_sql);
+
+/* _benchmark_row(doc jsonb, samples float8[]) */
+Datum
+pa_benchmark_row_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(pa_benchmark_row(PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+									 PG_ARGISNULL(1)));
 }
 
 Datum
@@ -680,13 +723,20 @@ pa_bench_store(const PaBenchArgs *args,
 		escape_json(&doc, (char *) list_nth(seq_tables, i));
 	}
 	appendStringInfoChar(&doc, ']');
-	appendStringInfoString(&doc, ",\"samples_ms\":[");
-	for (i = 0; i < res->n; i++)
-		appendStringInfo(&doc, "%s%.17g", i > 0 ? "," : "", res->samples[i]);
-	appendStringInfoString(&doc, "]}}");
+	appendStringInfoString(&doc, "}}");
 
-	pa_persist(PA_PERSIST_BENCHMARK, doc.data, doc.len);
+	/* The samples go in binary, beside the document. */
+	pa_persist_samples(PA_PERSIST_BENCHMARK, doc.data, doc.len, res->samples, res->n);
 
 	/* The row, as stored: built from the document by the same function. */
-	return pa_benchmark_row(doc.data);
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * Max(res->n, 1));
+
+		for (i = 0; i < res->n; i++)
+			elems[i] = Float8GetDatum(res->samples[i]);
+		return pa_benchmark_row(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc.data)),
+								PointerGetDatum(construct_array(elems, res->n, FLOAT8OID, sizeof(float8),
+																FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+								false);
+	}
 }

@@ -510,12 +510,15 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 
 	if (pa_bench_probe != NULL && pa_bench_probe->level == pa_nesting_level &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		pa_bench_probe->last_plan != (const void *) queryDesc->plannedstmt)
 	{
 		PaPlanFacts facts;
 		bool		has_comment;
 
 		pa_inspect_plan(queryDesc, &facts, &has_comment);
+		/* A generic plan is executed again and again: inspect it once. */
+		pa_bench_probe->last_plan = queryDesc->plannedstmt;
 		pa_bench_probe->seq_scans = Max(pa_bench_probe->seq_scans, facts.seq_scans);
 		pa_bench_probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
 		if (pa_bench_probe->facts == NULL && facts.facts != NULL)

@@ -28,6 +28,7 @@ typedef struct PaBenchProbe
 	int64		seq_scans;		/* most seen in one execution */
 	uint64		queryid;
 	const char *facts;			/* the first non-empty facts */
+	const void *last_plan;		/* PlannedStmt inspected last: not again */
 } PaBenchProbe;
 
 extern PaBenchProbe *pa_bench_probe;

@@ -41,6 +41,7 @@
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -59,7 +60,7 @@
 /* The storing statement for each PaPersistKind. */
 static const char *const pa_store_sql[] = {
 	"SELECT perfaudit._store_run($1::pg_catalog.jsonb)",
-	"SELECT perfaudit._store_benchmark($1::pg_catalog.jsonb)",
+	"SELECT perfaudit._store_benchmark($1::pg_catalog.jsonb, $2)",
 	"SELECT perfaudit._store_baseline($1::pg_catalog.jsonb)"
 };
 
@@ -145,6 +146,23 @@ pa_writer_launch_failed(int slot, Oid dboid)
 void
 pa_persist(PaPersistKind kind, const char *payload, Size len)
 {
+	pa_persist_samples(kind, payload, len, NULL, 0);
+}
+
+/*
+ * Segment layout: the document and its terminating NUL, padding to
+ * MAXALIGN, the number of samples (int64), the samples (float8).
+ */
+static Size
+pa_samples_offset(Size len)
+{
+	return MAXALIGN(len + 1);
+}
+
+void
+pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
+				   const double *samples, int64 nsamples)
+{
 	dsm_segment *seg;
 	volatile int req = -1;
 	TimestampTz deadline;
@@ -152,9 +170,18 @@ pa_persist(PaPersistKind kind, const char *payload, Size len)
 	char		errmsg_copy[PA_ERRMSG_LEN];
 	volatile bool launch_warned = false;
 
-	seg = dsm_create(len + 1, 0);
-	memcpy(dsm_segment_address(seg), payload, len);
-	((char *) dsm_segment_address(seg))[len] = '\0';
+	seg = dsm_create(add_size(pa_samples_offset(len),
+							  add_size(sizeof(int64), mul_size(nsamples, sizeof(double)))), 0);
+	{
+		char	   *base = dsm_segment_address(seg);
+
+		memcpy(base, payload, len);
+		base[len] = '\0';
+		memcpy(base + pa_samples_offset(len), &nsamples, sizeof(int64));
+		if (nsamples > 0)
+			memcpy(base + pa_samples_offset(len) + sizeof(int64), samples,
+				   sizeof(double) * nsamples);
+	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pa_persist_timeout_ms);
 	errmsg_copy[0] = '\0';
@@ -402,9 +429,14 @@ pa_writer_process(int idx, MemoryContext work_cxt)
 
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1];
+		Oid			argtypes[2] = {TEXTOID, FLOAT8ARRAYOID};
+		Datum		args[2];
 		int			ret;
+		char	   *base = dsm_segment_address(seg);
+		Size		len = strlen(base);
+		int64		nsamples;
+		Datum	   *elems;
+		int64		i;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -412,8 +444,21 @@ pa_writer_process(int idx, MemoryContext work_cxt)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, pa_store_sql[kind]);
 
-		args[0] = CStringGetTextDatum((char *) dsm_segment_address(seg));
-		ret = SPI_execute_with_args(pa_store_sql[kind], 1, argtypes, args,
+		args[0] = CStringGetTextDatum(base);
+		memcpy(&nsamples, base + pa_samples_offset(len), sizeof(int64));
+		elems = palloc(sizeof(Datum) * Max(nsamples, 1));
+		for (i = 0; i < nsamples; i++)
+		{
+			double		v;
+
+			memcpy(&v, base + pa_samples_offset(len) + sizeof(int64) + i * sizeof(double),
+				   sizeof(double));
+			elems[i] = Float8GetDatum(v);
+		}
+		args[1] = PointerGetDatum(construct_array(elems, (int) nsamples, FLOAT8OID, sizeof(float8),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		ret = SPI_execute_with_args(pa_store_sql[kind], kind == PA_PERSIST_BENCHMARK ? 2 : 1,
+									argtypes, args,
 									NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "storing statement returned %d", ret);

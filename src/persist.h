@@ -25,6 +25,14 @@ typedef enum PaPersistKind
  */
 extern void pa_persist(PaPersistKind kind, const char *payload, Size len);
 
+/*
+ * The same, with a float8 array handed over in binary (a benchmark's
+ * samples: formatting and parsing them as JSON text would cost more than
+ * the benchmark itself).  The storing function receives it as $2.
+ */
+extern void pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
+							   const double *samples, int64 nsamples);
+
 extern PGDLLEXPORT void pa_writer_main(Datum main_arg);
 
 #endif							/* PA_PERSIST_H */
