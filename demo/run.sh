@@ -47,7 +47,7 @@ trap cleanup EXIT
 echo "== starting a throwaway cluster on port $port (socket in $work)"
 "${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
 "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/server.log" -w \
-    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all -c perfaudit.slow_query_ms=5" \
+    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all -c perfaudit.slow_query_ms=5 -c max_worker_processes=16" \
     start >/dev/null
 
 psql() { "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -v ON_ERROR_STOP=1 "$@"; }
@@ -112,47 +112,60 @@ echo "\\q" >&"${OWNER[1]}"
 wait "$OWNER_PID" 2>/dev/null || true
 echo "   run $run2 counted $stmts2 statement executions"
 
+echo "== benchmarks: one client, then 8 concurrent clients (background workers), over 50 organizations"
+psql -d saas >/dev/null <<'SQL'
+SELECT perfaudit.benchmark('SELECT id, email FROM app.users WHERE organization_id = $1 ORDER BY id LIMIT 20',
+                           500, 5, ARRAY(SELECT g::text FROM generate_series(1, 50) g), 'users page');
+SELECT perfaudit.benchmark_concurrent('SELECT id, email FROM app.users WHERE organization_id = $1 ORDER BY id LIMIT 20',
+                                      8, 4000, ARRAY(SELECT g::text FROM generate_series(1, 50) g), 'users page, 8 clients');
+SELECT perfaudit.benchmark('SELECT name, status FROM app.applications WHERE organization_id = $1',
+                           200, 5, ARRAY(SELECT g::text FROM generate_series(1, 50) g), 'applications of an org');
+SQL
+
 echo
 echo "================================ pg_perfaudit report ================================"
 psql -d saas <<'SQL'
 \pset footer off
+\pset tuples_only on
+\pset format unaligned
 \echo
-\echo Runs
-SELECT run_id, label, scope, statements, round(total_ms::numeric, 2) AS total_ms,
-       round(max_ms::numeric, 2) AS slowest_ms, overflow
-  FROM perfaudit.runs ORDER BY run_id;
+SELECT * FROM perfaudit.report(1);
 \echo
-\echo Statements of each run, slowest first
-SELECT run_id, calls, distinct_params AS distinct,
-       round(total_ms::numeric, 3) AS total_ms, round(mean_ms::numeric, 3) AS mean_ms,
-       rows, shared_blks_hit + shared_blks_read AS blocks, seq_scans,
-       nesting_level AS lvl,
-       left(regexp_replace(query, '\s+', ' ', 'g'), 64) AS query
-  FROM perfaudit.run_statements
- ORDER BY run_id, total_ms DESC;
+\echo 'Run 2 (pgbench, database scope)'
+SELECT format('  %s statements over %s tenants, %s ms in total, %s finding(s)',
+              r.statements, (SELECT count(DISTINCT tenant) FROM perfaudit.run_statements s WHERE s.run_id = r.run_id),
+              round(r.total_ms::numeric, 1), r.findings)
+  FROM perfaudit.runs r WHERE run_id = 2;
 \echo
-\echo Findings (perfaudit.findings, written at stop())
-SELECT run_id, kind, severity, calls, relation, tenant,
-       left(regexp_replace(query, '\s+', ' ', 'g'), 44) AS query,
-       COALESCE('source: ' || left(regexp_replace(detail->'source'->>'query', '\s+', ' ', 'g'), 40)
-                || ' (' || (detail->'source'->>'rows') || ' rows)', '') AS likely_source
-  FROM perfaudit.findings ORDER BY run_id, finding_id;
+\echo 'Benchmarks (perfaudit.benchmarks)'
+SELECT format('  %-24s %5s x %s client(s): p50 %s ms  p95 %s ms  p99 %s ms  %s/s  %s errors%s%s',
+              label, iterations, clients, round(p50_ms::numeric, 3), round(p95_ms::numeric, 3),
+              round(p99_ms::numeric, 3), round(throughput_qps), errors,
+              CASE WHEN clients > 1 THEN format('  (one client alone: p95 %s ms; p95 x%s)',
+                                                round(single_p95_ms::numeric, 3),
+                                                round(p95_degradation::numeric, 2)) ELSE '' END,
+              CASE WHEN findings > 0 THEN '  seq scan of ' || array_to_string(seq_scan_tables, ', ') ELSE '' END)
+  FROM perfaudit.benchmarks ORDER BY benchmark_id;
 \echo
-\echo Suggestions
-SELECT DISTINCT kind, relation, suggestion FROM perfaudit.findings
- WHERE suggestion IS NOT NULL ORDER BY kind, relation;
-\echo
-\echo Always-on per-tenant statistics (perfaudit.tenant_stats, no capture needed), busiest tenants
+\echo 'Always-on per-tenant statistics (perfaudit.tenant_stats), busiest tenants'
+\pset tuples_only off
+\pset format aligned
 SELECT coalesce(tenant, '(none)') AS tenant, calls, round(total_ms::numeric, 2) AS total_ms,
        round(p95_ms::numeric, 3) AS p95_ms, round(max_ms::numeric, 3) AS max_ms,
        rows, seq_scans, unscoped_calls
   FROM perfaudit.tenant_stats WHERE database = current_database()
  ORDER BY total_ms DESC LIMIT 8;
-\echo
-\echo The same run as a CI job would check it
-SELECT perfaudit.assert_max_queries(50, 1) AS "assert_max_queries(50)";
+\echo 'CI checks, as a test suite would call them (true, or an ERROR with SQLSTATE PA001)'
 \set ON_ERROR_STOP 0
+\set VERBOSITY default
+SELECT perfaudit.assert_max_queries(50, 1) AS "assert_max_queries(50)";
+SELECT perfaudit.assert_query_time('SELECT id FROM app.users WHERE organization_id = $1 LIMIT 20', 50,
+                                   tenants => ARRAY['1', '2', '3']) AS "org users under 50 ms at p95";
+SELECT perfaudit.assert_no_memory_growth('SELECT count(*) FROM app.servers WHERE organization_id = 7') AS "no memory growth";
+SELECT perfaudit.save_baseline('demo', 1) AS "baseline metrics saved";
+SELECT perfaudit.assert_no_regression('demo', 1.25, 1) AS "run 1 vs its own baseline";
 SELECT perfaudit.assert_no_findings(ARRAY['n_plus_one'], 1);
+SELECT perfaudit.assert_no_seq_scan('SELECT name FROM app.applications WHERE organization_id = 42');
 SQL
 echo "====================================================================================="
 echo "(the cluster in $work is stopped and removed on exit)"
