@@ -38,6 +38,18 @@ RESET enable_indexscan;
 RESET enable_bitmapscan;
 SELECT perfaudit.assert_no_seq_scan('SELECT name FROM items WHERE id = 3');
 
+-- Custom plans differ per tenant: the tenant whose plan scans the whole
+-- table is caught although the tenants before it used the index.
+CREATE TABLE skewed (organization_id int NOT NULL, payload text);
+INSERT INTO skewed SELECT CASE WHEN g <= 20 THEN 2 ELSE 1 END, 'x' FROM generate_series(1, 20000) g;
+CREATE INDEX ON skewed (organization_id);
+ANALYZE skewed;
+SET plan_cache_mode = force_custom_plan;
+SELECT seq_scans, seq_scan_tables, custom_plans, generic_plans
+  FROM perfaudit.benchmark('SELECT count(payload) FROM skewed WHERE organization_id = $1',
+                           6, 0, ARRAY['2', '2', '1']);
+RESET plan_cache_mode;
+
 -- rollback => true: writes leave no trace; false: they stay.
 SELECT rows_per_call FROM perfaudit.benchmark(
     $$INSERT INTO bench_log VALUES ($1, 'x')$$, 10, 2, ARRAY['5'], 'rolled back', true);

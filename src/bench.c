@@ -390,6 +390,15 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 	res->throughput_qps = res->mean_ms > 0 ? 1000.0 / res->mean_ms : 0;
 }
 
+/* The plan source of a prepared one-statement plan. */
+const struct CachedPlanSource *
+pa_bench_plan_source(SPIPlanPtr plan)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+
+	return list_length(sources) == 1 ? (CachedPlanSource *) linitial(sources) : NULL;
+}
+
 void
 pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 {
@@ -408,6 +417,7 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	memset(&probe, 0, sizeof(probe));
 	probe.level = pa_nesting_level;	/* SPI runs at the caller's level */
 	probe.cxt = cxt;
+	probe.source = pa_bench_plan_source(plan);
 	pa_bench_probe = &probe;
 	/* Its executions are the extension's own: not in runs or statistics. */
 	pa_internal_depth++;

@@ -79,6 +79,7 @@ extern void pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char
 extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
 
 /* Pieces shared with benchmark_concurrent(). */
+extern const struct CachedPlanSource *pa_bench_plan_source(SPIPlanPtr plan);
 extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,
 								   Oid *ptype, Datum **values);
 extern ParamListInfo pa_bench_params(Oid ptype, MemoryContext cxt);

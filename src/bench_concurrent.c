@@ -75,6 +75,7 @@
 #define PA_BC_MAGIC			0x50414243
 #define PA_BC_MAX_CLIENTS	1000
 #define PA_BC_MAX_CODES		8		/* distinct SQLSTATEs kept per client */
+#define PA_BC_OTHER_CODE	(-1)	/* the last slot when they run out: "other" */
 #define PA_BC_MSG_LEN		256
 #define PA_BC_FACTS_LEN		8192
 #define PA_BC_SINGLE_MIN	50		/* samples of the single-client pass */
@@ -110,6 +111,7 @@ typedef struct PaBcClient
 	int64		errors;
 	int64		shared_blks_hit;
 	int64		shared_blks_read;
+	TimestampTz started_at;		/* woke up and began its iterations */
 	TimestampTz finished_at;
 	int			ncodes;
 	PaBcCode	codes[PA_BC_MAX_CODES];
@@ -150,6 +152,18 @@ typedef struct PaBcShared
  * ----------------------------------------------------------------
  */
 
+/*
+ * The condition variable lives in the segment: a backend that exits while
+ * prepared to sleep on it (a client terminated while waiting for the go)
+ * must leave its wait list before the segment is unmapped, not after, as
+ * the exit's own ConditionVariableCancelSleep() would.
+ */
+static void
+pa_bc_cancel_sleep(dsm_segment *seg, Datum arg)
+{
+	ConditionVariableCancelSleep();
+}
+
 static void
 pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 {
@@ -164,7 +178,7 @@ pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 			return;
 		}
 	}
-	if (me->ncodes < PA_BC_MAX_CODES)
+	if (me->ncodes < PA_BC_MAX_CODES - 1)
 	{
 		PaBcCode   *code = &me->codes[me->ncodes++];
 
@@ -173,7 +187,22 @@ pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 		strlcpy(code->message, edata->message ? edata->message : "", PA_BC_MSG_LEN);
 	}
 	else
-		me->codes[PA_BC_MAX_CODES - 1].count++;	/* the rest, lumped */
+	{
+		/* The rest are lumped together under "other". */
+		PaBcCode   *code = &me->codes[PA_BC_MAX_CODES - 1];
+
+		if (me->ncodes < PA_BC_MAX_CODES)
+		{
+			me->ncodes = PA_BC_MAX_CODES;
+			code->sqlerrcode = PA_BC_OTHER_CODE;
+			code->count = 0;
+			snprintf(code->message, PA_BC_MSG_LEN,
+					 "more distinct SQLSTATEs than a client keeps; the first was %s: %s",
+					 unpack_sql_state(edata->sqlerrcode),
+					 edata->message ? edata->message : "");
+		}
+		code->count++;
+	}
 }
 
 /*
@@ -195,6 +224,8 @@ pa_bc_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback,
 		instr_time	duration;
 		int			ret;
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (StatementTimeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -213,6 +244,13 @@ pa_bc_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback,
 		SPI_finish();
 		PopActiveSnapshot();
 		disable_timeout(STATEMENT_TIMEOUT, false);
+
+		/*
+		 * A statement timeout that fired just as the execution finished, or
+		 * a cancel, is this execution's error: raise it here, where it is
+		 * counted, not at the next CHECK_FOR_INTERRUPTS() outside.
+		 */
+		CHECK_FOR_INTERRUPTS();
 		if (rollback)
 			AbortCurrentTransaction();
 		else
@@ -227,6 +265,8 @@ pa_bc_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback,
 		edata = CopyErrorData();
 		FlushErrorState();
 		disable_timeout(STATEMENT_TIMEOUT, false);
+		/* A timeout that fired after the error belongs to it: not the next. */
+		QueryCancelPending = false;
 		AbortCurrentTransaction();
 		pa_bc_count_error(me, edata);
 		FreeErrorData(edata);
@@ -259,6 +299,7 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	PaBenchProbe probe;
 	BufferUsage buf_start;
 	BufferUsage buf_use;
+	TimestampTz last_check;
 	int			i;
 
 	keep_cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit benchmark client",
@@ -309,6 +350,7 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	{
 		probe.level = pa_nesting_level;
 		probe.cxt = keep_cxt;
+		probe.source = pa_bench_plan_source(plan);
 		pa_bench_probe = &probe;
 	}
 
@@ -318,7 +360,7 @@ pa_bc_client_run(PaBcShared *sh, int c)
 		uint64		rows;
 		PaBcClient	scratch;	/* warm-up errors are not counted */
 
-		CHECK_FOR_INTERRUPTS();
+		/* pa_bc_execute() checks for interrupts where errors are caught. */
 		if (params)
 			params->params[0].value = values[(c + (Size) i * sh->nclients) % sh->ntenants];
 		memset(&scratch, 0, sizeof(scratch));
@@ -338,17 +380,28 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	}
 	ConditionVariableCancelSleep();
 	if (pg_atomic_read_u32(&sh->go) != PA_BC_GO)
+	{
+		pa_bench_probe = NULL;
 		return;
+	}
 
+	me->started_at = GetCurrentTimestamp();
+	last_check = me->started_at;
 	buf_start = pgBufferUsage;
 	for (i = c; i < sh->iterations; i += sh->nclients)
 	{
 		double		ms;
 		uint64		rows;
 
-		CHECK_FOR_INTERRUPTS();
 		if (pg_atomic_read_u32(&sh->go) != PA_BC_GO)
 			break;
+		/* A leader that exited without telling us (it always should). */
+		if (TimestampDifferenceExceeds(last_check, GetCurrentTimestamp(), 1000))
+		{
+			if (!pa_bc_leader_alive(sh))
+				break;
+			last_check = GetCurrentTimestamp();
+		}
 		if (params)
 			params->params[0].value = values[i % sh->ntenants];
 		if (pa_bc_execute(plan, params, sh->rollback, me, exec_cxt, &ms, &rows))
@@ -403,6 +456,7 @@ pa_bench_client_main(Datum main_arg)
 	if (seg == NULL)
 		proc_exit(0);			/* the leader gave up already */
 	dsm_pin_mapping(seg);
+	on_dsm_detach(seg, pa_bc_cancel_sleep, (Datum) 0);
 	sh = (PaBcShared *) dsm_segment_address(seg);
 	if (sh->magic != PA_BC_MAGIC || c < 0 || c >= sh->nclients)
 		proc_exit(1);
@@ -422,6 +476,7 @@ pa_bench_client_main(Datum main_arg)
 
 		/* Tell the leader why, then exit as any failed worker does. */
 		MemoryContextSwitchTo(TopMemoryContext);
+		pa_bench_probe = NULL;
 		edata = CopyErrorData();
 		strlcpy(me->failure, edata->message ? edata->message : "unknown error",
 				PA_BC_MSG_LEN);
@@ -455,15 +510,22 @@ pa_bc_client_lost(PaBcShared *sh, int c)
 			 errdetail("See the server log for the background worker's exit.")));
 }
 
-/* Is any client waiting for a lock that this backend's transaction holds? */
+/*
+ * Is any client waiting for a lock that this backend's transaction holds?
+ * Only clients waiting on a heavyweight lock are asked about (asking takes
+ * every lock-manager partition lock), in a context freed each time.
+ */
 static void
 pa_bc_check_self_block(BackgroundWorkerHandle **handles, int n)
 {
+	MemoryContext cxt = NULL;
+	MemoryContext old = CurrentMemoryContext;
 	int			c;
 
 	for (c = 0; c < n; c++)
 	{
 		pid_t		pid;
+		PGPROC	   *proc;
 		ArrayType  *blockers;
 		Datum	   *elems;
 		bool	   *nulls;
@@ -472,10 +534,19 @@ pa_bc_check_self_block(BackgroundWorkerHandle **handles, int n)
 
 		if (GetBackgroundWorkerPid(handles[c], &pid) != BGWH_STARTED)
 			continue;
+		proc = BackendPidGetProc(pid);
+		if (proc == NULL || (proc->wait_event_info & 0xFF000000) != PG_WAIT_LOCK)
+			continue;
+		if (cxt == NULL)
+			cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"pg_perfaudit lock check",
+										ALLOCSET_SMALL_SIZES);
+		MemoryContextSwitchTo(cxt);
 		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
 														  Int32GetDatum(pid)));
 		deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT,
 						  &elems, &nulls, &nelems);
+		MemoryContextSwitchTo(old);
 		for (i = 0; i < nelems; i++)
 			if (!nulls[i] && DatumGetInt32(elems[i]) == MyProcPid)
 				ereport(ERROR,
@@ -483,7 +554,10 @@ pa_bc_check_self_block(BackgroundWorkerHandle **handles, int n)
 						 errmsg("benchmark client %d is waiting for a lock held by this transaction", c + 1),
 						 errdetail("The clients run in transactions of their own and cannot proceed until this one ends."),
 						 errhint("Call benchmark_concurrent() outside a transaction that has written to the tables it touches.")));
+		MemoryContextReset(cxt);
 	}
+	if (cxt != NULL)
+		MemoryContextDelete(cxt);
 }
 
 /*
@@ -561,12 +635,37 @@ pa_bc_append_codes(StringInfo buf, PaBcShared *sh)
 		if (!first)
 			appendStringInfoChar(buf, ',');
 		first = false;
-		escape_json(buf, unpack_sql_state(codes[j]));
+		escape_json(buf, codes[j] == PA_BC_OTHER_CODE ? "other" : unpack_sql_state(codes[j]));
 		appendStringInfo(buf, ":{\"count\":" INT64_FORMAT ",\"message\":", count);
 		escape_json(buf, message ? message : "");
 		appendStringInfoChar(buf, '}');
 	}
 	appendStringInfoChar(buf, '}');
+}
+
+/* What the leader must stop if it fails or exits while clients run. */
+typedef struct PaBcLeader
+{
+	PaBcShared *sh;
+	BackgroundWorkerHandle **handles;
+	int			nclients;
+} PaBcLeader;
+
+/*
+ * On error, and on exit (a FATAL, pg_terminate_backend()): tell the clients
+ * to stop and terminate them, so that none outlives the benchmark.
+ */
+static void
+pa_bc_stop_clients(int code, Datum arg)
+{
+	PaBcLeader *leader = (PaBcLeader *) DatumGetPointer(arg);
+	int			c;
+
+	pg_atomic_write_u32(&leader->sh->go, PA_BC_STOP);
+	ConditionVariableBroadcast(&leader->sh->cv);
+	for (c = 0; c < leader->nclients; c++)
+		if (leader->handles[c] != NULL)
+			TerminateBackgroundWorker(leader->handles[c]);
 }
 
 /* Errors that concurrency itself causes, which a benchmark counts. */
@@ -595,6 +694,7 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	PaBcShared *sh;
 	char	   *base;
 	BackgroundWorkerHandle **handles;
+	PaBcLeader	leader;
 	double	   *samples;
 	TimestampTz go_at;
 	TimestampTz end_at;
@@ -651,8 +751,13 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	pg_atomic_init_u32(&sh->go, PA_BC_WAIT);
 	ConditionVariableInit(&sh->cv);
 
+	on_dsm_detach(seg, pa_bc_cancel_sleep, (Datum) 0);
+
 	handles = palloc0(sizeof(BackgroundWorkerHandle *) * nclients);
-	PG_TRY();
+	leader.sh = sh;
+	leader.handles = handles;
+	leader.nclients = nclients;
+	PG_ENSURE_ERROR_CLEANUP(pa_bc_stop_clients, PointerGetDatum(&leader));
 	{
 		for (c = 0; c < nclients; c++)
 		{
@@ -681,21 +786,11 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 		}
 
 		pa_bc_wait(sh, &sh->ready, handles);
-		go_at = GetCurrentTimestamp();
 		pg_atomic_write_u32(&sh->go, PA_BC_GO);
 		ConditionVariableBroadcast(&sh->cv);
 		pa_bc_wait(sh, &sh->finished, handles);
 	}
-	PG_CATCH();
-	{
-		pg_atomic_write_u32(&sh->go, PA_BC_STOP);
-		ConditionVariableBroadcast(&sh->cv);
-		for (c = 0; c < nclients; c++)
-			if (handles[c] != NULL)
-				TerminateBackgroundWorker(handles[c]);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(pa_bc_stop_clients, PointerGetDatum(&leader));
 
 	/* Let the slots go before anything else starts workers. */
 	for (c = 0; c < nclients; c++)
@@ -703,6 +798,13 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	pg_read_barrier();
 
 	samples = palloc(sizeof(double) * Max(1, iterations));
+
+	/* Wall time from the first client's start to the last one's end. */
+	go_at = 0;
+	for (c = 0; c < nclients; c++)
+		if (sh->clients[c].started_at != 0 &&
+			(go_at == 0 || sh->clients[c].started_at < go_at))
+			go_at = sh->clients[c].started_at;
 	end_at = go_at;
 	memset(&codes, 0, sizeof(codes));
 	res->errors = 0;
@@ -730,7 +832,8 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	if (n == 0)
 		for (c = 0; c < nclients; c++)
 			for (i = 0; i < sh->clients[c].ncodes; i++)
-				if (!pa_bc_contention_error(sh->clients[c].codes[i].sqlerrcode))
+				if (sh->clients[c].codes[i].sqlerrcode != PA_BC_OTHER_CODE &&
+					!pa_bc_contention_error(sh->clients[c].codes[i].sqlerrcode))
 					ereport(ERROR,
 							(errcode(sh->clients[c].codes[i].sqlerrcode),
 							 errmsg("every execution of the benchmark failed: %s",

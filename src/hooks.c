@@ -46,6 +46,7 @@
 #include "utils/queryjumble.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "capture.h"
 #include "hooks.h"
@@ -487,6 +488,44 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
+/*
+ * A benchmark's execution: keep what its plan says.  A generic plan is the
+ * same plan every time and is inspected once; a custom plan is new each
+ * time (and may differ per tenant) and is always inspected.
+ */
+static void
+pa_bench_probe_inspect(QueryDesc *queryDesc)
+{
+	PaBenchProbe *probe = pa_bench_probe;
+	const CachedPlan *gplan = probe->source ? probe->source->gplan : NULL;
+	bool		generic;
+	PaPlanFacts facts;
+	bool		has_comment;
+
+	generic = gplan != NULL &&
+		list_member_ptr(gplan->stmt_list, queryDesc->plannedstmt);
+	if (generic && probe->inspected_gplan == (const void *) gplan &&
+		probe->inspected_generation == gplan->generation)
+		return;
+
+	pa_inspect_plan(queryDesc, &facts, &has_comment);
+	if (generic)
+	{
+		probe->inspected_gplan = gplan;
+		probe->inspected_generation = gplan->generation;
+	}
+	/* Keep the facts of the plan with the most sequential scans. */
+	if (facts.facts != NULL &&
+		(probe->facts == NULL || facts.seq_scans > probe->seq_scans))
+	{
+		if (probe->facts != NULL)
+			pfree((void *) probe->facts);
+		probe->facts = MemoryContextStrdup(probe->cxt, facts.facts);
+	}
+	probe->seq_scans = Max(probe->seq_scans, facts.seq_scans);
+	probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
+}
+
 static void
 pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
@@ -510,20 +549,8 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 
 	if (pa_bench_probe != NULL && pa_bench_probe->level == pa_nesting_level &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		pa_bench_probe->last_plan != (const void *) queryDesc->plannedstmt)
-	{
-		PaPlanFacts facts;
-		bool		has_comment;
-
-		pa_inspect_plan(queryDesc, &facts, &has_comment);
-		/* A generic plan is executed again and again: inspect it once. */
-		pa_bench_probe->last_plan = queryDesc->plannedstmt;
-		pa_bench_probe->seq_scans = Max(pa_bench_probe->seq_scans, facts.seq_scans);
-		pa_bench_probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
-		if (pa_bench_probe->facts == NULL && facts.facts != NULL)
-			pa_bench_probe->facts = MemoryContextStrdup(pa_bench_probe->cxt, facts.facts);
-	}
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		pa_bench_probe_inspect(queryDesc);
 }
 
 /*

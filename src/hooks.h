@@ -28,7 +28,14 @@ typedef struct PaBenchProbe
 	int64		seq_scans;		/* most seen in one execution */
 	uint64		queryid;
 	const char *facts;			/* the first non-empty facts */
-	const void *last_plan;		/* PlannedStmt inspected last: not again */
+	/*
+	 * The statement's plan source, if known: its generic plan, executed
+	 * again and again, is inspected once (per generation).  Custom plans are
+	 * built for each execution and always inspected.
+	 */
+	const struct CachedPlanSource *source;
+	const void *inspected_gplan;
+	int			inspected_generation;
 } PaBenchProbe;
 
 extern PaBenchProbe *pa_bench_probe;

@@ -2,7 +2,11 @@
 # multi-tenant fixture (zero errors on a read-only workload, throughput and
 # p95 reported), a planted deadlock counted rather than raised, a cancel
 # from another session that stops every client, and a clear error when the
-# worker slots run out.
+# worker slots run out.  Then the ways a client or the leader can go away:
+# a client terminated while it waits for the others (its condition
+# variable sleep lives in the shared segment: this used to crash it at
+# exit), and a leader terminated mid-benchmark (its clients must stop, not
+# run on to the end).
 use strict;
 use warnings;
 use File::Basename;
@@ -111,6 +115,56 @@ $hog->quit;
 ok($node->poll_query_until('postgres', q{
     SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_perfaudit benchmark client'}),
    'no client left running');
+
+# 5. A client terminated while it waits for the go.  Execution 5 of the
+# statement (the second client's warm-up; the single-client pass runs 1 + 2)
+# sleeps, so the first client is left waiting on the condition variable.
+$node->safe_psql('postgres', q{
+    CREATE SEQUENCE slow_seq;
+    CREATE FUNCTION slow_once(int) RETURNS int LANGUAGE sql AS
+      $$ SELECT CASE WHEN nextval('slow_seq') = 5 THEN pg_sleep(3)::text::int END $$;
+});
+my $watcher = $node->background_psql('postgres');
+my $watcher_pid = $watcher->query_safe('SELECT pg_backend_pid()');
+$bg = $node->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/started/, q{
+    \echo started
+    SELECT perfaudit.benchmark_concurrent('SELECT slow_once($1)', 2, 2, '{1,2}', warmup => 1);
+});
+ok($node->poll_query_until('postgres', q{
+    SELECT count(*) = 1 FROM pg_stat_activity
+     WHERE backend_type = 'pg_perfaudit benchmark client' AND wait_event = 'Extension'}),
+   'one client waits for the go');
+$node->safe_psql('postgres', q{
+    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE backend_type = 'pg_perfaudit benchmark client' AND wait_event = 'Extension'});
+my $bgout = $bg->query('SELECT 1');
+like($bg->{stderr}, qr/benchmark client \d of 2 stopped before finishing/,
+     'terminated waiting client: the caller gets an error naming it');
+$bg->quit;
+is($watcher->query_safe('SELECT pg_backend_pid()'), $watcher_pid,
+   'no crash: an unrelated session survives (no postmaster restart)');
+$watcher->quit;
+
+# 6. The leader terminated mid-benchmark: its clients stop at once rather
+# than running their 200 s of work.
+$bg = $node->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/started/, q{
+    \echo started
+    SELECT perfaudit.benchmark_concurrent('SELECT pg_sleep(0.1)', 2, 4000, warmup => 0);
+});
+$node->poll_query_until('postgres', q{
+    SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'pg_perfaudit benchmark client'});
+my $t0 = time;
+$node->safe_psql('postgres', q{
+    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE query LIKE '%benchmark_concurrent(''SELECT pg_sleep(0.1)%' AND backend_type = 'client backend'
+       AND pid <> pg_backend_pid()});
+$node->poll_query_until('postgres', q{
+    SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_perfaudit benchmark client'});
+my $waited = time - $t0;
+ok($waited < 20, "terminated leader: clients gone within ${waited}s");
+eval { $bg->quit; };	# its backend is gone: psql may already have exited
 
 # No backend crashed along the way.
 my $log = slurp_file($node->logfile);
