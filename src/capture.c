@@ -624,8 +624,8 @@ pa_start(PG_FUNCTION_ARGS)
 				(errmsg("perfaudit.track is \"none\": this session's statements will not be captured")));
 	if (!IsQueryIdEnabled())
 		ereport(WARNING,
-				(errmsg("query identifiers are not being computed"),
-				 errdetail("Every statement will have queryid 0, so repeats cannot be told apart."),
+				(errmsg("query identifiers are not being computed: statements are told apart by their text"),
+				 errdetail("Repetitions of a statement that differ only in constants are not recognised, so n_plus_one and repeated_query findings are missed, and queryid does not match pg_stat_statements."),
 				 errhint("Set compute_query_id to \"auto\" or \"on\".")));
 
 	run_id = (uint64) nextval_internal(pa_extension_sequence("runs_run_id_seq"), false);

@@ -105,11 +105,35 @@ pa_utility_queryid(PlannedStmt *pstmt, const char *queryString)
 
 	if (pstmt->queryId != UINT64CONST(0))
 		return (uint64) pstmt->queryId;
-	if (queryString == NULL || !IsQueryIdEnabled())
+	if (queryString == NULL)
 		return 0;
 	sql = CleanQuerytext(queryString, &location, &len);
 	id = DatumGetUInt64(hash_any_extended((const unsigned char *) sql, len, 0));
 	return id != UINT64CONST(0) ? id : UINT64CONST(2);
+}
+
+/*
+ * The identifier of a planned statement.  With compute_query_id = off core
+ * leaves it 0 for every statement, which would make one "statement" of all
+ * of them (and N+1 findings out of unrelated queries): fall back to a hash
+ * of the statement's text, which keeps statements apart but cannot see
+ * that two differ only in their constants.  start() warns about this.
+ */
+static inline uint64
+pa_planned_queryid(PlannedStmt *pstmt, const char *sourceText)
+{
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
+	const char *sql;
+	uint64		id;
+
+	if (pstmt->queryId != UINT64CONST(0))
+		return (uint64) pstmt->queryId;
+	if (sourceText == NULL)
+		return 0;
+	sql = CleanQuerytext(sourceText, &location, &len);
+	id = DatumGetUInt64(hash_any_extended((const unsigned char *) sql, len, 0));
+	return id != UINT64CONST(0) ? id : UINT64CONST(1);
 }
 
 /*

@@ -417,7 +417,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.shared_blks_hit = queryDesc->totaltime->bufusage.shared_blks_hit;
 		info.shared_blks_read = queryDesc->totaltime->bufusage.shared_blks_read;
 	}
-	info.queryid = PA_QUERYID(queryDesc->plannedstmt);
+	info.queryid = pa_planned_queryid(queryDesc->plannedstmt, queryDesc->sourceText);
 	info.rows = st->rows;
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;

@@ -41,7 +41,8 @@
  * - seq_scan: a sequential scan of a table with at least
  *   perfaudit.seq_scan_min_rows rows (pg_class.reltuples; the table's size
  *   in blocks when it was never analyzed), with a CREATE INDEX suggestion
- *   from its equality filter columns, tenant column first.
+ *   from its equality filter columns, tenant column first.  Not for system
+ *   catalogs, which cannot take an index (still counted in seq_scans).
  *
  * Per-relation facts (tenant column number, qualified name, row estimate)
  * are cached too, and dropped on relcache invalidation.
@@ -51,6 +52,7 @@
 #include "pg_perfaudit.h"
 
 #include "access/htup_details.h"
+#include "catalog/catalog.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -762,7 +764,8 @@ pa_build_walker(PlanState *ps, void *context)
 				if (rows < 0 && ((ScanState *) ps)->ss_currentRelation != NULL)
 					rows = (double) RelationGetNumberOfBlocks(((ScanState *) ps)->ss_currentRelation) *
 						(BLCKSZ / 64);	/* never analyzed: assume narrow rows */
-				if (rows >= pa_seq_scan_min_rows)
+				/* System catalogs cannot take the suggested index. */
+				if (rows >= pa_seq_scan_min_rows && !IsCatalogRelationOid(rte->relid))
 					pa_add_fact(b, "seq_scan", scan->rel->qualname,
 								pa_index_suggestion(scan), rows);
 			}

@@ -19,6 +19,12 @@ perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
+# Extensions the failure-mode tests load next to ours (hook chains, a
+# planner-changing extension), and the fuzzer.
+for pkg in postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats \
+           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing: ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then

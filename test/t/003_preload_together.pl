@@ -1,6 +1,8 @@
 # pg_perfaudit preloaded together with pg_stat_statements and auto_explain,
-# before and after them: every hook chain works and the same workload gives
-# identical run results in every arrangement.
+# and with pg_qualstats, pg_stat_kcache and pgaudit too, before and after
+# them (failure modes 1 and 14: hook chains, shared memory requests): every
+# hook chain works -- each extension still does its job -- and the same
+# workload gives identical run results in every arrangement.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -27,7 +29,9 @@ SELECT string_agg(format('%s|%s|%s|%s', calls, distinct_params, rows, nesting_le
 my %results;
 for my $libs ('pg_perfaudit',
               'pg_stat_statements,auto_explain,pg_perfaudit',
-              'pg_perfaudit,auto_explain,pg_stat_statements')
+              'pg_perfaudit,auto_explain,pg_stat_statements',
+              'pg_stat_statements,auto_explain,pg_qualstats,pg_stat_kcache,pgaudit,pg_perfaudit',
+              'pg_perfaudit,pg_stat_statements,auto_explain,pg_qualstats,pg_stat_kcache,pgaudit')
 {
     my $node = PostgreSQL::Test::Cluster->new('together_' . ($libs =~ tr/,/_/r));
     $node->init;
@@ -36,6 +40,8 @@ shared_preload_libraries = '$libs'
 auto_explain.log_min_duration = 0
 auto_explain.log_analyze = on
 auto_explain.log_nested_statements = on
+pg_qualstats.sample_rate = 1
+pgaudit.log = 'read'
 });
     $node->start;
     $node->safe_psql('postgres', q{
@@ -45,6 +51,8 @@ auto_explain.log_nested_statements = on
         ANALYZE items;
     });
     $node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements') if $libs =~ /pg_stat_statements/;
+    $node->safe_psql('postgres', 'CREATE EXTENSION pg_qualstats') if $libs =~ /pg_qualstats/;
+    $node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_kcache') if $libs =~ /pg_stat_kcache/;
 
     my $log_offset = -s $node->logfile;
     my $stmts = $node->safe_psql('postgres', $workload);
@@ -64,10 +72,33 @@ auto_explain.log_nested_statements = on
              WHERE query LIKE 'PREPARE p(int) AS SELECT count(*) FROM items%'}),
            '6', "$libs: pg_stat_statements still counts the prepared statement");
     }
+    if ($libs =~ /pg_qualstats/)
+    {
+        ok($node->safe_psql('postgres', q{
+            SELECT count(*) > 0 FROM pg_qualstats() q
+              JOIN pg_attribute a ON a.attrelid = q.lrelid AND a.attnum = q.lattnum
+             WHERE q.lrelid = 'items'::regclass AND a.attname = 'organization_id'}) eq 't',
+           "$libs: pg_qualstats still samples the predicates");
+    }
+    if ($libs =~ /pg_stat_kcache/)
+    {
+        ok($node->safe_psql('postgres', q{
+            SELECT count(*) > 0 FROM pg_stat_kcache_detail
+             WHERE query LIKE 'PREPARE p(int) AS SELECT count(*) FROM items%'}) eq 't',
+           "$libs: pg_stat_kcache still records the statements");
+    }
+    if ($libs =~ /pgaudit/)
+    {
+        my $log = slurp_file($node->logfile, $log_offset);
+        like($log, qr/AUDIT: SESSION,\d+,\d+,READ,SELECT,,,SELECT name FROM items WHERE id = 1/,
+             "$libs: pgaudit still audits the reads");
+    }
     $node->stop;
 }
 
 my @keys = sort keys %results;
-is($results{$keys[1]}, $results{$keys[0]}, "$keys[1] gives the same run as $keys[0]");
-is($results{$keys[2]}, $results{$keys[0]}, "$keys[2] gives the same run as $keys[0]");
+for my $k (@keys[1 .. $#keys])
+{
+    is($results{$k}, $results{$keys[0]}, "$k gives the same run as $keys[0]");
+}
 done_testing();
