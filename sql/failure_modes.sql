@@ -154,8 +154,8 @@ SELECT statements FROM perfaudit.stop();
 -- 21. The tenant setting: SET LOCAL reverts at ROLLBACK, a SECURITY
 -- DEFINER function's SET clause applies inside it only, RESET ALL and
 -- DISCARD ALL clear it.  The setting takes precedence over a predicate
--- naming another tenant (the documented order; such a mismatch is not
--- flagged yet: see the README's reliability table).
+-- naming another tenant (the documented order), and the mismatch is a
+-- cross_tenant_query finding.
 CREATE FUNCTION fm_as_org_5() RETURNS text LANGUAGE sql SECURITY DEFINER
     SET app.org = '5' AS $$ SELECT name FROM items WHERE id = 21 $$;
 SET perfaudit.track = 'all';
@@ -172,6 +172,8 @@ SELECT count(*) FROM items WHERE organization_id = 7;
 SELECT statements FROM perfaudit.stop();
 SELECT tenant, calls, nesting_level, query FROM perfaudit.run_statements
  WHERE run_id = :run_ts ORDER BY nesting_level, query COLLATE "C";
+SELECT kind, tenant, message, query FROM perfaudit.findings
+ WHERE run_id = :run_ts AND kind = 'cross_tenant_query';
 RESET ALL;
 SELECT current_setting('app.org', true) IS NULL OR current_setting('app.org', true) = '' AS cleared_by_reset_all;
 SET perfaudit.tenant_setting = 'app.org';

@@ -25,7 +25,7 @@
  * seq_scan and unscoped_tenant_query come from the plan facts the executor
  * hook recorded (plan_inspect.c), one finding per statement and relation;
  * cross_tenant_query from executions whose predicates named several
- * tenants.
+ * tenants, or another tenant than the session setting or tag named.
  *
  *-------------------------------------------------------------------------
  */
@@ -239,12 +239,25 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 		{
 			dfirst = true;
 			pa_finding_begin(buf, &count, run_id, userid, g, "cross_tenant_query", "high", &first);
-			pa_json_str(buf, "message",
-						psprintf("one statement touched several tenants (%s)",
-								 g->tenant ? g->tenant : "?"), &first);
-			pa_json_str(buf, "suggestion",
-						"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
-						&first);
+			if (g->tenant != NULL && strchr(g->tenant, ',') == NULL)
+			{
+				/* One tenant from the setting or tag, another in the predicates. */
+				pa_json_str(buf, "message",
+							psprintf("the statement ran for tenant %s but its predicates name another tenant",
+									 g->tenant), &first);
+				pa_json_str(buf, "suggestion",
+							"Take the organization id in the query from the current tenant, not from request input.",
+							&first);
+			}
+			else
+			{
+				pa_json_str(buf, "message",
+							psprintf("one statement touched several tenants (%s)",
+									 g->tenant ? g->tenant : "?"), &first);
+				pa_json_str(buf, "suggestion",
+							"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
+							&first);
+			}
 			initStringInfo(&detail);
 			appendStringInfoChar(&detail, '{');
 			pa_json_int(&detail, "cross_tenant_calls", g->cross_calls, &dfirst);

@@ -391,7 +391,16 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	/* The context (setting, tag) names the tenant before the plan does. */
 	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
 	if (pa_tenant_from_context(queryDesc->sourceText, check_tag, st->context_tenant))
+	{
 		st->tenant = st->context_tenant;
+
+		/*
+		 * The session acts for one tenant and the statement's predicates
+		 * name another: it reads rows that are not the current tenant's.
+		 */
+		if (st->facts.tenant != NULL && strcmp(st->facts.tenant, st->context_tenant) != 0)
+			st->facts.cross_tenant = true;
+	}
 	else
 		st->tenant = st->facts.tenant;
 
