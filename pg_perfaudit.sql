@@ -334,8 +334,18 @@ RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- The same run stored again (a stop() retried after a timeout) replaces
+    -- itself; another run with the same id is a unique violation, never lost.
     DELETE FROM perfaudit.runs
-     WHERE run_id OPERATOR(pg_catalog.=) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'run_id')::bigint;
+     WHERE run_id OPERATOR(pg_catalog.=) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'run_id')::bigint
+       AND pid OPERATOR(pg_catalog.=) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'pid')::int
+       AND started_at OPERATOR(pg_catalog.=) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'started_at')::timestamptz;
+    -- A run started before DROP and CREATE EXTENSION carries an id of the
+    -- old sequence: move the new one past it, so that no later run collides.
+    SELECT pg_catalog.setval('perfaudit.runs_run_id_seq',
+                             (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'run_id')::bigint)
+      FROM perfaudit.runs_run_id_seq
+     WHERE last_value OPERATOR(pg_catalog.<) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'run_id')::bigint;
     INSERT INTO perfaudit.runs
     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.runs, doc OPERATOR(pg_catalog.->) 'run');
     INSERT INTO perfaudit.run_statements
