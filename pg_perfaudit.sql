@@ -305,6 +305,16 @@ BEGIN
                   DETAIL = pg_catalog.format(E'Run %s%s:\n%s', r.run_id,
                                              COALESCE(pg_catalog.format(' (%s)', r.label), ''), lines);
     END IF;
+    -- Executions beyond max_run_statements were counted but not examined:
+    -- the absence of findings is not proven, and must not pass silently.
+    IF r.overflow OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'capture run is incomplete: % executions were not kept', r.overflow
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Run %s%s kept %s of %s executions one by one; findings among the rest cannot be ruled out.',
+                                             r.run_id, COALESCE(pg_catalog.format(' (%s)', r.label), ''),
+                                             r.statements OPERATOR(pg_catalog.-) r.overflow, r.statements),
+                  HINT = 'Raise perfaudit.max_run_statements for this run.';
+    END IF;
     RETURN true;
 END $$;
 

@@ -84,6 +84,8 @@ SELECT perfaudit.start('bounded') AS run_b \gset
 DO $$ BEGIN FOR i IN 1..150 LOOP PERFORM name FROM items WHERE id = i; END LOOP; END $$;
 SELECT statements, overflow FROM perfaudit.stop();
 SELECT sum(calls) AS kept FROM perfaudit.run_statements WHERE run_id = :run_b;
+-- an incomplete run cannot prove the absence of findings
+SELECT pa_error_of($$SELECT perfaudit.assert_no_findings(ARRAY['seq_scan'], $$ || :run_b || ')') AS incomplete;
 RESET perfaudit.max_run_statements;
 RESET perfaudit.track;
 
