@@ -35,7 +35,11 @@ CREATE TABLE perfaudit.runs (
     userid       oid NOT NULL,          -- role that started the run
     track        text,                  -- perfaudit.track when it started
     overflow     bigint NOT NULL DEFAULT 0, -- executions counted but not kept individually
-    texts_dropped bigint NOT NULL DEFAULT 0 -- statement texts not kept (text area full)
+    texts_dropped bigint NOT NULL DEFAULT 0, -- statement texts not kept (text area full)
+    -- per tenant, the latency distribution of the statements sent (nesting
+    -- level 0): calls, total_ms, exact p50/p95/p99/max over the kept
+    -- executions, counts per bucket (bucket_upper_ms, the last unbounded)
+    tenant_latency jsonb
 );
 ALTER SEQUENCE perfaudit.runs_run_id_seq OWNED BY perfaudit.runs.run_id;
 

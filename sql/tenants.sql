@@ -104,3 +104,30 @@ REVOKE EXECUTE ON FUNCTION perfaudit.reset() FROM pa_stats_reader;
 DROP ROLE pa_stats_nobody;
 DROP ROLE pa_stats_reader;
 DROP TABLE item_tags;
+
+-- Per tenant, the latency distribution of a run's top-level statements:
+-- calls match run_statements, the buckets add up to the calls, the exact
+-- percentiles are ordered, and the busiest tenant comes first.
+SET perfaudit.track = 'all';
+SET perfaudit.tenant_setting = 'app.org';
+SELECT perfaudit.start('latency') AS run_lat \gset
+SET app.org = '3';
+SELECT count(*) FROM items WHERE name LIKE 'item 1%';
+SELECT count(*) FROM items WHERE name LIKE 'item 2%';
+SELECT count(*) FROM items WHERE name LIKE 'item 3%';
+SET app.org = '4';
+DO $$ BEGIN FOR i IN 1..4 LOOP PERFORM name FROM items WHERE id = i; END LOOP; END $$;
+RESET app.org;
+SELECT statements FROM perfaudit.stop();
+SELECT ord, l ->> 'tenant' AS tenant, (l ->> 'calls')::int AS calls,
+       (l ->> 'calls')::bigint = (SELECT sum(calls) FROM perfaudit.run_statements s
+                                   WHERE s.run_id = :run_lat AND s.nesting_level = 0
+                                     AND s.tenant IS NOT DISTINCT FROM l ->> 'tenant') AS calls_match,
+       (SELECT sum(c::bigint) FROM jsonb_array_elements_text(l -> 'bucket_counts') c) = (l ->> 'calls')::bigint AS buckets_add_up,
+       jsonb_array_length(l -> 'bucket_counts') = jsonb_array_length(l -> 'bucket_upper_ms') AS bucket_arrays,
+       (l ->> 'p50_ms')::float8 <= (l ->> 'p95_ms')::float8 AND (l ->> 'p95_ms')::float8 <= (l ->> 'p99_ms')::float8
+         AND (l ->> 'p99_ms')::float8 <= (l ->> 'max_ms')::float8 AS ordered
+  FROM perfaudit.runs r, jsonb_array_elements(r.tenant_latency) WITH ORDINALITY AS x(l, ord)
+ WHERE r.run_id = :run_lat ORDER BY ord;
+RESET perfaudit.tenant_setting;
+RESET perfaudit.track;

@@ -120,7 +120,7 @@ pa_check_statement(const char *query)
 }
 
 /* percentile_cont over sorted samples. */
-static double
+double
 pa_percentile(const double *sorted, int n, double p)
 {
 	double		pos = p * (n - 1);
@@ -134,7 +134,7 @@ pa_percentile(const double *sorted, int n, double p)
 	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-static int
+int
 pa_cmp_double(const void *a, const void *b)
 {
 	double		x = *(const double *) a;

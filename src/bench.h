@@ -78,6 +78,10 @@ extern void pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char
 /* Run a benchmark in the current transaction, as the current role. */
 extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
 
+/* percentile_cont over n sorted values; qsort comparator for doubles. */
+extern double pa_percentile(const double *sorted, int n, double p);
+extern int	pa_cmp_double(const void *a, const void *b);
+
 /* Pieces shared with benchmark_concurrent(). */
 extern const struct CachedPlanSource *pa_bench_plan_source(SPIPlanPtr plan);
 extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,

@@ -61,6 +61,7 @@
 #include "utils/queryjumble.h"
 #include "utils/timestamp.h"
 
+#include "bench.h"
 #include "capture.h"
 #include "detect.h"
 #include "jsonout.h"
@@ -916,11 +917,90 @@ pa_find_source(PaRun *run, PaGroup *grp, PaGroupSummary *gs, uint64 nrecs)
 }
 
 /*
+ * Per tenant, the latency distribution of the statements the application
+ * sent (nesting level 0: a nested statement's time is inside its caller's):
+ * exact percentiles over the kept executions, and counts in fixed buckets
+ * for charts (report_html()).
+ */
+static const double pa_latency_bounds[] = {
+	0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500,
+	1000, 2000, 5000, 10000
+};
+#define PA_LATENCY_BUCKETS	(lengthof(pa_latency_bounds) + 1)	/* + beyond */
+
+typedef struct PaTenantLatency
+{
+	char		tenant[PA_MAX_TENANT_LEN + 1];	/* hash key, must be first */
+	bool		has_tenant;
+	int			order;
+	int64		calls;
+	double		total_ms;
+	int64		counts[PA_LATENCY_BUCKETS];
+	double	   *durations;
+	int64		capacity;
+} PaTenantLatency;
+
+static void
+pa_latency_add(PaTenantLatency *t, double ms)
+{
+	int			b = 0;
+
+	while (b < (int) lengthof(pa_latency_bounds) && ms > pa_latency_bounds[b])
+		b++;
+	t->counts[b]++;
+	if (t->calls == t->capacity)
+	{
+		t->capacity = Max(64, t->capacity * 2);
+		t->durations = t->durations == NULL ?
+			palloc(sizeof(double) * t->capacity) :
+			repalloc_huge(t->durations, sizeof(double) * t->capacity);
+	}
+	t->durations[t->calls++] = ms;
+	t->total_ms += ms;
+}
+
+static void
+pa_latency_json(StringInfo out, PaTenantLatency **tenants, int n)
+{
+	int			i,
+				b;
+
+	appendStringInfoChar(out, '[');
+	for (i = 0; i < n; i++)
+	{
+		PaTenantLatency *t = tenants[i];
+		bool		first = true;
+
+		qsort(t->durations, t->calls, sizeof(double), pa_cmp_double);
+		if (i > 0)
+			appendStringInfoChar(out, ',');
+		appendStringInfoChar(out, '{');
+		pa_json_str(out, "tenant", t->has_tenant ? t->tenant : NULL, &first);
+		pa_json_int(out, "calls", t->calls, &first);
+		pa_json_num(out, "total_ms", t->total_ms, &first);
+		pa_json_num(out, "p50_ms", pa_percentile(t->durations, t->calls, 0.50), &first);
+		pa_json_num(out, "p95_ms", pa_percentile(t->durations, t->calls, 0.95), &first);
+		pa_json_num(out, "p99_ms", pa_percentile(t->durations, t->calls, 0.99), &first);
+		pa_json_num(out, "max_ms", t->durations[t->calls - 1], &first);
+		appendStringInfoString(out, ",\"bucket_upper_ms\":[");
+		for (b = 0; b < (int) lengthof(pa_latency_bounds); b++)
+			appendStringInfo(out, "%s%g", b > 0 ? "," : "", pa_latency_bounds[b]);
+		appendStringInfoString(out, ",null],\"bucket_counts\":[");
+		for (b = 0; b < (int) PA_LATENCY_BUCKETS; b++)
+			appendStringInfo(out, "%s" INT64_FORMAT, b > 0 ? "," : "", t->counts[b]);
+		appendStringInfoString(out, "]}");
+	}
+	appendStringInfoChar(out, ']');
+}
+
+/*
  * Aggregate the run's records into run_statements rows, appended to 'doc'
- * as a JSON array.  One pass over the records with two hash tables.
+ * as a JSON array, and the per-tenant latency distributions into 'latency'.
+ * One pass over the records with hash tables.
  */
 static void
-pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
+pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, StringInfo latency,
+			 PaRunSummary *sum)
 {
 	PaRunBuffer *buf = run->buf;
 	PaExecRecord *recs = PA_BUF_RECORDS(buf);
@@ -932,6 +1012,9 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 	HTAB	   *params;
 	HTAB	   *sessions = NULL;
 	PaGroup   **ordered;
+	HTAB	   *lat_tenants;
+	PaTenantLatency **lat_ordered;
+	int			nlat = 0;
 	PaGroupSummary *summaries;
 	PaParamEntry *pent;
 	int			ngroups = 0;
@@ -964,6 +1047,13 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	ordered = palloc(sizeof(PaGroup *) * Max(n, 1));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = PA_MAX_TENANT_LEN + 1;
+	ctl.entrysize = sizeof(PaTenantLatency);
+	ctl.hcxt = cxt;
+	lat_tenants = hash_create("pg_perfaudit tenant latency", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	lat_ordered = palloc(sizeof(PaTenantLatency *) * Max(n, 1));
 
 	sum->stored = 0;
 	for (i = 0; i < n; i++)
@@ -989,6 +1079,22 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 		{
 			strlcpy(key.tenant, tenant, sizeof(key.tenant));
 			key.has_tenant = true;
+		}
+
+		if (rec->nesting_level == 0)
+		{
+			/* "" is no tenant: a tenant value is never empty. */
+			PaTenantLatency *t = hash_search(lat_tenants, key.tenant, HASH_ENTER, &found);
+
+			if (!found)
+			{
+				memset((char *) t + sizeof(t->tenant), 0,
+					   sizeof(PaTenantLatency) - sizeof(t->tenant));
+				t->has_tenant = key.has_tenant;
+				t->order = nlat;
+				lat_ordered[nlat++] = t;
+			}
+			pa_latency_add(t, rec->duration_ms);
 		}
 
 		grp = hash_search(groups, &key, HASH_ENTER, &found);
@@ -1146,7 +1252,23 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, PaRunSummary *sum)
 	}
 	appendStringInfoChar(doc, ']');
 
+	/* The distributions, busiest tenant first. */
+	{
+		int			a,
+					b;
+
+		for (a = 1; a < nlat; a++)
+			for (b = a; b > 0 && lat_ordered[b]->calls > lat_ordered[b - 1]->calls; b--)
+			{
+				PaTenantLatency *tmp = lat_ordered[b];
+
+				lat_ordered[b] = lat_ordered[b - 1];
+				lat_ordered[b - 1] = tmp;
+			}
+	}
 	MemoryContextSwitchTo(old);
+	pa_latency_json(latency, lat_ordered, nlat);
+
 	MemoryContextDelete(cxt);
 }
 
@@ -1157,6 +1279,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	PaRunSummary sum;
 	StringInfoData doc;
 	StringInfoData findings;
+	StringInfoData latency;
 	char	   *dbname;
 	bool		first = true;
 	TupleDesc	tupdesc;
@@ -1189,8 +1312,9 @@ pa_stop(PG_FUNCTION_ARGS)
 
 	initStringInfo(&doc);
 	initStringInfo(&findings);
+	initStringInfo(&latency);
 	appendStringInfoChar(&doc, '{');
-	pa_aggregate(run, &doc, &findings, &sum);
+	pa_aggregate(run, &doc, &findings, &latency, &sum);
 
 	sum.statements = pg_atomic_read_u64(&run->buf->statements);
 	sum.statements = Max(sum.statements, sum.stored);
@@ -1215,6 +1339,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	pa_json_int(&doc, "overflow", (int64) sum.overflow, &first);
 	pa_json_int(&doc, "texts_dropped",
 				(int64) pg_atomic_read_u64(&run->buf->texts_dropped), &first);
+	pa_json_raw(&doc, "tenant_latency", latency.data, &first);
 	appendStringInfoString(&doc, "}}");
 
 	pa_persist(PA_PERSIST_RUN, doc.data, doc.len);
@@ -1245,6 +1370,8 @@ pa_stop(PG_FUNCTION_ARGS)
 	pa_set_column(tupdesc, values, nulls, "overflow", Int64GetDatum((int64) sum.overflow), false);
 	pa_set_column(tupdesc, values, nulls, "texts_dropped",
 				  Int64GetDatum((int64) pg_atomic_read_u64(&run->buf->texts_dropped)), false);
+	pa_set_column(tupdesc, values, nulls, "tenant_latency",
+				  DirectFunctionCall1(jsonb_in, CStringGetDatum(latency.data)), false);
 	tupdesc = BlessTupleDesc(tupdesc);
 	tuple = heap_form_tuple(tupdesc, values, nulls);
 

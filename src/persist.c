@@ -159,6 +159,31 @@ pa_samples_offset(Size len)
 	return MAXALIGN(len + 1);
 }
 
+/*
+ * The requester stops waiting: on an error (cancel, timeout) and also on
+ * exit (pg_terminate_backend(), a pooler closing the connection), which
+ * never reaches a PG_CATCH.  Without this a FATAL while waiting would leave
+ * its request slot taken for good, and after PA_MAX_REQUESTS of them no
+ * session could store anything until a restart.
+ */
+static void
+pa_persist_abandon(int code, Datum arg)
+{
+	volatile int *req = (volatile int *) DatumGetPointer(arg);
+
+	ConditionVariableCancelSleep();
+	if (*req >= 0)
+	{
+		LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+		if (pa_shared->requests[*req].status == PA_REQ_RUNNING)
+			pa_shared->requests[*req].abandoned = true;
+		else
+			pa_shared->requests[*req].status = PA_REQ_FREE;
+		LWLockRelease(pa_shared->lock);
+		*req = -1;
+	}
+}
+
 void
 pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 				   const double *samples, int64 nsamples)
@@ -187,7 +212,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	errmsg_copy[0] = '\0';
 
 	ConditionVariablePrepareToSleep(&pa_shared->persist_cv);
-	PG_TRY();
+	PG_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(&req));
 	{
 		for (;;)
 		{
@@ -263,21 +288,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 										PG_WAIT_EXTENSION);
 		}
 	}
-	PG_CATCH();
-	{
-		ConditionVariableCancelSleep();
-		if (req >= 0)
-		{
-			LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
-			if (pa_shared->requests[req].status == PA_REQ_RUNNING)
-				pa_shared->requests[req].abandoned = true;
-			else
-				pa_shared->requests[req].status = PA_REQ_FREE;
-			LWLockRelease(pa_shared->lock);
-		}
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(&req));
 	ConditionVariableCancelSleep();
 	dsm_detach(seg);
 
