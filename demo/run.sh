@@ -122,6 +122,35 @@ SELECT perfaudit.benchmark('SELECT name, status FROM app.applications WHERE orga
                            200, 5, ARRAY(SELECT g::text FROM generate_series(1, 50) g), 'applications of an org');
 SQL
 
+echo "== run 3: a test suite's request mix for 8 organizations, with a benchmark, for the HTML report"
+psql -d saas >/dev/null <<'SQL'
+SET perfaudit.tenant_setting = 'app.current_organization_id';
+SELECT perfaudit.start('request mix, 8 organizations');
+-- each organization's requests, as the application sends them: the
+-- organization, its users page, its servers, its busiest servers
+SELECT format($f$SET app.current_organization_id = '%1$s';
+SELECT name, plan FROM app.organizations WHERE id = %1$s;
+SELECT id, email FROM app.users WHERE organization_id = %1$s ORDER BY id LIMIT 20;
+SELECT hostname, region FROM app.servers WHERE organization_id = %1$s ORDER BY hostname;
+SELECT server_id, avg(cpu), max(mem) FROM app.metrics
+ WHERE organization_id = %1$s GROUP BY server_id ORDER BY 2 DESC LIMIT 10$f$, org)
+  FROM generate_series(1, 8) org, generate_series(1, 3) request \gexec
+-- one organization's page loads its applications one query per server (N+1)
+SET app.current_organization_id = '3';
+SELECT format('SELECT count(*) FROM app.applications WHERE server_id = %s', id)
+  FROM app.servers WHERE organization_id = 3 ORDER BY id LIMIT 10 \gexec
+RESET app.current_organization_id;
+SELECT perfaudit.benchmark('SELECT id, email FROM app.users WHERE organization_id = $1 ORDER BY id LIMIT 20',
+                           300, 5, ARRAY['1', '2', '3', '4', '5', '6', '7', '8'], 'users page, 8 organizations');
+SELECT perfaudit.benchmark('SELECT hostname, region FROM app.servers WHERE organization_id = $1 ORDER BY hostname',
+                           300, 5, ARRAY['1', '2', '3', '4', '5', '6', '7', '8'], 'servers list, 8 organizations');
+SELECT perfaudit.stop();
+SQL
+report_html=${PA_DEMO_HTML:-$top/demo/report.html}
+psql -d saas -At -c "SELECT perfaudit.report_html(3)" > "$work/report.html"
+cp "$work/report.html" "$report_html"
+echo "   wrote the HTML report of run 3 (report_html(3)) to $report_html ($(wc -c < "$report_html") bytes)"
+
 echo
 echo "================================ pg_perfaudit report ================================"
 psql -d saas <<'SQL'

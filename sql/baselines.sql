@@ -130,6 +130,25 @@ SELECT d ->> 'pg_perfaudit_report' AS version,
 SELECT perfaudit.report_json() -> 'run' ->> 'label' AS label;
 SELECT pa_error_of($$SELECT perfaudit.report(999999)$$);
 
+-- report_html(): one self-contained page (no script, nothing fetched), one
+-- latency chart per tenant, every finding, and text from the statements
+-- escaped: a statement carrying markup cannot inject it into the page.
+SELECT perfaudit.start('<b>html</b> & "quotes"') IS NOT NULL AS started;
+SELECT name FROM items WHERE organization_id = 5 AND name = '<script>alert(1)</script>';
+SELECT count(*) FROM items;
+SELECT run_id AS html_run FROM perfaudit.stop() \gset
+SELECT h LIKE '<!DOCTYPE html>%' AS doctype,
+       h LIKE '%</html>' || E'\n' AS complete,
+       h !~* '<script|src=|href=|@import|url\(' AS self_contained,
+       (length(h) - length(replace(h, '<svg class="hist"', ''))) / length('<svg class="hist"') =
+           (SELECT jsonb_array_length(tenant_latency) FROM perfaudit.runs WHERE run_id = :html_run) AS chart_per_tenant,
+       (length(h) - length(replace(h, 'class="card finding', ''))) / length('class="card finding') =
+           (SELECT findings FROM perfaudit.runs WHERE run_id = :html_run) AS card_per_finding,
+       h LIKE '%&lt;script&gt;alert(1)&lt;/script&gt;%' AS statement_escaped,
+       h LIKE '%&lt;b&gt;html&lt;/b&gt; &amp; &quot;quotes&quot;%' AS label_escaped
+  FROM perfaudit.report_html(:html_run) AS h;
+SELECT pa_error_of($$SELECT perfaudit.report_html(999999)$$);
+
 DROP FUNCTION leak_a_prepared_statement();
 DROP SEQUENCE leak_seq;
 DROP ROLE pa_baseline_other;

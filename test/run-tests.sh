@@ -20,9 +20,10 @@ command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
 # Extensions the failure-mode tests load next to ours (hook chains, a
-# planner-changing extension), and the fuzzer.
+# planner-changing extension), the fuzzer, and the browser that renders
+# report_html().
 for pkg in postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats \
-           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith; do
+           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
