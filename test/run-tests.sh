@@ -21,9 +21,10 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
 # Extensions the failure-mode tests load next to ours (hook chains, a
 # planner-changing extension), the fuzzer, and the browser that renders
-# report_html().
+# report_html(), and pgTAP with pg_prove for the interop test.
 for pkg in postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats \
-           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium; do
+           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium \
+           postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
