@@ -13,7 +13,10 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 PGFILEDESC = "pg_perfaudit - tenant-aware query auditing"
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard $(EXTENSION)--*--*.sql)
+# Upgrade scripts, and the install scripts of earlier versions as released
+# (kept so that CREATE EXTENSION ... VERSION and every upgrade path can be
+# tested: test/t/014_upgrade.pl).
+DATA = $(wildcard $(EXTENSION)--*--*.sql) $(wildcard versions/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config

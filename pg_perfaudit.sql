@@ -1130,7 +1130,8 @@ AS $$
 DECLARE
     doc jsonb := perfaudit.report_json(report_html.run_id);
     r jsonb := doc -> 'run';
-    lat jsonb := COALESCE(r -> 'tenant_latency', '[]');
+    -- (runs stored before 0.2.0 have none: JSON null)
+    lat jsonb := CASE WHEN jsonb_typeof(r -> 'tenant_latency') = 'array' THEN r -> 'tenant_latency' END;
     t jsonb;
     l jsonb;
     s jsonb;
@@ -1184,7 +1185,9 @@ BEGIN
     END IF;
 
     h := h || '<h2>Latency per tenant</h2>';
-    IF jsonb_array_length(lat) = 0 THEN
+    IF lat IS NULL THEN
+        h := h || '<p class="none">Not recorded for this run (stored by a version before 0.2.0).</p>';
+    ELSIF jsonb_array_length(lat) = 0 THEN
         h := h || '<p class="none">No top-level statement was kept.</p>';
     ELSE
         h := h || '<div class="grid">';

@@ -1,0 +1,994 @@
+/* pg_perfaudit--0.1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pg_perfaudit" to load this file. \quit
+
+-- Every object is schema-qualified and every operator spelled
+-- OPERATOR(pg_catalog.x), so that nothing a caller put on the search_path
+-- can redirect this script or the functions it creates.
+
+CREATE SCHEMA perfaudit;
+
+------------------------------------------------------------------------------
+-- Results tables.  Rows are written by the writer background worker in its
+-- own transaction (never by the caller), so they survive the caller's
+-- rollback.  pg_dump keeps them (pg_extension_config_dump).  Row-level
+-- security lets each role read its own rows; roles with the privileges of
+-- pg_read_all_stats, or a member of the owning role, read everyone's.
+------------------------------------------------------------------------------
+
+CREATE SEQUENCE perfaudit.runs_run_id_seq;
+
+CREATE TABLE perfaudit.runs (
+    run_id       bigint PRIMARY KEY,
+    label        text,
+    scope        text NOT NULL,
+    database     name NOT NULL,
+    pid          int NOT NULL,
+    started_at   timestamptz NOT NULL,
+    stopped_at   timestamptz,
+    statements   bigint NOT NULL DEFAULT 0,
+    total_ms     float8 NOT NULL DEFAULT 0,
+    max_ms       float8 NOT NULL DEFAULT 0,
+    findings     int NOT NULL DEFAULT 0,
+    -- beyond the contract:
+    userid       oid NOT NULL,          -- role that started the run
+    track        text,                  -- perfaudit.track when it started
+    overflow     bigint NOT NULL DEFAULT 0, -- executions counted but not kept individually
+    texts_dropped bigint NOT NULL DEFAULT 0 -- statement texts not kept (text area full)
+);
+ALTER SEQUENCE perfaudit.runs_run_id_seq OWNED BY perfaudit.runs.run_id;
+
+CREATE TABLE perfaudit.run_statements (
+    run_id           bigint NOT NULL REFERENCES perfaudit.runs ON DELETE CASCADE,
+    queryid          bigint,
+    tenant           text,
+    query            text,
+    calls            bigint NOT NULL,
+    distinct_params  bigint NOT NULL,
+    total_ms         float8 NOT NULL,
+    min_ms           float8 NOT NULL,
+    max_ms           float8 NOT NULL,
+    mean_ms          float8 NOT NULL,
+    rows             bigint NOT NULL,
+    shared_blks_hit  bigint NOT NULL,
+    shared_blks_read bigint NOT NULL,
+    seq_scans        bigint NOT NULL,
+    nesting_level    int NOT NULL,
+    -- beyond the contract:
+    plan_ms          float8 NOT NULL DEFAULT 0, -- planning time, summed
+    userid           oid NOT NULL
+);
+CREATE INDEX run_statements_run_id_idx ON perfaudit.run_statements (run_id);
+
+CREATE SEQUENCE perfaudit.benchmarks_benchmark_id_seq;
+
+CREATE TABLE perfaudit.benchmarks (
+    benchmark_id        bigint PRIMARY KEY,
+    label               text,
+    query               text NOT NULL,
+    iterations          int NOT NULL,
+    warmup              int NOT NULL,
+    clients             int NOT NULL DEFAULT 1,
+    min_ms              float8,
+    p50_ms              float8,
+    p95_ms              float8,
+    p99_ms              float8,
+    max_ms              float8,
+    mean_ms             float8,
+    stddev_ms           float8,
+    rows_per_call       float8,
+    shared_blks_hit     bigint,
+    shared_blks_read    bigint,
+    seq_scans           bigint,
+    memory_growth_bytes bigint,
+    throughput_qps      float8,
+    errors              bigint NOT NULL DEFAULT 0,
+    started_at          timestamptz NOT NULL,
+    -- beyond the contract:
+    userid              oid NOT NULL,
+    rollback            boolean NOT NULL DEFAULT false,
+    custom_plans        bigint,         -- plans the plan cache made per execution
+    generic_plans       bigint,         -- executions of its generic plan
+    tenants_type        text,           -- $1's inferred type when tenants were given
+    findings            int NOT NULL DEFAULT 0,
+    seq_scan_tables     text[],         -- tables scanned sequentially, over seq_scan_min_rows
+    samples_ms          float8[],       -- every timed execution, sorted
+    memory_samples      bigint[],       -- growth at checkpoints across the iterations
+    -- benchmark_concurrent() only:
+    error_counts        jsonb,          -- {"40P01": {"count": n, "message": "..."}, ...}
+    wall_ms             float8,         -- first client start to last client end
+    single_p50_ms       float8,         -- the same statement from one client alone
+    single_p95_ms       float8,
+    single_throughput_qps float8,
+    p95_degradation     float8          -- p95_ms / single_p95_ms
+);
+ALTER SEQUENCE perfaudit.benchmarks_benchmark_id_seq OWNED BY perfaudit.benchmarks.benchmark_id;
+-- Samples are stored uncompressed: random floats do not compress, and
+-- trying costs more than the benchmark of a fast statement.
+ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTERNAL;
+
+CREATE TABLE perfaudit.findings (
+    finding_id   bigserial PRIMARY KEY,
+    run_id       bigint REFERENCES perfaudit.runs ON DELETE CASCADE,
+    benchmark_id bigint REFERENCES perfaudit.benchmarks ON DELETE CASCADE,
+    kind         text NOT NULL,
+    severity     text NOT NULL,
+    relation     text,
+    queryid      bigint,
+    tenant       text,
+    calls        bigint,
+    total_ms     float8,
+    query        text,
+    message      text NOT NULL,
+    suggestion   text,
+    detail       jsonb,
+    -- beyond the contract:
+    userid       oid NOT NULL
+);
+CREATE INDEX findings_run_id_idx ON perfaudit.findings (run_id);
+CREATE INDEX findings_benchmark_id_idx ON perfaudit.findings (benchmark_id);
+
+CREATE TABLE perfaudit.baselines (
+    name         text NOT NULL,
+    metric       text NOT NULL,
+    key          text NOT NULL,
+    value        float8 NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- beyond the contract:
+    query        text,                  -- the statement or benchmark a metric is about
+    userid       oid NOT NULL,          -- role that saved or imported it
+    PRIMARY KEY (name, metric, key)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.run_statements', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.benchmarks', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.benchmarks_benchmark_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.findings', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.findings_finding_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('perfaudit.baselines', '');
+
+-- Visibility: own rows, rows of roles one is a member of, or everything
+-- with the privileges of pg_read_all_stats.
+ALTER TABLE perfaudit.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE perfaudit.run_statements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE perfaudit.findings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE perfaudit.benchmarks ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY runs_visible ON perfaudit.runs FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+CREATE POLICY run_statements_visible ON perfaudit.run_statements FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+CREATE POLICY findings_visible ON perfaudit.findings FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+CREATE POLICY benchmarks_visible ON perfaudit.benchmarks FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+
+REVOKE ALL ON ALL TABLES IN SCHEMA perfaudit FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA perfaudit FROM PUBLIC;
+GRANT USAGE ON SCHEMA perfaudit TO PUBLIC;
+GRANT SELECT ON perfaudit.runs, perfaudit.run_statements, perfaudit.findings,
+    perfaudit.benchmarks, perfaudit.baselines TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Capture runs
+------------------------------------------------------------------------------
+
+CREATE FUNCTION perfaudit.start(label text DEFAULT NULL, scope text DEFAULT 'session')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.start(text, text) IS
+'begin a capture run of this session (scope => ''session'') or of every session of this database (scope => ''database''); returns its run_id';
+
+CREATE FUNCTION perfaudit.stop()
+RETURNS perfaudit.runs
+AS 'MODULE_PATHNAME', 'pa_stop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.stop() IS
+'end this session''s capture run, store it (outside the caller''s transaction) and return its summary';
+
+CREATE FUNCTION perfaudit.active_run()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_active_run'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION perfaudit.active_run() IS
+'run_id of this session''s active capture run, or NULL';
+
+CREATE FUNCTION perfaudit.discard_run()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_discard_run'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.discard_run() IS
+'drop this session''s active capture run without storing it; returns its run_id, or NULL if none';
+
+CREATE FUNCTION perfaudit.last_run()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pa_last_run'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION perfaudit.last_run() IS
+'run_id of the capture run this session stopped last, or NULL';
+
+------------------------------------------------------------------------------
+-- Assertions over stopped runs: true, or an ERROR with SQLSTATE PA001 whose
+-- message names what failed and whose DETAIL holds the numbers.
+------------------------------------------------------------------------------
+
+-- The run an assertion looks at: the given one, else this session's last.
+CREATE FUNCTION perfaudit._assert_run(run_id bigint)
+RETURNS perfaudit.runs
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := COALESCE(_assert_run.run_id, perfaudit.last_run());
+    r perfaudit.runs;
+BEGIN
+    IF rid IS NULL THEN
+        RAISE EXCEPTION 'no capture run was stopped in this session'
+            USING ERRCODE = '55000', HINT = 'Call perfaudit.stop() first, or pass run_id.';
+    END IF;
+    SELECT * INTO r FROM perfaudit.runs AS x WHERE x.run_id OPERATOR(pg_catalog.=) rid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'capture run % does not exist or is not visible to this role', rid
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN r;
+END $$;
+
+CREATE FUNCTION perfaudit.assert_max_queries(max_queries bigint, run_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r perfaudit.runs;
+BEGIN
+    IF max_queries IS NULL OR max_queries OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'max_queries must be zero or more' USING ERRCODE = '22023';
+    END IF;
+    r := perfaudit._assert_run(assert_max_queries.run_id);
+    IF r.statements OPERATOR(pg_catalog.>) max_queries THEN
+        RAISE EXCEPTION 'capture run executed more statements than allowed'
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Run %s%s executed %s statements; at most %s allowed.',
+                                             r.run_id,
+                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''),
+                                             r.statements, max_queries);
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['seq_scan', 'n_plus_one', 'repeated_query',
+                                   'unscoped_tenant_query', 'cross_tenant_query', 'slow_query'];
+    bad text;
+    r perfaudit.runs;
+    found_kinds text;
+    lines text;
+BEGIN
+    SELECT k INTO bad FROM pg_catalog.unnest(kinds) AS k
+     WHERE k IS NULL OR NOT (k OPERATOR(pg_catalog.=) ANY (known)) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown finding kind "%"', COALESCE(bad, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    r := perfaudit._assert_run(assert_no_findings.run_id);
+    SELECT pg_catalog.string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind),
+           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, f.message,
+                                 pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120)),
+                                 E'\n' ORDER BY f.finding_id)
+      INTO found_kinds, lines
+      FROM perfaudit.findings AS f
+     WHERE f.run_id OPERATOR(pg_catalog.=) r.run_id
+       AND (kinds IS NULL OR f.kind OPERATOR(pg_catalog.=) ANY (kinds));
+    IF found_kinds IS NOT NULL THEN
+        RAISE EXCEPTION 'capture run has findings: %', found_kinds
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format(E'Run %s%s:\n%s', r.run_id,
+                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''), lines);
+    END IF;
+    RETURN true;
+END $$;
+
+------------------------------------------------------------------------------
+-- Internal: called by the writer worker only.
+------------------------------------------------------------------------------
+
+-- Stores one stopped run.  Replaces a run of the same id, so that a stop()
+-- retried after an error cannot store it twice.
+-- The findings of a stored run or benchmark (a JSON array of rows).
+CREATE FUNCTION perfaudit._store_findings(findings jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO perfaudit.findings (run_id, benchmark_id, kind, severity, relation, queryid, tenant,
+                                    calls, total_ms, query, message, suggestion, detail, userid)
+    SELECT f.run_id, f.benchmark_id, f.kind, f.severity, f.relation, f.queryid, f.tenant,
+           f.calls, f.total_ms, f.query, f.message, f.suggestion, f.detail, f.userid
+      FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.findings, findings) AS f;
+$$;
+
+REVOKE ALL ON FUNCTION perfaudit._store_findings(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION perfaudit._store_run(doc jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM perfaudit.runs
+     WHERE run_id OPERATOR(pg_catalog.=) (doc OPERATOR(pg_catalog.->) 'run' OPERATOR(pg_catalog.->>) 'run_id')::bigint;
+    INSERT INTO perfaudit.runs
+    SELECT * FROM pg_catalog.jsonb_populate_record(NULL::perfaudit.runs, doc OPERATOR(pg_catalog.->) 'run');
+    INSERT INTO perfaudit.run_statements
+    SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::perfaudit.run_statements, doc OPERATOR(pg_catalog.->) 'statements');
+    SELECT perfaudit._store_findings(doc OPERATOR(pg_catalog.->) 'findings');
+$$;
+
+REVOKE ALL ON FUNCTION perfaudit._store_run(jsonb) FROM PUBLIC;
+
+-- ----------------------------------------------------------------
+-- Always-on per-tenant statistics (shared memory; needs the preload)
+-- ----------------------------------------------------------------
+
+CREATE FUNCTION perfaudit._tenant_stats(
+    OUT tenant text, OUT dbid oid, OUT calls bigint, OUT total_ms float8,
+    OUT mean_ms float8, OUT max_ms float8, OUT p95_ms float8, OUT rows bigint,
+    OUT seq_scans bigint, OUT unscoped_calls bigint, OUT last_seen timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pa_tenant_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION perfaudit._tenant_statements(
+    OUT tenant text, OUT queryid bigint, OUT calls bigint, OUT total_ms float8,
+    OUT mean_ms float8, OUT max_ms float8, OUT rows bigint, OUT dbid oid)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pa_tenant_statements'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW perfaudit.tenant_stats AS
+    SELECT s.tenant, d.datname AS database, s.calls, s.total_ms, s.mean_ms,
+           s.max_ms, s.p95_ms, s.rows, s.seq_scans, s.unscoped_calls, s.last_seen
+      FROM perfaudit._tenant_stats() s
+      LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid;
+
+CREATE VIEW perfaudit.tenant_statements AS
+    SELECT s.tenant, s.queryid, s.calls, s.total_ms, s.mean_ms, s.max_ms,
+           s.rows, d.datname AS database
+      FROM perfaudit._tenant_statements() s
+      LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid;
+
+CREATE FUNCTION perfaudit.tenant_stats_info(
+    OUT tenants bigint, OUT max_tenants bigint,
+    OUT tenant_statements bigint, OUT max_tenant_statements bigint,
+    OUT evictions bigint, OUT stats_reset timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pa_tenant_stats_info'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION perfaudit.reset()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pa_tenant_stats_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- Tenant identifiers and workload figures of every database: readable by
+-- pg_read_all_stats members (and whoever is granted the views and
+-- functions); reset only by superusers and roles granted it.
+REVOKE ALL ON FUNCTION perfaudit._tenant_stats(), perfaudit._tenant_statements(),
+    perfaudit.tenant_stats_info(), perfaudit.reset() FROM PUBLIC;
+REVOKE ALL ON perfaudit.tenant_stats, perfaudit.tenant_statements FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfaudit._tenant_stats(), perfaudit._tenant_statements(),
+    perfaudit.tenant_stats_info() TO pg_read_all_stats;
+GRANT SELECT ON perfaudit.tenant_stats, perfaudit.tenant_statements TO pg_read_all_stats;
+
+-- ----------------------------------------------------------------
+-- Benchmarks and the assertions built on them
+--
+-- The assertions run the caller's query with the caller's search_path (so
+-- no SET search_path here) and as the caller (SECURITY INVOKER): their own
+-- names are schema-qualified.
+-- ----------------------------------------------------------------
+
+CREATE FUNCTION perfaudit.benchmark(query text, iterations int DEFAULT 100, warmup int DEFAULT 5,
+                                    tenants text[] DEFAULT NULL, label text DEFAULT NULL,
+                                    rollback boolean DEFAULT false)
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION perfaudit.benchmark(text, int, int, text[], text, boolean) IS
+'run one statement warmup + iterations times (prepared once; $1 rotating over tenants), store exact percentiles outside the caller''s transaction';
+
+CREATE FUNCTION perfaudit.benchmark_concurrent(query text, clients int, iterations int DEFAULT 100,
+                                               tenants text[] DEFAULT NULL, label text DEFAULT NULL,
+                                               warmup int DEFAULT 2, rollback boolean DEFAULT false)
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark_concurrent'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+-- The benchmarks row of a document and its samples (sent in binary beside
+-- the document: as JSON text they would cost more than the benchmark).
+CREATE FUNCTION perfaudit._benchmark_row(doc jsonb, samples float8[])
+RETURNS perfaudit.benchmarks
+AS 'MODULE_PATHNAME', 'pa_benchmark_row_sql'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION perfaudit._store_benchmark(doc jsonb, samples float8[])
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO perfaudit.benchmarks
+    SELECT * FROM perfaudit._benchmark_row(doc, samples);
+    SELECT perfaudit._store_findings(doc OPERATOR(pg_catalog.->) 'findings');
+$$;
+REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb, float8[]) FROM PUBLIC;
+
+CREATE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
+                                            iterations int DEFAULT 50, tenants text[] DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+    measured float8;
+BEGIN
+    IF max_ms IS NULL OR percentile IS NULL THEN
+        RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF max_ms < 0 OR max_ms = 'NaN'::float8 THEN
+        RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('max_ms = %s', max_ms);
+    END IF;
+    IF NOT (percentile > 0 AND percentile <= 1) THEN
+        RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('percentile = %s', percentile);
+    END IF;
+    b := perfaudit.benchmark(query, iterations, 5, tenants, 'assert_query_time');
+    SELECT pg_catalog.percentile_cont(percentile) WITHIN GROUP (ORDER BY s)
+      INTO measured FROM pg_catalog.unnest(b.samples_ms) AS s;
+    IF measured > max_ms THEN
+        RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
+                                             percentile * 100, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             b.iterations, b.benchmark_id);
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_query_time(text, float8, float8, int, text[]) IS
+'benchmark the query; true if the given percentile of its execution time is at most max_ms, else SQLSTATE PA001';
+
+CREATE FUNCTION perfaudit.assert_no_seq_scan(query text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+BEGIN
+    -- run once, in a subtransaction rolled back: the check leaves no trace
+    b := perfaudit.benchmark(query, 1, 0, NULL, 'assert_no_seq_scan', true);
+    IF pg_catalog.cardinality(b.seq_scan_tables) > 0 THEN
+        RAISE EXCEPTION 'query scans % sequentially', pg_catalog.array_to_string(b.seq_scan_tables, ', ')
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('%s sequential scan(s) of tables with at least %s rows (benchmark_id %s)',
+                                             pg_catalog.cardinality(b.seq_scan_tables),
+                                             pg_catalog.current_setting('perfaudit.seq_scan_min_rows'),
+                                             b.benchmark_id),
+                  HINT = 'See perfaudit.findings for the CREATE INDEX suggestion.';
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_no_seq_scan(text) IS
+'run the query once (rolled back); true if no table of at least perfaudit.seq_scan_min_rows rows is scanned sequentially, else SQLSTATE PA001';
+
+CREATE FUNCTION perfaudit.assert_no_memory_growth(query text, iterations int DEFAULT 1000,
+                                                  max_growth_bytes bigint DEFAULT 1048576)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+BEGIN
+    IF max_growth_bytes IS NULL OR iterations IS NULL THEN
+        RAISE EXCEPTION 'iterations and max_growth_bytes must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF max_growth_bytes < 0 THEN
+        RAISE EXCEPTION 'max_growth_bytes must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('max_growth_bytes = %s', max_growth_bytes);
+    END IF;
+    IF iterations < 2 THEN
+        RAISE EXCEPTION 'iterations must be at least 2 to measure growth' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('iterations = %s', iterations);
+    END IF;
+    b := perfaudit.benchmark(query, iterations, 5, NULL, 'assert_no_memory_growth');
+    IF b.memory_growth_bytes > max_growth_bytes THEN
+        RAISE EXCEPTION 'backend memory grew by more than max_growth_bytes'
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Grew by %s bytes over %s iterations; at most %s allowed. Growth at %s checkpoints: %s (benchmark_id %s)',
+                                             b.memory_growth_bytes, b.iterations, max_growth_bytes,
+                                             pg_catalog.cardinality(b.memory_samples),
+                                             pg_catalog.array_to_string(b.memory_samples, ', '),
+                                             b.benchmark_id);
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_no_memory_growth(text, int, bigint) IS
+'run the query 5 + iterations times; true if this backend''s memory contexts grew by at most max_growth_bytes across the timed iterations, else SQLSTATE PA001';
+
+------------------------------------------------------------------------------
+-- Baselines
+--
+-- A baseline is a named set of metrics, all "lower is better": of a run
+-- (statements, total time, findings per kind, and per statement calls,
+-- time and buffers) and of the latest benchmark of each label.  It is
+-- stored by the writer, like runs, so it survives the caller's rollback,
+-- and belongs to the role that saved it.
+------------------------------------------------------------------------------
+
+-- The metrics of a run (NULL: none) and of the latest benchmark of each
+-- label visible to the caller.  Benchmarks made by the assertions
+-- (labels starting with assert_) are left out.
+CREATE FUNCTION perfaudit._metrics(run_id bigint)
+RETURNS TABLE (metric text, key text, value float8, query text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'run.statements', '', r.statements::float8, NULL::text
+      FROM perfaudit.runs r WHERE r.run_id = $1
+    UNION ALL
+    SELECT 'run.total_ms', '', r.total_ms, NULL
+      FROM perfaudit.runs r WHERE r.run_id = $1
+    UNION ALL
+    SELECT 'run.findings', k.kind,
+           (SELECT count(*) FROM perfaudit.findings f
+             WHERE f.run_id = r.run_id AND f.kind = k.kind)::float8, NULL
+      FROM perfaudit.runs r,
+           unnest(ARRAY['n_plus_one', 'repeated_query', 'seq_scan', 'unscoped_tenant_query',
+                        'cross_tenant_query', 'slow_query']) AS k(kind)
+     WHERE r.run_id = $1
+    UNION ALL
+    SELECT m.metric, s.queryid::text,
+           CASE m.metric
+               WHEN 'statement.calls' THEN sum(s.calls)::float8
+               WHEN 'statement.total_ms' THEN sum(s.total_ms)
+               ELSE sum(s.shared_blks_hit + s.shared_blks_read)::float8
+           END,
+           min(s.query)
+      FROM perfaudit.run_statements s,
+           (VALUES ('statement.calls'), ('statement.total_ms'), ('statement.shared_blks')) AS m(metric)
+     WHERE s.run_id = $1
+     GROUP BY m.metric, s.queryid
+    UNION ALL
+    SELECT m.metric, b.label, m.value, b.query
+      FROM (SELECT DISTINCT ON (x.label) x.*
+              FROM perfaudit.benchmarks x
+             WHERE x.label IS NOT NULL AND x.label NOT LIKE 'assert\_%'
+             ORDER BY x.label, x.benchmark_id DESC) AS b
+           CROSS JOIN LATERAL (VALUES
+               ('benchmark.p50_ms', b.p50_ms),
+               ('benchmark.p95_ms', b.p95_ms),
+               ('benchmark.p99_ms', b.p99_ms),
+               ('benchmark.mean_ms', b.mean_ms),
+               ('benchmark.shared_blks_per_call',
+                (b.shared_blks_hit + b.shared_blks_read)::float8 / b.iterations),
+               ('benchmark.errors', b.errors::float8)) AS m(metric, value)
+     WHERE m.value IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION perfaudit._metrics(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfaudit._metrics(bigint) TO PUBLIC;
+
+CREATE FUNCTION perfaudit._persist_baseline(doc jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pa_persist_baseline'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Run by the writer: replace the baseline doc.baseline.name for role
+-- doc.userid, unless another role (one doc.userid is not a member of) owns it.
+CREATE FUNCTION perfaudit._store_baseline(doc jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b jsonb := doc -> 'baseline';
+    nm text := b ->> 'name';
+    uid oid := (doc ->> 'userid')::oid;
+BEGIN
+    IF EXISTS (SELECT 1 FROM perfaudit.baselines x
+                WHERE x.name = nm AND NOT pg_has_role(uid, x.userid, 'USAGE')) THEN
+        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM perfaudit.baselines x WHERE x.name = nm;
+    INSERT INTO perfaudit.baselines (name, metric, key, value, recorded_at, query, userid)
+    SELECT nm, m ->> 'metric', COALESCE(m ->> 'key', ''), (m ->> 'value')::float8,
+           COALESCE((b ->> 'recorded_at')::timestamptz, now()), m ->> 'query', uid
+      FROM jsonb_array_elements(b -> 'metrics') AS m;
+END $$;
+REVOKE ALL ON FUNCTION perfaudit._store_baseline(jsonb) FROM PUBLIC;
+
+-- Raise the standard error unless the caller may replace baseline nm.
+CREATE FUNCTION perfaudit._check_baseline_owner(nm text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF nm IS NULL OR nm = '' THEN
+        RAISE EXCEPTION 'baseline name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM perfaudit.baselines x
+                WHERE x.name = nm AND NOT pg_has_role(x.userid, 'USAGE')) THEN
+        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501',
+            HINT = 'Choose another name, or ask its owner to replace it.';
+    END IF;
+END $$;
+
+CREATE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := save_baseline.run_id;
+    metrics jsonb;
+    n int;
+BEGIN
+    PERFORM perfaudit._check_baseline_owner(save_baseline.name);
+    IF rid IS NULL THEN
+        rid := perfaudit.last_run();
+    ELSE
+        PERFORM perfaudit._assert_run(rid);
+    END IF;
+    SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'key', m.key, 'value', m.value,
+                                        'query', m.query) ORDER BY m.metric, m.key),
+           count(*)
+      INTO metrics, n
+      FROM perfaudit._metrics(rid) AS m;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'nothing to save in baseline "%"', save_baseline.name USING ERRCODE = '55000',
+            DETAIL = 'This session has stopped no run, no run_id was given, and no labelled benchmark is visible.',
+            HINT = 'Call perfaudit.stop() or perfaudit.benchmark(..., label => ''...'') first.';
+    END IF;
+    PERFORM perfaudit._persist_baseline(jsonb_build_object('name', save_baseline.name, 'metrics', metrics));
+    RETURN n;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.save_baseline(text, bigint) IS
+'save the metrics of a run (default: this session''s last) and of the latest benchmark of each label as baseline name, replacing it; returns the number of metrics';
+
+CREATE FUNCTION perfaudit.export_baseline(name text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    doc jsonb;
+BEGIN
+    SELECT jsonb_build_object(
+               'pg_perfaudit_baseline', 1,
+               'name', export_baseline.name,
+               'recorded_at', max(b.recorded_at),
+               'metrics', jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                               'metric', b.metric, 'key', b.key, 'value', b.value, 'query', b.query))
+                           ORDER BY b.metric, b.key))
+      INTO doc
+      FROM perfaudit.baselines b
+     WHERE b.name = export_baseline.name
+    HAVING count(*) > 0;
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'baseline "%" does not exist', export_baseline.name USING ERRCODE = '42704';
+    END IF;
+    RETURN doc;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.export_baseline(text) IS
+'the baseline as a JSON document, for a file in the application''s repository (import_baseline reads it back)';
+
+CREATE FUNCTION perfaudit.import_baseline(doc jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nm text;
+    bad text;
+BEGIN
+    IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+        RAISE EXCEPTION 'baseline document must be a JSON object' USING ERRCODE = '22023',
+            HINT = 'Pass the output of perfaudit.export_baseline().';
+    END IF;
+    IF jsonb_typeof(doc -> 'name') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'baseline document has no "name" string' USING ERRCODE = '22023';
+    END IF;
+    nm := doc ->> 'name';
+    IF jsonb_typeof(doc -> 'metrics') IS DISTINCT FROM 'array' OR jsonb_array_length(doc -> 'metrics') = 0 THEN
+        RAISE EXCEPTION 'baseline document has no "metrics" array, or it is empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT m::text INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     WHERE jsonb_typeof(m) <> 'object'
+        OR jsonb_typeof(m -> 'metric') IS DISTINCT FROM 'string'
+        OR jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
+        OR (m ? 'key' AND jsonb_typeof(m -> 'key') <> 'string')
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has an invalid metric' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (number) and optionally "key" (string): %s',
+                                       left(bad, 200));
+    END IF;
+    SELECT pg_catalog.format('%s [%s]', m ->> 'metric', COALESCE(m ->> 'key', '')) INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     GROUP BY m ->> 'metric', COALESCE(m ->> 'key', '')
+    HAVING count(*) > 1
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has a metric twice: %', bad USING ERRCODE = '22023';
+    END IF;
+    IF doc ? 'recorded_at' THEN
+        BEGIN
+            PERFORM (doc ->> 'recorded_at')::timestamptz;
+        EXCEPTION WHEN others THEN
+            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
+                DETAIL = SQLERRM;
+        END;
+    END IF;
+    PERFORM perfaudit._check_baseline_owner(nm);
+    PERFORM perfaudit._persist_baseline(jsonb_build_object(
+        'name', nm, 'recorded_at', doc -> 'recorded_at', 'metrics', doc -> 'metrics'));
+    RETURN nm;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.import_baseline(jsonb) IS
+'store a document from export_baseline() as its baseline, replacing one of the same name; returns the name';
+
+CREATE FUNCTION perfaudit.assert_no_regression(baseline text, tolerance float8 DEFAULT 1.25,
+                                               run_id bigint DEFAULT NULL, noise_ms float8 DEFAULT 1.0)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := assert_no_regression.run_id;
+    worse text[];
+    nworse int;
+    missing text[];
+BEGIN
+    IF baseline IS NULL OR tolerance IS NULL OR noise_ms IS NULL THEN
+        RAISE EXCEPTION 'baseline, tolerance and noise_ms must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF NOT (tolerance > 0 AND tolerance < 'Infinity') THEN
+        RAISE EXCEPTION 'tolerance must be a positive factor' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('tolerance = %s', tolerance);
+    END IF;
+    IF NOT (noise_ms >= 0 AND noise_ms < 'Infinity') THEN
+        RAISE EXCEPTION 'noise_ms must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('noise_ms = %s', noise_ms);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM perfaudit.baselines b WHERE b.name = baseline) THEN
+        RAISE EXCEPTION 'baseline "%" does not exist', baseline USING ERRCODE = '42704',
+            HINT = 'Create it with perfaudit.save_baseline() or perfaudit.import_baseline().';
+    END IF;
+    IF EXISTS (SELECT 1 FROM perfaudit.baselines b
+                WHERE b.name = baseline AND b.metric !~ '^benchmark\.') THEN
+        rid := (perfaudit._assert_run(rid)).run_id;
+    END IF;
+
+    WITH cmp AS (
+        SELECT b.metric, b.key, b.value AS base, b.query,
+               CASE WHEN b.metric ~ '^benchmark\.' THEN c.value
+                    ELSE COALESCE(c.value, 0) END AS cur   -- a statement no longer run: 0
+          FROM perfaudit.baselines b
+          LEFT JOIN perfaudit._metrics(rid) c ON c.metric = b.metric AND c.key = b.key
+         WHERE b.name = baseline
+    )
+    SELECT array_agg(pg_catalog.format('%s%s: %s > %s x %s%s',
+                                       x.metric,
+                                       CASE WHEN x.key <> '' THEN ' [' || x.key || ']' ELSE '' END,
+                                       round(x.cur::numeric, 3), tolerance, round(x.base::numeric, 3),
+                                       CASE WHEN x.query IS NOT NULL
+                                            THEN ' -- ' || left(regexp_replace(x.query, '\s+', ' ', 'g'), 80)
+                                            ELSE '' END)
+                     ORDER BY x.metric, x.key) FILTER (WHERE x.worse),
+           array_agg(DISTINCT x.key) FILTER (WHERE x.cur IS NULL)
+      INTO worse, missing
+      FROM (SELECT cmp.*,
+                   cmp.cur > tolerance * cmp.base
+                   AND (cmp.metric !~ '_ms$' OR cmp.cur - cmp.base > noise_ms) AS worse
+              FROM cmp) AS x;
+
+    IF missing IS NOT NULL THEN
+        RAISE WARNING 'baseline "%" has benchmarks with no current result: %', baseline,
+            array_to_string(missing, ', ')
+            USING HINT = 'Run perfaudit.benchmark() with those labels before asserting.';
+    END IF;
+    nworse := COALESCE(cardinality(worse), 0);
+    IF nworse > 0 THEN
+        RAISE EXCEPTION 'performance regressed against baseline "%": % metric(s) worse than % x baseline',
+            baseline, nworse, tolerance
+            USING ERRCODE = 'PA001',
+                  DETAIL = array_to_string(worse[1:20], E'\n')
+                           || CASE WHEN nworse > 20 THEN pg_catalog.format(E'\n... and %s more', nworse - 20) ELSE '' END
+                           || COALESCE(pg_catalog.format(E'\n(run %s)', rid), '');
+    END IF;
+    RETURN true;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.assert_no_regression(text, float8, bigint, float8) IS
+'true if no metric of the baseline is worse than tolerance x its value (time metrics: and by more than noise_ms), comparing a run (default: this session''s last) and the latest benchmark of each label; else SQLSTATE PA001';
+
+------------------------------------------------------------------------------
+-- Reports
+--
+-- report_json() is the document (version 1, described in the README);
+-- report() renders the same document as text for psql.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION perfaudit.report_json(run_id bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r perfaudit.runs;
+BEGIN
+    r := perfaudit._assert_run(report_json.run_id);
+    RETURN jsonb_build_object(
+        'pg_perfaudit_report', 1,
+        'run', to_jsonb(r) - 'userid' || jsonb_build_object('role', r.userid::regrole::text),
+        'tenants', COALESCE((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'tenant', t.tenant, 'statements', t.stmts, 'calls', t.calls,
+                       'total_ms', t.total_ms, 'max_ms', t.max_ms, 'slowest', t.slowest)
+                   ORDER BY t.total_ms DESC, t.tenant)
+              FROM (SELECT s.tenant, count(*) AS stmts, sum(s.calls) AS calls,
+                           sum(s.total_ms) AS total_ms, max(s.max_ms) AS max_ms,
+                           (SELECT jsonb_agg(jsonb_build_object(
+                                       'queryid', x.queryid, 'query', x.query, 'calls', x.calls,
+                                       'total_ms', x.total_ms, 'mean_ms', x.mean_ms, 'max_ms', x.max_ms,
+                                       'rows', x.rows, 'shared_blks_hit', x.shared_blks_hit,
+                                       'shared_blks_read', x.shared_blks_read, 'seq_scans', x.seq_scans,
+                                       'nesting_level', x.nesting_level)
+                                   ORDER BY x.total_ms DESC, x.queryid)
+                              FROM (SELECT * FROM perfaudit.run_statements y
+                                     WHERE y.run_id = r.run_id AND y.tenant IS NOT DISTINCT FROM s.tenant
+                                     ORDER BY y.total_ms DESC, y.queryid LIMIT 5) AS x) AS slowest
+                      FROM perfaudit.run_statements s
+                     WHERE s.run_id = r.run_id
+                     GROUP BY s.tenant) AS t), '[]'),
+        'findings', COALESCE((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'finding_id', f.finding_id, 'kind', f.kind, 'severity', f.severity,
+                       'relation', f.relation, 'queryid', f.queryid, 'tenant', f.tenant,
+                       'calls', f.calls, 'total_ms', f.total_ms, 'query', f.query,
+                       'message', f.message, 'suggestion', f.suggestion, 'detail', f.detail)
+                   ORDER BY array_position(ARRAY['high', 'medium', 'low'], f.severity), f.finding_id)
+              FROM perfaudit.findings f
+             WHERE f.run_id = r.run_id), '[]'),
+        'benchmarks', COALESCE((
+            SELECT jsonb_agg(to_jsonb(b) - 'samples_ms' - 'userid' ORDER BY b.benchmark_id)
+              FROM perfaudit.benchmarks b
+             WHERE b.userid = r.userid
+               AND b.started_at >= r.started_at
+               AND b.started_at <= COALESCE(r.stopped_at, now())), '[]'));
+END $$;
+
+COMMENT ON FUNCTION perfaudit.report_json(bigint) IS
+'a run (default: this session''s last) as a JSON document: the run, per tenant its five slowest statements, the findings, the benchmarks made during the run';
+
+CREATE FUNCTION perfaudit.report(run_id bigint DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    doc jsonb := perfaudit.report_json(report.run_id);
+    r jsonb := doc -> 'run';
+    t jsonb;
+    s jsonb;
+    f jsonb;
+    b jsonb;
+    n int;
+BEGIN
+    RETURN NEXT format('pg_perfaudit report: run %s%s', r ->> 'run_id',
+                       COALESCE(format(' "%s"', r ->> 'label'), ''));
+    RETURN NEXT format('  %s scope, database %s, role %s, %s .. %s',
+                       r ->> 'scope', r ->> 'database', r ->> 'role',
+                       to_char((r ->> 'started_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS'),
+                       COALESCE(to_char((r ->> 'stopped_at')::timestamptz, 'HH24:MI:SS'), 'active'));
+    RETURN NEXT format('  %s statements, %s ms in total, slowest execution %s ms, %s finding(s)',
+                       r ->> 'statements', round((r ->> 'total_ms')::numeric, 3),
+                       round((r ->> 'max_ms')::numeric, 3), r ->> 'findings');
+    IF (r ->> 'overflow')::bigint > 0 THEN
+        RETURN NEXT format('  (%s executions counted but not kept one by one: raise perfaudit.max_run_statements)',
+                           r ->> 'overflow');
+    END IF;
+
+    RETURN NEXT '';
+    RETURN NEXT 'Slowest statements per tenant';
+    n := 0;
+    FOR t IN SELECT value FROM jsonb_array_elements(doc -> 'tenants') LOOP
+        n := n + 1;
+        IF n > 10 THEN
+            RETURN NEXT format('  ... and %s more tenant(s)', jsonb_array_length(doc -> 'tenants') - 10);
+            EXIT;
+        END IF;
+        RETURN NEXT format('  %s: %s calls, %s ms',
+                           COALESCE('tenant ' || (t ->> 'tenant'), 'no tenant'),
+                           t ->> 'calls', round((t ->> 'total_ms')::numeric, 3));
+        FOR s IN SELECT value FROM jsonb_array_elements(t -> 'slowest') LOOP
+            RETURN NEXT format('    %s ms  %s x  max %s ms  %s',
+                               lpad(round((s ->> 'total_ms')::numeric, 3)::text, 9),
+                               lpad(s ->> 'calls', 5),
+                               round((s ->> 'max_ms')::numeric, 3),
+                               left(regexp_replace(s ->> 'query', '\s+', ' ', 'g'), 90));
+        END LOOP;
+    END LOOP;
+    IF n = 0 THEN
+        RETURN NEXT '  (no statements)';
+    END IF;
+
+    RETURN NEXT '';
+    RETURN NEXT format('Findings (%s)', jsonb_array_length(doc -> 'findings'));
+    FOR f IN SELECT value FROM jsonb_array_elements(doc -> 'findings') LOOP
+        RETURN NEXT format('  [%s] %s%s%s: %s',
+                           f ->> 'severity', f ->> 'kind',
+                           COALESCE(' on ' || (f ->> 'relation'), ''),
+                           COALESCE(', tenant ' || (f ->> 'tenant'), ''),
+                           f ->> 'message');
+        IF f ->> 'query' IS NOT NULL THEN
+            RETURN NEXT '      query: ' || left(regexp_replace(f ->> 'query', '\s+', ' ', 'g'), 100);
+        END IF;
+        IF f ->> 'suggestion' IS NOT NULL THEN
+            RETURN NEXT '      suggestion: ' || (f ->> 'suggestion');
+        END IF;
+    END LOOP;
+    IF jsonb_array_length(doc -> 'findings') = 0 THEN
+        RETURN NEXT '  none';
+    END IF;
+
+    IF jsonb_array_length(doc -> 'benchmarks') > 0 THEN
+        RETURN NEXT '';
+        RETURN NEXT format('Benchmarks during the run (%s)', jsonb_array_length(doc -> 'benchmarks'));
+        FOR b IN SELECT value FROM jsonb_array_elements(doc -> 'benchmarks') LOOP
+            RETURN NEXT format('  %s: %s iterations, %s client(s): p50 %s ms, p95 %s ms, p99 %s ms, %s/s%s%s',
+                               COALESCE(b ->> 'label', 'benchmark ' || (b ->> 'benchmark_id')),
+                               b ->> 'iterations', b ->> 'clients',
+                               round((b ->> 'p50_ms')::numeric, 3), round((b ->> 'p95_ms')::numeric, 3),
+                               round((b ->> 'p99_ms')::numeric, 3), round((b ->> 'throughput_qps')::numeric),
+                               CASE WHEN (b ->> 'errors')::bigint > 0
+                                    THEN format(', %s errors %s', b ->> 'errors', b ->> 'error_counts') ELSE '' END,
+                               CASE WHEN b ->> 'p95_degradation' IS NOT NULL
+                                    THEN format(', p95 x%s vs one client', round((b ->> 'p95_degradation')::numeric, 2))
+                                    ELSE '' END);
+            IF (b ->> 'findings')::int > 0 THEN
+                RETURN NEXT format('      %s finding(s); sequential scans of %s', b ->> 'findings',
+                                   (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(b -> 'seq_scan_tables') x));
+            END IF;
+        END LOOP;
+    END IF;
+END $$;
+
+COMMENT ON FUNCTION perfaudit.report(bigint) IS
+'report_json() as readable lines for psql';
