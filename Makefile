@@ -36,5 +36,9 @@ PROVE_TESTS = test/t/*.pl
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (a struct that grew must not be read with the old layout).
+$(OBJS): $(wildcard src/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql $(EXTENSION).control
 	sed -e "s/@EXTVERSION@/$(EXTVERSION)/g" $< > $@

@@ -328,3 +328,277 @@ END $$;
 
 COMMENT ON FUNCTION perfaudit.report_html(bigint) IS
 'report_json() as one self-contained HTML page: latency histogram per tenant, slowest statements, findings with suggestions, benchmark percentiles';
+
+-- The assertions that run the caller's query spell every operator of their
+-- own as OPERATOR(pg_catalog.x): an operator planted in public must never
+-- be chosen (a superuser calling assert_query_time() could be made to run
+-- it).
+
+CREATE OR REPLACE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
+                                            iterations int DEFAULT 50, tenants text[] DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+    measured float8;
+BEGIN
+    IF max_ms IS NULL OR percentile IS NULL THEN
+        RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF max_ms OPERATOR(pg_catalog.<) 0::float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::float8 THEN
+        RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('max_ms = %s', max_ms);
+    END IF;
+    IF NOT (percentile OPERATOR(pg_catalog.>) 0::float8 AND percentile OPERATOR(pg_catalog.<=) 1::float8) THEN
+        RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('percentile = %s', percentile);
+    END IF;
+    b := perfaudit.benchmark(query, iterations, 5, tenants, 'assert_query_time');
+    SELECT pg_catalog.percentile_cont(percentile) WITHIN GROUP (ORDER BY s)
+      INTO measured FROM pg_catalog.unnest(b.samples_ms) AS s;
+    IF measured OPERATOR(pg_catalog.>) max_ms THEN
+        RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
+                                             percentile OPERATOR(pg_catalog.*) 100::float8, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             b.iterations, b.benchmark_id);
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_seq_scan(query text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+BEGIN
+    -- run once, in a subtransaction rolled back: the check leaves no trace
+    b := perfaudit.benchmark(query, 1, 0, NULL, 'assert_no_seq_scan', true);
+    IF pg_catalog.cardinality(b.seq_scan_tables) OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'query scans % sequentially', pg_catalog.array_to_string(b.seq_scan_tables, ', ')
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('%s sequential scan(s) of tables with at least %s rows (benchmark_id %s)',
+                                             pg_catalog.cardinality(b.seq_scan_tables),
+                                             pg_catalog.current_setting('perfaudit.seq_scan_min_rows'),
+                                             b.benchmark_id),
+                  HINT = 'See perfaudit.findings for the CREATE INDEX suggestion.';
+    END IF;
+    RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_memory_growth(query text, iterations int DEFAULT 1000,
+                                                  max_growth_bytes bigint DEFAULT 1048576)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    b perfaudit.benchmarks;
+BEGIN
+    IF max_growth_bytes IS NULL OR iterations IS NULL THEN
+        RAISE EXCEPTION 'iterations and max_growth_bytes must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::bigint THEN
+        RAISE EXCEPTION 'max_growth_bytes must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('max_growth_bytes = %s', max_growth_bytes);
+    END IF;
+    IF iterations OPERATOR(pg_catalog.<) 2 THEN
+        RAISE EXCEPTION 'iterations must be at least 2 to measure growth' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('iterations = %s', iterations);
+    END IF;
+    b := perfaudit.benchmark(query, iterations, 5, NULL, 'assert_no_memory_growth');
+    IF b.memory_growth_bytes OPERATOR(pg_catalog.>) max_growth_bytes THEN
+        RAISE EXCEPTION 'backend memory grew by more than max_growth_bytes'
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Grew by %s bytes over %s iterations; at most %s allowed. Growth at %s checkpoints: %s (benchmark_id %s)',
+                                             b.memory_growth_bytes, b.iterations, max_growth_bytes,
+                                             pg_catalog.cardinality(b.memory_samples),
+                                             pg_catalog.array_to_string(b.memory_samples, ', '),
+                                             b.benchmark_id);
+    END IF;
+    RETURN true;
+END $$;
+
+
+-- Baselines are visible like runs: own, roles one is a member of, or all
+-- with pg_read_all_stats; names are limited to 1000 bytes.
+ALTER TABLE perfaudit.baselines ENABLE ROW LEVEL SECURITY;
+CREATE POLICY baselines_visible ON perfaudit.baselines FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+
+-- The role that owns baseline nm (NULL: none), whoever may see it: the
+-- owner check below must see baselines row-level security hides.
+CREATE FUNCTION perfaudit._baseline_owner(nm text)
+RETURNS oid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.userid FROM perfaudit.baselines x WHERE x.name OPERATOR(pg_catalog.=) nm LIMIT 1
+$$;
+
+-- Raise the standard error unless the caller may replace baseline nm.
+CREATE OR REPLACE FUNCTION perfaudit._check_baseline_owner(nm text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF nm IS NULL OR nm = '' THEN
+        RAISE EXCEPTION 'baseline name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF octet_length(nm) > 1000 THEN
+        RAISE EXCEPTION 'baseline name is too long' USING ERRCODE = '22001',
+            DETAIL = format('The name has %s bytes; at most 1000 are allowed.', octet_length(nm));
+    END IF;
+    IF NOT COALESCE(pg_has_role(perfaudit._baseline_owner(nm), 'USAGE'), true) THEN
+        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501',
+            HINT = 'Choose another name, or ask its owner to replace it.';
+    END IF;
+END $$;
+
+
+-- Internal: the writer's row builder is not for other roles.
+REVOKE ALL ON FUNCTION perfaudit._benchmark_row(jsonb, float8[]) FROM PUBLIC;
+
+-- Baseline keys and imported metrics are kept within what the baselines
+-- primary key can index; values within float8.
+CREATE OR REPLACE FUNCTION perfaudit._metrics(run_id bigint)
+RETURNS TABLE (metric text, key text, value float8, query text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'run.statements', '', r.statements::float8, NULL::text
+      FROM perfaudit.runs r WHERE r.run_id = $1
+    UNION ALL
+    SELECT 'run.total_ms', '', r.total_ms, NULL
+      FROM perfaudit.runs r WHERE r.run_id = $1
+    UNION ALL
+    SELECT 'run.findings', k.kind,
+           (SELECT count(*) FROM perfaudit.findings f
+             WHERE f.run_id = r.run_id AND f.kind = k.kind)::float8, NULL
+      FROM perfaudit.runs r,
+           unnest(ARRAY['n_plus_one', 'repeated_query', 'seq_scan', 'unscoped_tenant_query',
+                        'cross_tenant_query', 'slow_query']) AS k(kind)
+     WHERE r.run_id = $1
+    UNION ALL
+    SELECT m.metric, s.queryid::text,
+           CASE m.metric
+               WHEN 'statement.calls' THEN sum(s.calls)::float8
+               WHEN 'statement.total_ms' THEN sum(s.total_ms)
+               ELSE sum(s.shared_blks_hit + s.shared_blks_read)::float8
+           END,
+           min(s.query)
+      FROM perfaudit.run_statements s,
+           (VALUES ('statement.calls'), ('statement.total_ms'), ('statement.shared_blks')) AS m(metric)
+     WHERE s.run_id = $1
+     GROUP BY m.metric, s.queryid
+    UNION ALL
+    -- (the label is the key, part of the baselines' primary key: a long
+    -- one is shortened, its md5 keeping it apart from others)
+    SELECT m.metric,
+           CASE WHEN octet_length(b.label) > 400
+                THEN left(b.label, 100) || ' [md5 ' || md5(b.label) || ']' ELSE b.label END,
+           m.value, b.query
+      FROM (SELECT DISTINCT ON (x.label) x.*
+              FROM perfaudit.benchmarks x
+             WHERE x.label IS NOT NULL AND x.label NOT LIKE 'assert\_%'
+             ORDER BY x.label, x.benchmark_id DESC) AS b
+           CROSS JOIN LATERAL (VALUES
+               ('benchmark.p50_ms', b.p50_ms),
+               ('benchmark.p95_ms', b.p95_ms),
+               ('benchmark.p99_ms', b.p99_ms),
+               ('benchmark.mean_ms', b.mean_ms),
+               ('benchmark.shared_blks_per_call',
+                (b.shared_blks_hit + b.shared_blks_read)::float8 / b.iterations),
+               ('benchmark.errors', b.errors::float8)) AS m(metric, value)
+     WHERE m.value IS NOT NULL
+$$;
+CREATE OR REPLACE FUNCTION perfaudit.import_baseline(doc jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nm text;
+    bad text;
+BEGIN
+    IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+        RAISE EXCEPTION 'baseline document must be a JSON object' USING ERRCODE = '22023',
+            HINT = 'Pass the output of perfaudit.export_baseline().';
+    END IF;
+    IF jsonb_typeof(doc -> 'name') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'baseline document has no "name" string' USING ERRCODE = '22023';
+    END IF;
+    nm := doc ->> 'name';
+    IF jsonb_typeof(doc -> 'metrics') IS DISTINCT FROM 'array' OR jsonb_array_length(doc -> 'metrics') = 0 THEN
+        RAISE EXCEPTION 'baseline document has no "metrics" array, or it is empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT m::text INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     WHERE jsonb_typeof(m) <> 'object'
+        OR jsonb_typeof(m -> 'metric') IS DISTINCT FROM 'string'
+        OR jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
+        OR (m ? 'key' AND jsonb_typeof(m -> 'key') <> 'string')
+        OR octet_length(m ->> 'metric') > 1000 OR octet_length(m ->> 'key') > 1000
+        OR CASE WHEN jsonb_typeof(m -> 'value') = 'number'
+                THEN NOT ((m -> 'value')::numeric BETWEEN -1e300 AND 1e300) ELSE false END
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has an invalid metric' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (a number a float8 holds) and optionally "key" (string), names of at most 1000 bytes: %s',
+                                       left(bad, 200));
+    END IF;
+    SELECT pg_catalog.format('%s [%s]', m ->> 'metric', COALESCE(m ->> 'key', '')) INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     GROUP BY m ->> 'metric', COALESCE(m ->> 'key', '')
+    HAVING count(*) > 1
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has a metric twice: %', bad USING ERRCODE = '22023';
+    END IF;
+    IF doc ? 'recorded_at' THEN
+        BEGIN
+            PERFORM (doc ->> 'recorded_at')::timestamptz;
+        EXCEPTION WHEN others THEN
+            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
+                DETAIL = SQLERRM;
+        END;
+    END IF;
+    PERFORM perfaudit._check_baseline_owner(nm);
+    PERFORM perfaudit._persist_baseline(jsonb_build_object(
+        'name', nm, 'recorded_at', doc -> 'recorded_at', 'metrics', doc -> 'metrics'));
+    RETURN nm;
+END $$;
+
+-- Under REPEATABLE READ or SERIALIZABLE, say why a stored run is not seen.
+CREATE OR REPLACE FUNCTION perfaudit._assert_run(run_id bigint)
+RETURNS perfaudit.runs
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := COALESCE(_assert_run.run_id, perfaudit.last_run());
+    r perfaudit.runs;
+BEGIN
+    IF rid IS NULL THEN
+        RAISE EXCEPTION 'no capture run was stopped in this session'
+            USING ERRCODE = '55000', HINT = 'Call perfaudit.stop() first, or pass run_id.';
+    END IF;
+    SELECT * INTO r FROM perfaudit.runs AS x WHERE x.run_id OPERATOR(pg_catalog.=) rid;
+    IF NOT FOUND THEN
+        -- The writer stores a run in a transaction of its own: a snapshot
+        -- taken before that (REPEATABLE READ, SERIALIZABLE) cannot see it.
+        IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+            RAISE EXCEPTION 'capture run % is not visible in this transaction''s snapshot', rid
+                USING ERRCODE = '22023',
+                      DETAIL = pg_catalog.format('The transaction is %s: its snapshot predates the stored run.',
+                                                 pg_catalog.current_setting('transaction_isolation')),
+                      HINT = 'Check assertions in a READ COMMITTED transaction, or after this one ends.';
+        END IF;
+        RAISE EXCEPTION 'capture run % does not exist or is not visible to this role', rid
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN r;
+END $$;

@@ -160,6 +160,7 @@ ALTER TABLE perfaudit.runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE perfaudit.run_statements ENABLE ROW LEVEL SECURITY;
 ALTER TABLE perfaudit.findings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE perfaudit.benchmarks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE perfaudit.baselines ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY runs_visible ON perfaudit.runs FOR SELECT
     USING (pg_catalog.pg_has_role(userid, 'USAGE')
@@ -171,6 +172,9 @@ CREATE POLICY findings_visible ON perfaudit.findings FOR SELECT
     USING (pg_catalog.pg_has_role(userid, 'USAGE')
            OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
 CREATE POLICY benchmarks_visible ON perfaudit.benchmarks FOR SELECT
+    USING (pg_catalog.pg_has_role(userid, 'USAGE')
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+CREATE POLICY baselines_visible ON perfaudit.baselines FOR SELECT
     USING (pg_catalog.pg_has_role(userid, 'USAGE')
            OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
 
@@ -245,6 +249,15 @@ BEGIN
     END IF;
     SELECT * INTO r FROM perfaudit.runs AS x WHERE x.run_id OPERATOR(pg_catalog.=) rid;
     IF NOT FOUND THEN
+        -- The writer stores a run in a transaction of its own: a snapshot
+        -- taken before that (REPEATABLE READ, SERIALIZABLE) cannot see it.
+        IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+            RAISE EXCEPTION 'capture run % is not visible in this transaction''s snapshot', rid
+                USING ERRCODE = '22023',
+                      DETAIL = pg_catalog.format('The transaction is %s: its snapshot predates the stored run.',
+                                                 pg_catalog.current_setting('transaction_isolation')),
+                      HINT = 'Check assertions in a READ COMMITTED transaction, or after this one ends.';
+        END IF;
         RAISE EXCEPTION 'capture run % does not exist or is not visible to this role', rid
             USING ERRCODE = '22023';
     END IF;
@@ -454,6 +467,7 @@ CREATE FUNCTION perfaudit._benchmark_row(doc jsonb, samples float8[])
 RETURNS perfaudit.benchmarks
 AS 'MODULE_PATHNAME', 'pa_benchmark_row_sql'
 LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION perfaudit._benchmark_row(jsonb, float8[]) FROM PUBLIC;
 
 CREATE FUNCTION perfaudit._store_benchmark(doc jsonb, samples float8[])
 RETURNS void
@@ -466,6 +480,12 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb, float8[]) FROM PUBLIC;
 
+-- The three assertions below run the caller's query with the caller's
+-- search_path (no SET search_path clause, or unqualified names in the
+-- query would not resolve), so every operator in their own code is spelled
+-- OPERATOR(pg_catalog.x) with exactly typed operands: an operator planted in
+-- a schema on the path (public) must never be chosen, for a superuser
+-- caller least of all.
 CREATE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
                                             iterations int DEFAULT 50, tenants text[] DEFAULT NULL)
 RETURNS boolean
@@ -478,22 +498,22 @@ BEGIN
     IF max_ms IS NULL OR percentile IS NULL THEN
         RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_ms < 0 OR max_ms = 'NaN'::float8 THEN
+    IF max_ms OPERATOR(pg_catalog.<) 0::float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::float8 THEN
         RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_ms = %s', max_ms);
     END IF;
-    IF NOT (percentile > 0 AND percentile <= 1) THEN
+    IF NOT (percentile OPERATOR(pg_catalog.>) 0::float8 AND percentile OPERATOR(pg_catalog.<=) 1::float8) THEN
         RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('percentile = %s', percentile);
     END IF;
     b := perfaudit.benchmark(query, iterations, 5, tenants, 'assert_query_time');
     SELECT pg_catalog.percentile_cont(percentile) WITHIN GROUP (ORDER BY s)
       INTO measured FROM pg_catalog.unnest(b.samples_ms) AS s;
-    IF measured > max_ms THEN
+    IF measured OPERATOR(pg_catalog.>) max_ms THEN
         RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
-                                             percentile * 100, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             percentile OPERATOR(pg_catalog.*) 100::float8, pg_catalog.round(measured::numeric, 3), max_ms,
                                              b.iterations, b.benchmark_id);
     END IF;
     RETURN true;
@@ -511,7 +531,7 @@ DECLARE
 BEGIN
     -- run once, in a subtransaction rolled back: the check leaves no trace
     b := perfaudit.benchmark(query, 1, 0, NULL, 'assert_no_seq_scan', true);
-    IF pg_catalog.cardinality(b.seq_scan_tables) > 0 THEN
+    IF pg_catalog.cardinality(b.seq_scan_tables) OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'query scans % sequentially', pg_catalog.array_to_string(b.seq_scan_tables, ', ')
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('%s sequential scan(s) of tables with at least %s rows (benchmark_id %s)',
@@ -537,16 +557,16 @@ BEGIN
     IF max_growth_bytes IS NULL OR iterations IS NULL THEN
         RAISE EXCEPTION 'iterations and max_growth_bytes must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_growth_bytes < 0 THEN
+    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::bigint THEN
         RAISE EXCEPTION 'max_growth_bytes must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_growth_bytes = %s', max_growth_bytes);
     END IF;
-    IF iterations < 2 THEN
+    IF iterations OPERATOR(pg_catalog.<) 2 THEN
         RAISE EXCEPTION 'iterations must be at least 2 to measure growth' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('iterations = %s', iterations);
     END IF;
     b := perfaudit.benchmark(query, iterations, 5, NULL, 'assert_no_memory_growth');
-    IF b.memory_growth_bytes > max_growth_bytes THEN
+    IF b.memory_growth_bytes OPERATOR(pg_catalog.>) max_growth_bytes THEN
         RAISE EXCEPTION 'backend memory grew by more than max_growth_bytes'
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('Grew by %s bytes over %s iterations; at most %s allowed. Growth at %s checkpoints: %s (benchmark_id %s)',
@@ -605,7 +625,12 @@ AS $$
      WHERE s.run_id = $1
      GROUP BY m.metric, s.queryid
     UNION ALL
-    SELECT m.metric, b.label, m.value, b.query
+    -- (the label is the key, part of the baselines' primary key: a long
+    -- one is shortened, its md5 keeping it apart from others)
+    SELECT m.metric,
+           CASE WHEN octet_length(b.label) > 400
+                THEN left(b.label, 100) || ' [md5 ' || md5(b.label) || ']' ELSE b.label END,
+           m.value, b.query
       FROM (SELECT DISTINCT ON (x.label) x.*
               FROM perfaudit.benchmarks x
              WHERE x.label IS NOT NULL AND x.label NOT LIKE 'assert\_%'
@@ -652,6 +677,16 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION perfaudit._store_baseline(jsonb) FROM PUBLIC;
 
+-- The role that owns baseline nm (NULL: none), whoever may see it: the
+-- owner check below must see baselines row-level security hides.
+CREATE FUNCTION perfaudit._baseline_owner(nm text)
+RETURNS oid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.userid FROM perfaudit.baselines x WHERE x.name OPERATOR(pg_catalog.=) nm LIMIT 1
+$$;
+
 -- Raise the standard error unless the caller may replace baseline nm.
 CREATE FUNCTION perfaudit._check_baseline_owner(nm text)
 RETURNS void
@@ -662,8 +697,11 @@ BEGIN
     IF nm IS NULL OR nm = '' THEN
         RAISE EXCEPTION 'baseline name must not be empty' USING ERRCODE = '22023';
     END IF;
-    IF EXISTS (SELECT 1 FROM perfaudit.baselines x
-                WHERE x.name = nm AND NOT pg_has_role(x.userid, 'USAGE')) THEN
+    IF octet_length(nm) > 1000 THEN
+        RAISE EXCEPTION 'baseline name is too long' USING ERRCODE = '22001',
+            DETAIL = format('The name has %s bytes; at most 1000 are allowed.', octet_length(nm));
+    END IF;
+    IF NOT COALESCE(pg_has_role(perfaudit._baseline_owner(nm), 'USAGE'), true) THEN
         RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501',
             HINT = 'Choose another name, or ask its owner to replace it.';
     END IF;
@@ -756,10 +794,13 @@ BEGIN
         OR jsonb_typeof(m -> 'metric') IS DISTINCT FROM 'string'
         OR jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
         OR (m ? 'key' AND jsonb_typeof(m -> 'key') <> 'string')
+        OR octet_length(m ->> 'metric') > 1000 OR octet_length(m ->> 'key') > 1000
+        OR CASE WHEN jsonb_typeof(m -> 'value') = 'number'
+                THEN NOT ((m -> 'value')::numeric BETWEEN -1e300 AND 1e300) ELSE false END
      LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'baseline document has an invalid metric' USING ERRCODE = '22023',
-            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (number) and optionally "key" (string): %s',
+            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (a number a float8 holds) and optionally "key" (string), names of at most 1000 bytes: %s',
                                        left(bad, 200));
     END IF;
     SELECT pg_catalog.format('%s [%s]', m ->> 'metric', COALESCE(m ->> 'key', '')) INTO bad

@@ -76,11 +76,25 @@ BEGIN
         PERFORM name FROM items WHERE id = r.id;
     END LOOP;
 END $$;
+-- A cursor read in chunks (Django's QuerySet.iterator()): its FETCHes are
+-- neither an N+1 nor a repeated query.
+BEGIN;
+DECLARE chunked CURSOR FOR SELECT id FROM items WHERE organization_id = 5 ORDER BY id;
+\o /dev/null
+FETCH 10 FROM chunked;
+FETCH 10 FROM chunked;
+FETCH 10 FROM chunked;
+FETCH 10 FROM chunked;
+FETCH 10 FROM chunked;
+FETCH 10 FROM chunked;
+\o
+CLOSE chunked;
+COMMIT;
 SELECT statements FROM perfaudit.stop();
 SELECT query, calls, rows, nesting_level FROM perfaudit.run_statements
  WHERE run_id = :run_cur ORDER BY nesting_level, query COLLATE "C";
 SELECT kind, query FROM perfaudit.findings
- WHERE run_id = :run_cur AND kind = 'n_plus_one';
+ WHERE run_id = :run_cur AND kind IN ('n_plus_one', 'repeated_query');
 
 -- 6. Nested sources beyond functions: a row trigger that queries per row,
 -- a procedure (CALL), a data-modifying CTE, and foreign-key checks (which
@@ -182,6 +196,13 @@ DISCARD ALL;
 SELECT current_setting('app.org', true) IS NULL OR current_setting('app.org', true) = '' AS cleared_by_discard_all;
 SELECT current_setting('perfaudit.tenant_setting') AS tenant_setting_after_discard;
 
+-- 21. A tag names the tenant of its own statement only, also when several
+-- statements are sent in one query string.
+SELECT perfaudit.start('tags in one string') AS run_tag \gset
+SELECT count(*) FROM items WHERE organization_id = 4 \; SELECT 1 AS tagged /*tenant='acme'*/;
+SELECT statements FROM perfaudit.stop();
+SELECT tenant, query FROM perfaudit.run_statements WHERE run_id = :run_tag ORDER BY query COLLATE "C";
+
 -- 22. compute_query_id = off: a warning at start(), and statements are kept
 -- apart by their text instead of all becoming one statement.
 SET perfaudit.track = 'top';
@@ -279,3 +300,14 @@ RESET perfaudit.track;
 DROP TABLE fm_orders, fm_audit, fm_big, fm_part, fm_small;
 DROP FUNCTION fm_inner, fm_outer, fm_audit_row, fm_count, fm_as_org_5, fm_explain_mentions;
 DROP PROCEDURE fm_proc;
+
+-- 20. An assertion in a REPEATABLE READ transaction whose snapshot predates
+-- the stored run says so, instead of blaming privileges.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT 1 AS snapshot_taken;
+SELECT perfaudit.start('repeatable read') IS NOT NULL AS started;
+SELECT name FROM items WHERE id = 1;
+SELECT statements FROM perfaudit.stop();
+SELECT regexp_replace(pa_error_of('SELECT perfaudit.assert_max_queries(5)'), 'run [0-9]+', 'run #') AS in_snapshot;
+COMMIT;
+SELECT perfaudit.assert_max_queries(5) AS after_commit;

@@ -47,6 +47,7 @@
 #include "executor/instrument.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -164,6 +165,18 @@ pa_bc_cancel_sleep(dsm_segment *seg, Datum arg)
 	ConditionVariableCancelSleep();
 }
 
+/* Copy a message into a PA_BC_MSG_LEN slot, cut at a character boundary. */
+static void
+pa_bc_clip(char *dst, const char *src)
+{
+	int			len = strlen(src);
+
+	if (len >= PA_BC_MSG_LEN)
+		len = pg_mbcliplen(src, len, PA_BC_MSG_LEN - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static void
 pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 {
@@ -184,7 +197,7 @@ pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 
 		code->sqlerrcode = edata->sqlerrcode;
 		code->count = 1;
-		strlcpy(code->message, edata->message ? edata->message : "", PA_BC_MSG_LEN);
+		pa_bc_clip(code->message, edata->message ? edata->message : "");
 	}
 	else
 	{
@@ -196,10 +209,10 @@ pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 			me->ncodes = PA_BC_MAX_CODES;
 			code->sqlerrcode = PA_BC_OTHER_CODE;
 			code->count = 0;
-			snprintf(code->message, PA_BC_MSG_LEN,
-					 "more distinct SQLSTATEs than a client keeps; the first was %s: %s",
-					 unpack_sql_state(edata->sqlerrcode),
-					 edata->message ? edata->message : "");
+			pa_bc_clip(code->message,
+					   psprintf("more distinct SQLSTATEs than a client keeps; the first was %s: %s",
+								unpack_sql_state(edata->sqlerrcode),
+								edata->message ? edata->message : ""));
 		}
 		code->count++;
 	}
@@ -478,8 +491,7 @@ pa_bench_client_main(Datum main_arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 		pa_bench_probe = NULL;
 		edata = CopyErrorData();
-		strlcpy(me->failure, edata->message ? edata->message : "unknown error",
-				PA_BC_MSG_LEN);
+		pa_bc_clip(me->failure, edata->message ? edata->message : "unknown error");
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -66,6 +66,7 @@
 #include "detect.h"
 #include "jsonout.h"
 #include "persist.h"
+#include "tenant.h"
 
 PG_FUNCTION_INFO_V1(pa_start);
 PG_FUNCTION_INFO_V1(pa_stop);
@@ -433,7 +434,7 @@ pa_sink_tenant(PaSink *sink, const char *tenant)
 
 	if (tenant == NULL)
 		return PA_NO_OFFSET;
-	strlcpy(key, tenant, sizeof(key));
+	pa_clip_tenant(key, tenant);
 	e = hash_search(sink->tenants, key, HASH_ENTER, &found);
 	if (!found)
 		e->off = pa_buffer_put_text(sink->buf, key, strlen(key));
@@ -786,6 +787,7 @@ typedef struct PaGroup
 	uint64		loop_last_index;	/* and last */
 	int64		slow_calls;
 	int64		cross_calls;
+	bool		cursor_read;	/* FETCH / MOVE */
 	int			nfacts;
 	const char *facts[PA_MAX_GROUP_FACTS];
 	uint64		first_index;	/* record index of the first execution */
@@ -1077,7 +1079,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, StringInfo latency
 		tenant = pa_buffer_text(buf, rec->tenant_off);
 		if (tenant != NULL)
 		{
-			strlcpy(key.tenant, tenant, sizeof(key.tenant));
+			pa_clip_tenant(key.tenant, tenant);
 			key.has_tenant = true;
 		}
 
@@ -1111,6 +1113,8 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, StringInfo latency
 			grp->slow_calls++;
 		if (rec->flags & PA_STMT_CROSS_TENANT)
 			grp->cross_calls++;
+		if (rec->flags & PA_STMT_CURSOR_READ)
+			grp->cursor_read = true;
 		if (rec->facts_off != PA_NO_OFFSET)
 		{
 			const char *f = pa_buffer_text(buf, rec->facts_off);
@@ -1211,6 +1215,7 @@ pa_aggregate(PaRun *run, StringInfo doc, StringInfo findings, StringInfo latency
 		gs->max_repeats = grp->max_repeats;
 		gs->slow_calls = grp->slow_calls;
 		gs->cross_calls = grp->cross_calls;
+		gs->cursor_read = grp->cursor_read;
 		gs->nfacts = grp->nfacts;
 		memcpy(gs->facts, grp->facts, sizeof(gs->facts));
 		gs->total_ms = grp->total_ms;

@@ -28,6 +28,7 @@ typedef struct PaRunIds
 /* Flags of PaStmtInfo / PaExecRecord */
 #define PA_STMT_UTILITY		0x01
 #define PA_STMT_CROSS_TENANT	0x02	/* predicates named several tenants */
+#define PA_STMT_CURSOR_READ	0x04	/* FETCH or MOVE: reads of an open cursor */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo

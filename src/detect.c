@@ -173,7 +173,17 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 		bool		first;
 		bool		dfirst = true;
 
-		if (g->loop_calls >= threshold && g->loop_distinct >= threshold)
+		/*
+		 * FETCH 100 FROM c, again and again, reads one cursor in chunks
+		 * (Django's QuerySet.iterator(), psycopg's named cursors): the
+		 * cursor's query is the statement, counted once; its reads are
+		 * neither an N+1 loop nor a repeated query.
+		 */
+		if (g->cursor_read)
+		{
+			/* no loop, no repeat */
+		}
+		else if (g->loop_calls >= threshold && g->loop_distinct >= threshold)
 		{
 			pa_finding_begin(buf, &count, run_id, userid, g, "n_plus_one",
 							 g->loop_calls >= 4 * threshold ? "high" : "medium", &first);

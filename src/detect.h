@@ -29,6 +29,7 @@ typedef struct PaGroupSummary
 	int64		max_repeats;	/* executions of the most repeated values, in one session */
 	int64		slow_calls;		/* executions over perfaudit.slow_query_ms */
 	int64		cross_calls;	/* executions whose predicates named several tenants */
+	bool		cursor_read;	/* FETCH / MOVE: never a loop or a repeat */
 	int			nfacts;
 	const char *facts[PA_MAX_GROUP_FACTS];	/* plan facts (plan_inspect.h) */
 	double		total_ms;

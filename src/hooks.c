@@ -390,7 +390,8 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 
 	/* The context (setting, tag) names the tenant before the plan does. */
 	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
-	if (pa_tenant_from_context(queryDesc->sourceText, check_tag, st->context_tenant))
+	if (pa_tenant_from_context(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+							   queryDesc->plannedstmt->stmt_len, check_tag, st->context_tenant))
 	{
 		st->tenant = st->context_tenant;
 
@@ -716,13 +717,16 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		info.queryid = pa_utility_queryid(pstmt, queryString);
 		info.nesting_level = pa_nesting_level;
 		info.flags = PA_STMT_UTILITY;
+		if (IsA(parsetree, FetchStmt))
+			info.flags |= PA_STMT_CURSOR_READ;
 		if (capture)
 		{
 			info.text = pa_statement_text(queryString, pstmt->stmt_location,
 										  pstmt->stmt_len, &info.text_len);
 			info.param_hash = pa_text_fingerprint(info.text, info.text_len);
 		}
-		if (pa_tenant_from_context(queryString, true, tenant))
+		if (pa_tenant_from_context(queryString, pstmt->stmt_location, pstmt->stmt_len,
+								   true, tenant))
 			info.tenant = tenant;
 		bufstart = pgBufferUsage;
 		INSTR_TIME_SET_CURRENT(start);

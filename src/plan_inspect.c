@@ -56,6 +56,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "storage/bufmgr.h"
@@ -290,9 +291,16 @@ pa_rel_info(Oid relid)
 
 		e->reltuples = cls->reltuples;
 		e->rowsecurity = cls->relrowsecurity;
-		strlcpy(e->qualname,
-				quote_qualified_identifier(nsp, NameStr(cls->relname)),
-				sizeof(e->qualname));
+		{
+			const char *q = quote_qualified_identifier(nsp, NameStr(cls->relname));
+			int			len = strlen(q);
+
+			/* (only a name of quoted, escaped multibyte characters is this long) */
+			if (len >= (int) sizeof(e->qualname))
+				len = pg_mbcliplen(q, len, sizeof(e->qualname) - 1);
+			memcpy(e->qualname, q, len);
+			e->qualname[len] = '\0';
+		}
 		ReleaseSysCache(tup);
 	}
 	return e;
@@ -638,10 +646,25 @@ static void
 pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 			const char *suggestion, double rows)
 {
-	appendStringInfo(&b->facts, "%s%c%s%c%s%c%.0f%c",
-					 kind, PA_FACT_FIELD_SEP, relation, PA_FACT_FIELD_SEP,
-					 suggestion ? suggestion : "", PA_FACT_FIELD_SEP,
-					 rows, PA_FACT_END);
+	int			start;
+	int			i;
+
+	appendStringInfo(&b->facts, "%s%c", kind, PA_FACT_FIELD_SEP);
+
+	/*
+	 * Names come from the catalog, and a table or column may be called
+	 * anything: the two separator bytes in them are written as '?', so that
+	 * no name can end a field or a fact early (ASCII control bytes, never
+	 * part of a multibyte character).
+	 */
+	start = b->facts.len;
+	appendStringInfo(&b->facts, "%s%c%s", relation, PA_FACT_FIELD_SEP,
+					 suggestion ? suggestion : "");
+	for (i = start; i < b->facts.len; i++)
+		if ((b->facts.data[i] == PA_FACT_FIELD_SEP && i != start + (int) strlen(relation)) ||
+			b->facts.data[i] == PA_FACT_END)
+			b->facts.data[i] = '?';
+	appendStringInfo(&b->facts, "%c%.0f%c", PA_FACT_FIELD_SEP, rows, PA_FACT_END);
 }
 
 /* The CREATE INDEX a sequential scan with these filter columns suggests. */

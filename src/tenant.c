@@ -20,6 +20,7 @@
 #include "pg_perfaudit.h"
 
 #include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -38,13 +39,26 @@ pa_hexval(char c)
 	return -1;
 }
 
+void
+pa_clip_tenant(char *dst, const char *src)
+{
+	int			len = strlen(src);
+
+	if (len > PA_MAX_TENANT_LEN)
+		len = pg_mbcliplen(src, len, PA_MAX_TENANT_LEN);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /*
  * Copy a tag value up to its closing quote, decoding %XX escapes; false if
- * the quote never comes before 'end'.
+ * the quote never comes before 'end', or if the decoded bytes are not
+ * valid text in the database encoding (%FF%FE): such a tag names no tenant.
  */
 static bool
 pa_copy_tag_value(const char *p, const char *end, char *out)
 {
+	char		buf[PA_MAX_TENANT_LEN * 4 + 1];
 	int			n = 0;
 
 	while (p < end && *p != '\'')
@@ -56,11 +70,15 @@ pa_copy_tag_value(const char *p, const char *end, char *out)
 			c = (char) (pa_hexval(p[0]) * 16 + pa_hexval(p[1]));
 			p += 2;
 		}
-		if (n < PA_MAX_TENANT_LEN)
-			out[n++] = c;
+		if (n < (int) sizeof(buf) - 1)
+			buf[n++] = c;
 	}
-	out[n] = '\0';
-	return p < end && n > 0;
+	buf[n] = '\0';
+	if (p >= end || n == 0 || strlen(buf) != (size_t) n ||
+		!pg_verifymbstr(buf, n, true))
+		return false;
+	pa_clip_tenant(out, buf);
+	return true;
 }
 
 /* Find tenant='...' inside the C-style comments of the text. */
@@ -90,7 +108,8 @@ pa_tenant_from_tag(const char *text, char *out)
 }
 
 bool
-pa_tenant_from_context(const char *source_text, bool check_tag, char *out)
+pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
+					   bool check_tag, char *out)
 {
 	/*
 	 * perfaudit.tenant_setting is settable by anyone, so a setting only
@@ -106,11 +125,27 @@ pa_tenant_from_context(const char *source_text, bool check_tag, char *out)
 
 		if (v != NULL && v[0] != '\0')
 		{
-			strlcpy(out, v, PA_MAX_TENANT_LEN + 1);
+			pa_clip_tenant(out, v);
 			return true;
 		}
 	}
-	if (check_tag && source_text != NULL && pa_tenant_from_tag(source_text, out))
-		return true;
+	if (check_tag && source_text != NULL)
+	{
+		int			total = strlen(source_text);
+		bool		found;
+
+		if (stmt_location < 0 || stmt_location > total)
+			stmt_location = 0;
+		if (stmt_len <= 0 || stmt_location + stmt_len > total)
+			return pa_tenant_from_tag(source_text + stmt_location, out);
+		{
+			/* One statement of several: only its own text. */
+			char	   *stmt = pnstrdup(source_text + stmt_location, stmt_len);
+
+			found = pa_tenant_from_tag(stmt, out);
+			pfree(stmt);
+			return found;
+		}
+	}
 	return false;
 }

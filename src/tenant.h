@@ -18,10 +18,19 @@
  */
 /*
  * The tenant named by the session setting or (when check_tag) a tag in
- * the statement text; false when neither names one.  out has room for
- * PA_MAX_TENANT_LEN + 1 bytes.
+ * the statement's own text -- source_text from stmt_location for stmt_len
+ * bytes (0: to the end), so that a tag in one statement of a
+ * multi-statement string names no other; false when neither names one.
+ * out has room for PA_MAX_TENANT_LEN + 1 bytes.
  */
-extern bool pa_tenant_from_context(const char *source_text, bool check_tag,
-								   char *out);
+extern bool pa_tenant_from_context(const char *source_text, int stmt_location,
+								   int stmt_len, bool check_tag, char *out);
+
+/*
+ * Copy a tenant value into dst (PA_MAX_TENANT_LEN + 1 bytes), cut at a
+ * character boundary: a cut must never leave half a multibyte character,
+ * which would be stored as invalid text.
+ */
+extern void pa_clip_tenant(char *dst, const char *src);
 
 #endif							/* PA_TENANT_H */

@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "tenant.h"
 #include "tenant_stats.h"
 
 #define PA_HIST_BUCKETS		128
@@ -360,7 +361,7 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 	if (tenant != NULL)
 	{
 		skey.tenant.has_tenant = true;
-		strncpy(skey.tenant.tenant, tenant, PA_MAX_TENANT_LEN);
+		pa_clip_tenant(skey.tenant.tenant, tenant);	/* the rest stays zero */
 	}
 	skey.queryid = queryid;
 	th = pa_tenant_hash_of(&skey.tenant);
@@ -374,9 +375,14 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 
 		se = pa_entry(&pa_statements_table, &skey, pa_stmt_hash_of(th, queryid),
 					  &exclusive);
+		/*
+		 * The lock was released to be taken exclusively: reset() or another
+		 * backend's eviction may have removed the tenant entry meanwhile.
+		 * Find or add it again, so that the call is counted in both tables
+		 * (tenant_stats and tenant_statements never disagree).
+		 */
 		if (exclusive && !was_exclusive)
-			te = hash_search_with_hash_value(pa_tenant_hash, &skey.tenant, th,
-											 HASH_FIND, NULL);
+			te = pa_entry(&pa_tenants_table, &skey.tenant, th, &exclusive);
 	}
 
 	if (te != NULL)
