@@ -30,6 +30,10 @@ PG_CPPFLAGS = -DPA_EXTVERSION=\"$(EXTVERSION)\"
 REGRESS = setup capture nesting prepared utility parallel persist findings tenants benchmark concurrent baselines failure_modes misuse privileges cleanup
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=test/pg_perfaudit.conf
 
+# Isolation specs (pg_isolation_regress): test/specs, test/expected.
+ISOLATION = perfaudit_reset perfaudit_concurrent_runs
+ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_isolation --temp-config=test/pg_perfaudit.conf --load-extension=pg_perfaudit
+
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
