@@ -75,14 +75,22 @@ for f in "$work"/tmp_check/log/regress_log_*; do
     fi
 done
 
+# Application harnesses: pytest (psycopg) and PHP (PDO), each test in a
+# rolled-back transaction, against a cluster of their own.
+harness_log="$work/harness.log"
+bash "$top/test/harness/run.sh" 2>&1 | tee "$harness_log" || status=1
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+h_pass=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$harness_log" | tail -n1)
+h_fail=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$harness_log" | tail -n1)
+
 # One closing line for CI: counts of pg_regress tests and TAP assertions.
 reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
 reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
 tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
 tap_total=${tap_total:-0}
-passed=$((reg_ok + tap_total - tap_fail))
-failed=$((reg_fail + tap_fail))
+passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0}))
+failed=$((reg_fail + tap_fail + ${h_fail:-0}))
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit $status

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Application-harness tests: pg_perfaudit used the way application test
+# suites use it, through their own database drivers, as an ordinary
+# application role, inside a transaction that every test rolls back.
+#
+#   python/  pytest + psycopg 3, shaped like Django's TestCase
+#   php/     php-cli + PDO pgsql (server-side prepared statements), shaped
+#            like a Laravel feature test with RefreshDatabase
+#
+# Usage (as root on Debian 12, after the extension is installed, which
+# test/run-tests.sh and `make install` do):
+#
+#     bash test/harness/run.sh
+#
+# Installs what it is missing from Debian's packages (python3-pytest,
+# python3-psycopg, php-cli, php-pgsql), starts a throwaway cluster as the
+# postgres user (its own temporary directory, Unix socket there, no TCP,
+# random port number), loads the multi-tenant fixture at a small size,
+# creates the extension and the application role, runs both suites and
+# stops and removes the cluster.  The clients get the connection from
+# PGHOST, PGPORT, PGDATABASE and PGUSER; PGOPTIONS, if set, reaches them
+# too (e.g. PGOPTIONS='-c perfaudit.n_plus_one_threshold=50' shows the
+# N+1 tests failing).  Exits non-zero if either suite fails; the last line
+# is "harness: N passed, M failed".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+bindir=/usr/lib/postgresql/$PG_MAJOR/bin
+export PATH=$bindir:$PATH
+# Debian's interpreter, where python3-pytest and python3-psycopg install:
+# a python3 earlier on PATH (pyenv, a virtualenv) would not see them.
+python=/usr/bin/python3
+
+# --- packages -------------------------------------------------------------
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+need=()
+for pkg in python3-pytest python3-psycopg php-cli php-pgsql; do
+    installed "$pkg" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing: ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages and not root: apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -f "$($bindir/pg_config --sharedir)/extension/pg_perfaudit.control" ]; then
+    echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR: run make install first" >&2
+    exit 1
+fi
+
+# --- throwaway cluster ----------------------------------------------------
+work=$(mktemp -d /tmp/pg_perfaudit-harness.XXXXXX)
+chmod 755 "$work"
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$work"
+    run_as=(runuser -u postgres --)
+fi
+# No TCP listener: the port only names the socket, which lives in $work.
+port=$(( 20000 + RANDOM % 20000 ))
+started=0
+cleanup() {
+    if [ $started -eq 1 ]; then
+        "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"${run_as[@]}" "$bindir/initdb" -D "$work/data" -U postgres -A trust -E UTF8 --locale=C \
+    --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
+cat >>"$work/data/postgresql.conf" <<EOF
+listen_addresses = ''
+port = $port
+unix_socket_directories = '$work'
+shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
+compute_query_id = auto
+jit = off
+EOF
+"${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null \
+    || { cat "$work/server.log" >&2; exit 1; }
+started=1
+
+su_psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres "$@"; }
+
+su_psql -d postgres -c 'CREATE DATABASE saas'
+# Small fixture: 100 organizations, each with 20 users, 10 servers (5
+# metric rows each) and 10 applications; every size coprime with the
+# fixture's multipliers, so each organization gets exactly that many.
+bash "$top/test/fixtures/fixture.sh" -h "$work" -p "$port" -U postgres -d saas \
+    -v orgs=100 -v users=2000 -v servers=1000 -v metrics_per_server=5 -v apps=1000
+# The application role: an ordinary login role (no superuser, no
+# BYPASSRLS), with what an application has on its own schema.  Nothing on
+# schema perfaudit is granted: its functions and tables are open to
+# PUBLIC, row-level security showing each role its own runs.  SET ON
+# PARAMETER perfaudit.track lets the test role choose the level, as the
+# README suggests (the suites check that it can).
+su_psql -d saas <<'SQL'
+CREATE EXTENSION pg_perfaudit;
+CREATE ROLE saas_app LOGIN;
+GRANT USAGE ON SCHEMA app TO saas_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO saas_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO saas_app;
+GRANT SET ON PARAMETER perfaudit.track TO saas_app;
+SQL
+
+export PGHOST=$work PGPORT=$port PGDATABASE=saas PGUSER=saas_app
+
+# --- the suites -----------------------------------------------------------
+echo "== pytest (psycopg $($python -c 'import psycopg; print(psycopg.__version__)'))"
+py_status=0
+(cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 \
+    "$python" -m pytest --junitxml="$work/pytest.xml" "$@") || py_status=$?
+read -r py_pass py_fail < <("$python" - "$work/pytest.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print(0, 1)     # pytest died before writing its report
+    sys.exit()
+suite = root if root.tag == "testsuite" else root.find("testsuite")
+total = int(suite.get("tests"))
+bad = int(suite.get("failures")) + int(suite.get("errors"))
+print(total - bad - int(suite.get("skipped")), bad)
+PY
+)
+if [ $py_status -ne 0 ] && [ "$py_fail" -eq 0 ]; then py_fail=1; fi
+
+echo "== php ($(php -r 'echo PHP_VERSION;'), PDO pgsql)"
+php_status=0
+php "$here/php/PerfauditFeatureTest.php" | tee "$work/php.log" || php_status=${PIPESTATUS[0]}
+php_pass=$(sed -n 's/^php: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$work/php.log")
+php_fail=$(sed -n 's/^php: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$work/php.log")
+php_pass=${php_pass:-0}
+php_fail=${php_fail:-0}
+if [ $php_status -ne 0 ] && [ "$php_fail" -eq 0 ]; then php_fail=1; fi
+
+status=0
+if [ $py_status -ne 0 ] || [ $php_status -ne 0 ]; then
+    status=1
+    echo "== server log (last 40 lines)"
+    tail -n 40 "$work/server.log"
+fi
+echo "pytest $py_pass passed, $py_fail failed; php $php_pass passed, $php_fail failed"
+echo "harness: $((py_pass + php_pass)) passed, $((py_fail + php_fail)) failed"
+exit $status
