@@ -16,7 +16,7 @@ export PATH=$bindir:$PATH
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need=()
-[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 [ -x $bindir/pgbench ] || need+=(postgresql-contrib)

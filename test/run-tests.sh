@@ -14,7 +14,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 export PATH=/usr/lib/postgresql/$PG_MAJOR/bin:$PATH
 
 need=()
-[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
 perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)

@@ -28,7 +28,7 @@ ROUNDS=${ROUNDS:-7}
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
-[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || need+=(postgresql-server-dev-$PG_MAJOR)
+[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
 [ -f /usr/share/postgresql/$PG_MAJOR/extension/pgtap.control ] || need+=(postgresql-$PG_MAJOR-pgtap)
 if [ ${#need[@]} -gt 0 ]; then
     as_root apt-get update -qq

@@ -22,7 +22,7 @@ M=${M:-4000}
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v valgrind >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
-[ -f /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk ] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-server-dev-$PG_MAJOR >/dev/null; }
+[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-server-dev-$PG_MAJOR >/dev/null; }
 make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
 as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
 
