@@ -230,6 +230,17 @@ pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt, Oid *ptype,
 
 	pa_check_statement(args->query);
 
+	/*
+	 * The parser grows vp.types with repalloc(), which keeps a chunk in the
+	 * context it was allocated in.  Left NULL, the array would be palloc'd
+	 * in SPI's executor context, which SPI_prepare_extended() resets before
+	 * it returns (valgrind caught the read of freed memory below); so the
+	 * array starts here, in the caller's context (SPI's procedure context),
+	 * and survives the call.
+	 */
+	vp.types = (Oid *) palloc0(sizeof(Oid));
+	vp.ntypes = 0;
+
 	memset(&popts, 0, sizeof(popts));
 	popts.parserSetup = pa_varparams_setup;
 	popts.parserSetupArg = &vp;
