@@ -83,14 +83,34 @@ bash "$top/test/harness/run.sh" 2>&1 | tee "$harness_log" || status=1
 h_pass=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$harness_log" | tail -n1)
 h_fail=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$harness_log" | tail -n1)
 
+# Prometheus: the queries file against the real prometheus-postgres-exporter.
+prom_log="$work/prometheus.log"
+bash "$top/test/prometheus/run.sh" 2>&1 | tee "$prom_log" || status=1
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+p_pass=$(sed -n 's/^prometheus: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$prom_log" | tail -n1)
+p_fail=$(sed -n 's/^prometheus: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$prom_log" | tail -n1)
+
+# Fuzzing, the short pass (the long one: FUZZ_QUERIES=100000, see README):
+# sqlsmith's random statements with a database-scope capture open; fails
+# on any crash, assertion failure or hang.  One check in the counts.
+fuzz_log="$work/fuzz.log"
+f_pass=0 f_fail=0
+if FUZZ_QUERIES=${FUZZ_QUERIES:-2000} bash "$top/test/fuzz/sqlsmith.sh" 2>&1 | tee "$fuzz_log" &&
+   [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    f_pass=1
+else
+    f_fail=1
+    status=1
+fi
+
 # One closing line for CI: counts of pg_regress tests and TAP assertions.
 reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
 reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
 tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
 tap_total=${tap_total:-0}
-passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0}))
-failed=$((reg_fail + tap_fail + ${h_fail:-0}))
+passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0} + ${p_pass:-0} + f_pass))
+failed=$((reg_fail + tap_fail + ${h_fail:-0} + ${p_fail:-0} + f_fail))
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit $status
