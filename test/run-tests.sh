@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds and installs the
 # extension, runs pg_regress (temp instance, library preloaded) and the TAP
-# tests, and exits non-zero on any failure.  Usage (as root on Debian 12):
+# tests, the application harnesses, the Prometheus exporter test and a
+# short sqlsmith pass, and exits non-zero on any failure.  Usage (as root
+# on Debian 12):
 #
-#     bash test/run-tests.sh
+#     bash test/run-tests.sh          the suite (a few minutes)
+#     bash test/run-tests.sh --long   also the long passes (about 20 minutes
+#                                     more): 100,000 sqlsmith statements,
+#                                     pg_regress and the harness workload
+#                                     under valgrind memcheck, and 100,000
+#                                     captured statements per mode with our
+#                                     memory contexts sampled
 #
 # PostgreSQL refuses to run its server as root, so the suites run as the
 # 'postgres' user on a copy of the tree that user owns.
@@ -12,8 +20,15 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 export PATH=/usr/lib/postgresql/$PG_MAJOR/bin:$PATH
+long=0
+case "${1:-}" in
+    --long) long=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+esac
 
 need=()
+[ $long -eq 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
 [ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
 perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
 command -v make >/dev/null || need+=(make)
@@ -103,14 +118,31 @@ else
     status=1
 fi
 
+# The long passes (--long): one check each in the counts.
+l_pass=0 l_fail=0
+if [ $long -eq 1 ]; then
+    long_fuzz() { FUZZ_QUERIES=100000 FUZZ_SEED=7 bash "$top/test/fuzz/sqlsmith.sh"; }
+    long_memcheck() { bash "$top/test/valgrind/run.sh"; }
+    long_context_growth() { bash "$top/test/valgrind/context_growth.sh"; }
+    for pass in long_fuzz long_memcheck long_context_growth; do
+        echo "== long pass: $pass"
+        if $pass 2>&1 | tee "$work/$pass.log" && [ "${PIPESTATUS[0]}" -eq 0 ]; then
+            l_pass=$((l_pass + 1))
+        else
+            l_fail=$((l_fail + 1))
+            status=1
+        fi
+    done
+fi
+
 # One closing line for CI: counts of pg_regress tests and TAP assertions.
 reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
 reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
 tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
 tap_total=${tap_total:-0}
-passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0} + ${p_pass:-0} + f_pass))
-failed=$((reg_fail + tap_fail + ${h_fail:-0} + ${p_fail:-0} + f_fail))
+passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0} + ${p_pass:-0} + f_pass + l_pass))
+failed=$((reg_fail + tap_fail + ${h_fail:-0} + ${p_fail:-0} + f_fail + l_fail))
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit $status
