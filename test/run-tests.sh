@@ -27,30 +27,18 @@ case "${1:-}" in
     *) echo "usage: $0 [--long]" >&2; exit 2 ;;
 esac
 
-need=()
-[ $long -eq 1 ] && { command -v valgrind >/dev/null || need+=(valgrind); }
-[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
-perl -MIPC::Run -e1 2>/dev/null || need+=(libipc-run-perl)
-command -v make >/dev/null || need+=(make)
-command -v gcc >/dev/null || need+=(gcc)
-command -v pgbench >/dev/null || need+=(postgresql-contrib)
-# Extensions the failure-mode tests load next to ours (hook chains, a
-# planner-changing extension), the fuzzer, and the browser that renders
-# report_html(), and pgTAP with pg_prove for the interop test.
-for pkg in postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats \
-           postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium \
-           postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "== installing: ${need[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing packages and not root: apt-get install ${need[*]}" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$top/test/lib.sh"
+# The build (server headers, make, gcc), TAP's IPC::Run, pgbench; the
+# extensions the failure-mode tests load next to ours (hook chains, a
+# planner-changing extension), the fuzzer, the browser that renders
+# report_html(), and pgTAP with pg_prove for the interop test.  The
+# harnesses and the Prometheus test install their own.
+pkgs=(postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc postgresql-contrib
+      postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats
+      postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium
+      postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl)
+[ $long -eq 1 ] && pkgs+=(valgrind)
+pa_install "${pkgs[@]}"
 
 echo "== building and installing"
 make -C "$top" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config

@@ -83,33 +83,14 @@ t_begin=$(date +%s.%N)
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-need=()
-command -v sqlsmith >/dev/null || need+=(sqlsmith)
-command -v gzip >/dev/null || need+=(gzip)
-[ -x $bindir/postgres ] || need+=(postgresql-$PG_MAJOR)
-[ -f /usr/share/postgresql/$PG_MAJOR/extension/pg_stat_statements.control ] || need+=(postgresql-contrib)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "== installing: ${need[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing packages and not root: apt-get install ${need[*]}" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$top/test/lib.sh"
+pa_install sqlsmith gzip postgresql-$PG_MAJOR postgresql-contrib
 if [ ! -f /usr/share/postgresql/$PG_MAJOR/extension/pg_perfaudit.control ]; then
     echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR (make install first)" >&2
     exit 1
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/pg_perfaudit-fuzz.XXXXXX")
-chmod 755 "$work"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$work"
-    run_as=(runuser -u postgres --)
-fi
-port=$(( 20000 + RANDOM % 40000 ))
+pa_workdir pg_perfaudit-fuzz
 log=$work/server.log
 data=$work/data
 smith_pid= ctl_pid= gz_pid=

@@ -34,57 +34,23 @@ export PATH=$bindir:$PATH
 python=/usr/bin/python3
 
 # --- packages -------------------------------------------------------------
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-need=()
-for pkg in python3-pytest python3-psycopg php-cli php-pgsql; do
-    installed "$pkg" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "== installing: ${need[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing packages and not root: apt-get install ${need[*]}" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$top/test/lib.sh"
+pa_install python3-pytest python3-psycopg php-cli php-pgsql
 if [ ! -f "$($bindir/pg_config --sharedir)/extension/pg_perfaudit.control" ]; then
     echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR: run make install first" >&2
     exit 1
 fi
 
 # --- throwaway cluster ----------------------------------------------------
-work=$(mktemp -d /tmp/pg_perfaudit-harness.XXXXXX)
-chmod 755 "$work"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$work"
-    run_as=(runuser -u postgres --)
-fi
 # No TCP listener: the port only names the socket, which lives in $work.
-port=$(( 20000 + RANDOM % 20000 ))
-started=0
+pa_workdir pg_perfaudit-harness
 cleanup() {
-    if [ $started -eq 1 ]; then
-        "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
+    pa_stop_cluster
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"${run_as[@]}" "$bindir/initdb" -D "$work/data" -U postgres -A trust -E UTF8 --locale=C \
-    --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
-cat >>"$work/data/postgresql.conf" <<EOF
-listen_addresses = ''
-port = $port
-unix_socket_directories = '$work'
-shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
-compute_query_id = auto
-jit = off
-EOF
-"${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null \
-    || { cat "$work/server.log" >&2; exit 1; }
-started=1
+pa_start_cluster
 
 su_psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres "$@"; }
 

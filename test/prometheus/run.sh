@@ -23,57 +23,24 @@ export PATH=$bindir:$PATH
 queries=$top/contrib/prometheus/pg_perfaudit_queries.yaml
 exporter=/usr/bin/prometheus-postgres-exporter
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-need=()
-installed prometheus-postgres-exporter || need+=(prometheus-postgres-exporter)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "== installing: ${need[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing packages and not root: apt-get install ${need[*]}" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$top/test/lib.sh"
+pa_install prometheus-postgres-exporter curl
 if [ ! -f "$($bindir/pg_config --sharedir)/extension/pg_perfaudit.control" ]; then
     echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR: run make install first" >&2
     exit 1
 fi
 
 # --- throwaway cluster ----------------------------------------------------
-work=$(mktemp -d /tmp/pg_perfaudit-prometheus.XXXXXX)
-chmod 755 "$work"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$work"
-    run_as=(runuser -u postgres --)
-fi
-port=$(( 20000 + RANDOM % 20000 ))
-started=0
+pa_workdir pg_perfaudit-prometheus
 exporter_pid=
 cleanup() {
     [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null || true
-    if [ $started -eq 1 ]; then
-        "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
+    pa_stop_cluster
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"${run_as[@]}" "$bindir/initdb" -D "$work/data" -U postgres -A trust -E UTF8 --locale=C \
-    --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
-cat >>"$work/data/postgresql.conf" <<EOF
-listen_addresses = ''
-port = $port
-unix_socket_directories = '$work'
-shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
-compute_query_id = auto
-jit = off
-EOF
-"${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null \
-    || { cat "$work/server.log" >&2; exit 1; }
-started=1
+pa_start_cluster
 
 psql_su() { "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres "$@"; }
 

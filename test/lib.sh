@@ -1,0 +1,68 @@
+# Shell functions shared by the test, demo and benchmark scripts (sourced,
+# not run).  They need bash.
+
+# pa_install PACKAGE...: installs with apt-get those of the Debian packages
+# that are not installed; as root, or through sudo.
+pa_install() {
+    local need=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+            need+=("$pkg")
+    done
+    [ ${#need[@]} -eq 0 ] && return 0
+    echo "== installing: ${need[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "missing packages and not root: apt-get install ${need[*]}" >&2
+            return 1
+        fi
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# pa_workdir NAME: a fresh directory for a throwaway cluster, /tmp/NAME.XXXXXX,
+# in $work (readable by all, owned by postgres when run as root); $run_as
+# runs a command as the user the cluster runs as (PostgreSQL refuses root);
+# $port is a random port number (with listen_addresses = '' it only names
+# the socket in $work).
+pa_workdir() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    chmod 755 "$work"
+    run_as=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres: "$work"
+        run_as=(runuser -u postgres --)
+    fi
+    port=$(( 20000 + RANDOM % 20000 ))
+}
+
+# pa_start_cluster: initdb in $work/data and start it with both libraries
+# preloaded, listening only on the socket in $work (port $port); each
+# argument is one more postgresql.conf line.  pa_stop_cluster stops it
+# (harmless when it never started).
+pa_start_cluster() {
+    local bindir=/usr/lib/postgresql/${PG_MAJOR:-15}/bin
+    "${run_as[@]}" "$bindir/initdb" -D "$work/data" -U postgres -A trust -E UTF8 --locale=C \
+        --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; return 1; }
+    {
+        cat <<CONF
+listen_addresses = ''
+port = $port
+unix_socket_directories = '$work'
+shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
+compute_query_id = auto
+jit = off
+CONF
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    } >>"$work/data/postgresql.conf"
+    "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null ||
+        { cat "$work/server.log" >&2; return 1; }
+}
+pa_stop_cluster() {
+    [ -f "$work/data/postmaster.pid" ] || return 0
+    "${run_as[@]}" "/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_ctl" -D "$work/data" -m fast -w stop \
+        >/dev/null 2>&1 || true
+}
