@@ -58,7 +58,6 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/queryjumble.h"
 #include "utils/timestamp.h"
 
 #include "bench.h"

@@ -26,10 +26,13 @@
 #include "tcop/utility.h"
 #include "common/hashfn.h"
 #include "utils/guc.h"
-#include "utils/queryjumble.h"
 
+/* queryjumble.h moved from utils/ to nodes/ in 16. */
 #if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
 #include "varatt.h"
+#else
+#include "utils/queryjumble.h"
 #endif
 
 /*

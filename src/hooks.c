@@ -43,7 +43,6 @@
 #include "optimizer/planner.h"
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
-#include "utils/queryjumble.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"

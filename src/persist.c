@@ -212,7 +212,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	errmsg_copy[0] = '\0';
 
 	ConditionVariablePrepareToSleep(&pa_shared->persist_cv);
-	PG_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(&req));
+	PG_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(unvolatize(int *, &req)));
 	{
 		for (;;)
 		{
@@ -288,7 +288,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 										PG_WAIT_EXTENSION);
 		}
 	}
-	PG_END_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(&req));
+	PG_END_ENSURE_ERROR_CLEANUP(pa_persist_abandon, PointerGetDatum(unvolatize(int *, &req)));
 	ConditionVariableCancelSleep();
 	dsm_detach(seg);
 
