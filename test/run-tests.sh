@@ -9,9 +9,11 @@
 #     bash test/run-tests.sh --long   also the long passes (about 20 minutes
 #                                     more): 100,000 sqlsmith statements,
 #                                     pg_regress and the harness workload
-#                                     under valgrind memcheck, and 100,000
+#                                     under valgrind memcheck, 100,000
 #                                     captured statements per mode with our
-#                                     memory contexts sampled
+#                                     memory contexts sampled, and the
+#                                     sources compiled against the
+#                                     PostgreSQL 17 and 18 headers
 #
 # PostgreSQL refuses to run its server as root, so the suites run as the
 # 'postgres' user on a copy of the tree that user owns.
@@ -112,7 +114,8 @@ if [ $long -eq 1 ]; then
     long_fuzz() { FUZZ_QUERIES=100000 FUZZ_SEED=7 bash "$top/test/fuzz/sqlsmith.sh"; }
     long_memcheck() { bash "$top/test/valgrind/run.sh"; }
     long_context_growth() { bash "$top/test/valgrind/context_growth.sh"; }
-    for pass in long_fuzz long_memcheck long_context_growth; do
+    long_compat_headers() { bash "$top/test/compat/headers.sh"; }
+    for pass in long_fuzz long_memcheck long_context_growth long_compat_headers; do
         echo "== long pass: $pass"
         if $pass 2>&1 | tee "$work/$pass.log" && [ "${PIPESTATUS[0]}" -eq 0 ]; then
             l_pass=$((l_pass + 1))
