@@ -96,6 +96,16 @@ SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1/0', 5, 0)$$);
 SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT 1', 5, 0, NULL, NULL, NULL)$$);
 SELECT count(*) - :before_bad AS stored_by_bad_calls FROM perfaudit.benchmarks;
 
+-- The plan cache re-parses the statement when it revalidates the plan
+-- (here: search_path changes at every execution).  The plan must not keep
+-- a parser hook pointing into a returned stack frame (that crashed).
+SELECT iterations, cardinality(samples_ms) AS samples, tenants_type
+  FROM perfaudit.benchmark($q$SELECT count(*) FROM bench_log WHERE organization_id = $1
+        AND set_config('search_path', CASE WHEN current_setting('search_path') = 'public'
+                       THEN 'pg_catalog, public' ELSE 'public' END, false) IS NOT NULL$q$,
+                           30, 2, ARRAY['5', '6']);
+RESET search_path;
+
 -- statement_timeout stops a long benchmark.
 SET statement_timeout = '200ms';
 SELECT pa_error_of($$SELECT perfaudit.benchmark('SELECT pg_sleep(0.05)', 1000, 0)$$);

@@ -59,6 +59,13 @@ UPDATE conc_lock SET id = 1;
 SELECT pa_error_of($$SELECT perfaudit.benchmark_concurrent('UPDATE conc_lock SET id = 1', 2, 2)$$);
 ROLLBACK;
 
+-- Clients re-parse on revalidation too (search_path changes in each client).
+SELECT clients, errors, cardinality(samples_ms) AS samples
+  FROM perfaudit.benchmark_concurrent($q$SELECT count(*) FROM conc_lock WHERE id = $1
+        AND set_config('search_path', CASE WHEN current_setting('search_path') = 'public'
+                       THEN 'pg_catalog, public' ELSE 'public' END, false) IS NOT NULL$q$,
+                                      2, 40, ARRAY['1', '2']);
+
 -- Every execution failing for a reason other than contention is an error.
 SELECT pa_error_of($$SELECT perfaudit.benchmark_concurrent('SELECT 1 / (id - id) FROM conc_lock', 2, 4)$$);
 

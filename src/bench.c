@@ -217,6 +217,8 @@ pa_bench_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback)
  * while the plan is used), check its parameters against args->tenants and
  * convert each tenant to $1's type.  The values are allocated in cxt.
  * Every mistake in the arguments is reported here, before anything runs.
+ * $1's type is inferred by a first, variable-parameter prepare; the plan
+ * returned is a second one with that type fixed.
  */
 SPIPlanPtr
 pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt, Oid *ptype,
@@ -279,6 +281,18 @@ pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt, Oid *ptype,
 												typioparam, -1);
 		MemoryContextSwitchTo(old);
 	}
+
+	/*
+	 * The plan must not keep the parser hook: the plan cache re-parses a
+	 * statement when it revalidates it (after an invalidation, a change of
+	 * search_path, an ANALYZE in another session), and the hook's argument
+	 * is vp, in this stack frame.  So the statement is prepared again with
+	 * $1's type fixed; the plan cache keeps its own copy of the types.
+	 */
+	SPI_freeplan(plan);
+	plan = SPI_prepare(args->query, OidIsValid(*ptype) ? 1 : 0, ptype);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	return plan;
 }
 
