@@ -24,13 +24,15 @@ pa_install() {
 }
 
 # pa_workdir NAME: a fresh directory for a throwaway cluster, /tmp/NAME.XXXXXX,
-# in $work (readable by all, owned by postgres when run as root); $run_as
+# in $work (mode 0700, owned by postgres when run as root: the clusters use
+# trust authentication, so no other local user may reach their socket;
+# root still can); $run_as
 # runs a command as the user the cluster runs as (PostgreSQL refuses root);
 # $port is a random port number (with listen_addresses = '' it only names
 # the socket in $work).
 pa_workdir() {
-    work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
-    chmod 755 "$work"
+    work=$(mktemp -d "/tmp/$1.XXXXXX")     # /tmp: a socket path is at most 107 bytes
+    chmod 700 "$work"
     run_as=()
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$work"
@@ -52,6 +54,7 @@ pa_start_cluster() {
 listen_addresses = ''
 port = $port
 unix_socket_directories = '$work'
+unix_socket_permissions = 0700
 shared_preload_libraries = 'pg_stat_statements,pg_perfaudit'
 compute_query_id = auto
 jit = off

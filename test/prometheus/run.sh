@@ -63,7 +63,8 @@ SQL
 # --- the workload -----------------------------------------------------------
 # Tenant k (k = 1..5) runs 7 * k top-level statements that name it in
 # their predicates; three statements read a tenant table with no tenant
-# filter (counted under the NULL tenant, which the file exports as "").
+# filter (counted under the NULL tenant, which the file exports as
+# tenant="", tenant_set="false").
 psql_su -d saas -c 'SELECT perfaudit.reset()' >/dev/null
 {
     for k in 1 2 3 4 5; do
@@ -75,6 +76,22 @@ psql_su -d saas -c 'SELECT perfaudit.reset()' >/dev/null
 } >"$work/workload.sql"
 "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U saas_app -d saas \
     -f "$work/workload.sql" >/dev/null
+# An empty-string tenant (a text tenant column compared with ''): its own
+# series, apart from the statements without a tenant.  And a database that
+# is used and dropped, as test suites do: its entries stay in the
+# statistics until evicted or reset, and must not collide in the export.
+psql_su -d saas <<'SQL' >/dev/null
+CREATE TABLE public.text_tenants (organization_id text, v int);
+SELECT count(*) FROM public.text_tenants WHERE organization_id = '';
+SELECT count(*) FROM public.text_tenants WHERE organization_id = '';
+SQL
+psql_su -d postgres -c 'CREATE DATABASE gone'
+psql_su -d gone <<'SQL' >/dev/null
+CREATE TABLE t (organization_id int);
+SELECT count(*) FROM t WHERE organization_id = 1;
+SELECT count(*) FROM t;
+SQL
+psql_su -d postgres -c 'DROP DATABASE gone'
 
 # A capture run by the application with an N+1 loop (one query per user of
 # organization 13, each its own top-level statement) and a benchmark.
@@ -96,28 +113,53 @@ echo "== workload: tenants 1..5 with 7, 14, 21, 28, 35 statements, 3 unscoped;" 
      "run $run_id (N+1 loop of 20), benchmark $bench_id"
 
 # --- the exporter ---------------------------------------------------------
-eport=$(( 40000 + RANDOM % 20000 ))
 echo "== $("$exporter" --version 2>&1 | head -n1)"
-echo "   on 127.0.0.1:$eport, --extend.query-path=contrib/prometheus/$(basename "$queries")"
-DATA_SOURCE_NAME="host=$work port=$port user=perfaudit_exporter dbname=saas sslmode=disable" \
-    "$exporter" --web.listen-address="127.0.0.1:$eport" --extend.query-path="$queries" \
-    >"$work/exporter.log" 2>&1 &
-exporter_pid=$!
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$eport/metrics" -o /dev/null && break
-    kill -0 "$exporter_pid" 2>/dev/null || { echo "exporter exited:"; cat "$work/exporter.log"; exit 1; }
-    sleep 0.1
+# A port below Linux's ephemeral range; if it is taken the exporter exits
+# at once (it cannot bind) and another is tried.  Our exporter is the one
+# answering only while it is still running.
+ready=0
+for attempt in 1 2 3 4 5; do
+    eport=$(( 20000 + RANDOM % 12000 ))
+    DATA_SOURCE_NAME="host=$work port=$port user=perfaudit_exporter dbname=saas sslmode=disable" \
+        "$exporter" --web.listen-address="127.0.0.1:$eport" --extend.query-path="$queries" \
+        >"$work/exporter.log" 2>&1 &
+    exporter_pid=$!
+    for _ in $(seq 1 100); do
+        kill -0 "$exporter_pid" 2>/dev/null || break
+        if curl -s "http://127.0.0.1:$eport/metrics" -o /dev/null && kill -0 "$exporter_pid" 2>/dev/null; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    [ $ready -eq 1 ] && break
+    kill "$exporter_pid" 2>/dev/null || true
+    wait "$exporter_pid" 2>/dev/null || true
+    exporter_pid=
+    echo "   port $eport: exporter not answering (attempt $attempt):"
+    tail -n 3 "$work/exporter.log" | sed 's/^/      /'
 done
+if [ $ready -ne 1 ]; then
+    echo "FAILED: the exporter did not start"
+    echo "prometheus: 0 passed, 1 failed"
+    exit 1
+fi
+echo "   on 127.0.0.1:$eport, --extend.query-path=contrib/prometheus/$(basename "$queries")"
+scrape() {      # scrape FILE: the HTTP status goes to FILE.status
+    curl -s -w '%{http_code}' "http://127.0.0.1:$eport/metrics" -o "$1" >"$1.status" || true
+}
 t0=$(date +%s%N)
-curl -sf "http://127.0.0.1:$eport/metrics" -o "$work/scrape1.txt"
+scrape "$work/scrape1.txt"
 t1=$(date +%s%N)
 echo "   first scrape: $(wc -l <"$work/scrape1.txt") lines, $(grep -c '^perfaudit_' "$work/scrape1.txt" || true)" \
      "perfaudit samples, $(( (t1 - t0) / 1000000 )) ms"
 
 # What SQL says, read after the scrape (the exporter's own statements count
 # under the NULL tenant only).
-psql_su -d saas -F ' ' -c "SELECT coalesce(tenant, ''), calls, rows, unscoped_calls FROM perfaudit.tenant_stats
+psql_su -d saas -F ' ' -c "SELECT coalesce(tenant, '(null)'), calls, rows, unscoped_calls FROM perfaudit.tenant_stats
                              WHERE database = 'saas' ORDER BY 1" >"$work/sql_tenants.txt"
+psql_su -d saas -F ' ' -c "SELECT count(*) FILTER (WHERE database IS NULL), count(*) FILTER (WHERE database IS NOT NULL)
+                             FROM perfaudit.tenant_stats" >"$work/sql_entries.txt"
 psql_su -d saas -F ' ' -c "SELECT kind, severity, count(*) FROM perfaudit.findings GROUP BY 1, 2 ORDER BY 1, 2" \
     >"$work/sql_findings.txt"
 psql_su -d saas -c "SHOW perfaudit.max_tenants" >"$work/sql_max_tenants.txt"
@@ -127,7 +169,7 @@ psql_su -d saas -c "SELECT count(*) FROM perfaudit.findings WHERE run_id = $run_
 # by exactly that.
 for ((i = 1; i <= 11; i++)); do echo "SELECT 1 FROM app.users WHERE organization_id = 4 LIMIT 1;"; done |
     "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U saas_app -d saas >/dev/null
-curl -sf "http://127.0.0.1:$eport/metrics" -o "$work/scrape2.txt"
+scrape "$work/scrape2.txt"
 
 # --- checks -----------------------------------------------------------------
 status=0
@@ -139,8 +181,11 @@ work, run_id, bench_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 label = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
+problems = []
 def scrape(name):
     series, types = {}, {}
+    if open(f"{work}/{name}.status").read().strip() != "200":
+        return series, types    # the error page is not parsed; checked below
     for line in open(f"{work}/{name}"):
         line = line.rstrip("\n")
         if line.startswith("# TYPE "):
@@ -151,9 +196,13 @@ def scrape(name):
             continue
         m = sample.match(line)
         if not m:
-            raise SystemExit(f"unparsable line in {name}: {line!r}")
+            problems.append(f"unparsable line in {name}: {line!r}")
+            continue
         labels = frozenset(label.findall(m.group(2) or ""))
-        series[(m.group(1), labels)] = float(m.group(3))
+        key = (m.group(1), labels)
+        if key in series:
+            problems.append(f"duplicate series in {name}: {line!r}")
+        series[key] = float(m.group(3))
     return series, types
 
 def get(series, metric, **labels):
@@ -176,6 +225,10 @@ def check(ok, what):
 s1, types = scrape("scrape1.txt")
 s2, _ = scrape("scrape2.txt")
 
+for name in ("scrape1.txt", "scrape2.txt"):
+    code = open(f"{work}/{name}.status").read().strip()
+    check(code == "200", f"{name}: HTTP {code} (500 when two rows give the same series)")
+check(not problems, "both scrapes parse, no series twice" + (": " + problems[0] if problems else ""))
 check(get(s1, "pg_up") == 1, "pg_up is 1: the exporter reached the server")
 load = [v for (n, ls), v in s1.items() if n == "pg_exporter_user_queries_load_error"]
 check(load == [0.0], f"the queries file loaded without error (pg_exporter_user_queries_load_error {load})")
@@ -198,15 +251,24 @@ for metric, kind in [("perfaudit_tenant_calls_total", "counter"),
 sql = {}
 for line in open(f"{work}/sql_tenants.txt"):
     tenant, calls, rows, unscoped = line.rstrip("\n").split(" ")
-    sql[tenant] = (float(calls), float(rows), float(unscoped))
+    sql["" if tenant == "''" else tenant] = (float(calls), float(rows), float(unscoped))
 for k in range(1, 6):
     want = 7 * k
     got = get(s1, "perfaudit_tenant_calls_total", database="saas", tenant=str(k))
     check(got == want and sql.get(str(k), (None,))[0] == want,
           f"tenant {k}: calls_total {got}, SQL {sql.get(str(k), (None,))[0]}, workload {want}")
-got = get(s1, "perfaudit_tenant_unscoped_calls_total", database="saas", tenant="")
-check(got is not None and got >= 3 and got == sql[""][2],
-      f"unscoped calls under the NULL tenant (label \"\"): {got}, SQL {sql[''][2]}, workload >= 3")
+got = get(s1, "perfaudit_tenant_unscoped_calls_total", database="saas", tenant="", tenant_set="false")
+check(got is not None and got >= 3 and got == sql["(null)"][2],
+      f"unscoped calls without a tenant (tenant=\"\", tenant_set=\"false\"): {got}, SQL {sql['(null)'][2]}, workload >= 3")
+got = get(s1, "perfaudit_tenant_calls_total", database="saas", tenant="", tenant_set="true")
+check(got == 2 and sql.get("", (None,))[0] == 2,
+      f"the empty-string tenant is its own series (tenant=\"\", tenant_set=\"true\"): {got}, workload 2")
+dropped, live = (int(x) for x in open(f"{work}/sql_entries.txt").read().split())
+exported = [dict(ls) for (n, ls) in s1 if n == "perfaudit_tenant_calls_total"]
+exported_dbs = {d.get("database") for d in exported}
+check(dropped >= 2 and len(exported) == live and exported_dbs <= {"saas", "postgres"},
+      f"the {live} entries of existing databases are exported, not the {dropped} of the dropped one "
+      f"({len(exported)} series, databases {sorted(exported_dbs)})")
 p95 = get(s1, "perfaudit_tenant_p95_seconds", database="saas", tenant="5")
 mx = get(s1, "perfaudit_tenant_max_seconds", database="saas", tenant="5")
 check(p95 is not None and 0 < p95 <= mx, f"tenant 5: 0 < p95_seconds ({p95}) <= max_seconds ({mx})")
@@ -216,8 +278,8 @@ check(got2 is not None and got1 is not None and got2 - got1 == 11,
       f"tenant 4 after 11 more statements: {got1} -> {got2}")
 check(get(s1, "perfaudit_tenant_stats_max_tenants") == float(open(f"{work}/sql_max_tenants.txt").read()),
       "perfaudit_tenant_stats_max_tenants equals perfaudit.max_tenants")
-check(get(s1, "perfaudit_tenant_stats_tenants") == len(sql),
-      f"perfaudit_tenant_stats_tenants ({get(s1, 'perfaudit_tenant_stats_tenants')}) counts the {len(sql)} tenants SQL lists")
+check(get(s1, "perfaudit_tenant_stats_tenants") == live + dropped,
+      f"perfaudit_tenant_stats_tenants ({get(s1, 'perfaudit_tenant_stats_tenants')}) counts the {live} + {dropped} entries SQL lists")
 
 # Runs, the last run, findings, benchmarks.
 check(get(s1, "perfaudit_runs_stored", scope="session") == 1
@@ -235,6 +297,9 @@ check(len(pairs) == 18, f"perfaudit_findings_stored: every kind x severity prese
 mismatch = [(d["kind"], d["severity"]) for n, d in pairs
             if s1[(n, frozenset(d.items()))] != sql_findings.get((d["kind"], d["severity"]), 0)]
 check(not mismatch, f"perfaudit_findings_stored equals perfaudit.findings per kind and severity {mismatch or ''}")
+exported_pairs = {(d["kind"], d["severity"]) for n, d in pairs}
+missing = sorted(set(sql_findings) - exported_pairs)
+check(not missing, f"every kind and severity in perfaudit.findings is exported {missing or ''}")
 n1 = sum(get(s1, "perfaudit_findings_recent", kind="n_plus_one", severity=s) or 0 for s in ("high", "medium", "low"))
 check(n1 >= 1, f"the N+1 loop shows as a recent n_plus_one finding ({n1})")
 run_findings = float(open(f"{work}/sql_run_findings.txt").read())
