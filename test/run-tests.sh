@@ -23,9 +23,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 export PATH=/usr/lib/postgresql/$PG_MAJOR/bin:$PATH
 long=0
-case "${1:-}" in
-    --long) long=1 ;;
-    "") ;;
+case "$#:${1:-}" in
+    1:--long) long=1 ;;
+    0:) ;;
     *) echo "usage: $0 [--long]" >&2; exit 2 ;;
 esac
 
