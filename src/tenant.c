@@ -107,6 +107,36 @@ pa_tenant_from_tag(const char *text, char *out)
 	return false;
 }
 
+/*
+ * The start of the comments and white space that precede text[loc]: a tag
+ * written before its statement belongs to it.  PostgreSQL 18 starts a
+ * statement's location after its leading comments; before 18 the location
+ * included them, and this returns loc itself.
+ */
+static int
+pa_leading_comments_start(const char *text, int loc)
+{
+	int			p = loc;
+
+	for (;;)
+	{
+		int			q = p;
+		int			s;
+
+		while (q > 0 && isspace((unsigned char) text[q - 1]))
+			q--;
+		if (q < 4 || text[q - 1] != '/' || text[q - 2] != '*')
+			return p;
+		/* a comment ends at q: find where it begins */
+		for (s = q - 4; s >= 0; s--)
+			if (text[s] == '/' && text[s + 1] == '*')
+				break;
+		if (s < 0)
+			return p;
+		p = s;
+	}
+}
+
 bool
 pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 					   bool check_tag, char *out)
@@ -134,13 +164,17 @@ pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 		int			total = strlen(source_text);
 		bool		found;
 
+		int			start;
+
 		if (stmt_location < 0 || stmt_location > total)
 			stmt_location = 0;
+		start = pa_leading_comments_start(source_text, stmt_location);
 		if (stmt_len <= 0 || stmt_location + stmt_len > total)
-			return pa_tenant_from_tag(source_text + stmt_location, out);
+			return pa_tenant_from_tag(source_text + start, out);
 		{
-			/* One statement of several: only its own text. */
-			char	   *stmt = pnstrdup(source_text + stmt_location, stmt_len);
+			/* One statement of several: only its own text and comments. */
+			char	   *stmt = pnstrdup(source_text + start,
+										stmt_location - start + stmt_len);
 
 			found = pa_tenant_from_tag(stmt, out);
 			pfree(stmt);
