@@ -20,7 +20,9 @@ SET app.org = '3';
 SELECT perfaudit.start('errors') AS run_err \gset
 SELEC 1;
 SELECT name FROM items WHERE id = 1;
+\set VERBOSITY terse
 SELECT fm_outer(0);
+\set VERBOSITY default
 SELECT name FROM items WHERE id = 2;
 SET statement_timeout = '50ms';
 SELECT pg_sleep(1);
@@ -58,11 +60,13 @@ SELECT query, calls, nesting_level FROM perfaudit.run_statements
 
 -- 4, 5. Executors that do not nest: two cursors read in turns, one held
 -- over COMMIT, and a PL/pgSQL FOR loop whose body runs a query per row (the
--- N+1 shape).  A cursor is one statement however many FETCHes.
+-- N+1 shape).  A cursor is one statement however many FETCHes.  (The
+-- cursors' queries differ in their ORDER BY: from 18 on, the query id of a
+-- DECLARE ignores the cursor's name and options, and would merge them.)
 SELECT perfaudit.start('cursors') AS run_cur \gset
 BEGIN;
 DECLARE a CURSOR FOR SELECT id FROM items WHERE organization_id = 3 ORDER BY id;
-DECLARE h CURSOR WITH HOLD FOR SELECT id FROM items WHERE organization_id = 4 ORDER BY id;
+DECLARE h CURSOR WITH HOLD FOR SELECT id FROM items WHERE organization_id = 4 ORDER BY id, name;
 FETCH 2 FROM a;
 FETCH 2 FROM h;
 FETCH 2 FROM a;
@@ -79,7 +83,7 @@ END $$;
 -- A cursor read in chunks (Django's QuerySet.iterator()): its FETCHes are
 -- neither an N+1 nor a repeated query.
 BEGIN;
-DECLARE chunked CURSOR FOR SELECT id FROM items WHERE organization_id = 5 ORDER BY id;
+DECLARE chunked CURSOR FOR SELECT id FROM items WHERE organization_id = 5 ORDER BY id, organization_id;
 \o /dev/null
 FETCH 10 FROM chunked;
 FETCH 10 FROM chunked;
@@ -148,7 +152,9 @@ PREPARE fm_q(int) AS SELECT name FROM items WHERE id = $1;
 SELECT perfaudit.start('explain') AS run_ex \gset
 EXPLAIN (COSTS OFF) EXECUTE fm_q(1);
 BEGIN;
+\o /dev/null
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE fm_audit SET item_name = item_name;
+\o
 ROLLBACK;
 SELECT statements FROM perfaudit.stop();
 SELECT query, calls, nesting_level FROM perfaudit.run_statements

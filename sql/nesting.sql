@@ -69,10 +69,14 @@ BEGIN
     IF n = 0 THEN RETURN 1 / 0; END IF;
     RETURN fail_deep(n - 1);
 END $$;
+\set VERBOSITY terse
 SELECT fail_deep(3);
+\set VERBOSITY default
 SELECT perfaudit.start('after error') AS run_err \gset
 SELECT name FROM items WHERE id = 9;
+\set VERBOSITY terse
 SELECT fail_deep(2);
+\set VERBOSITY default
 SELECT name FROM items WHERE id = 10;
 SELECT statements FROM perfaudit.stop();
 SELECT query, calls, nesting_level FROM perfaudit.run_statements
