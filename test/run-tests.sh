@@ -6,14 +6,16 @@
 # on Debian 12):
 #
 #     bash test/run-tests.sh          the suite (a few minutes)
-#     bash test/run-tests.sh --long   also the long passes (about 20 minutes
+#     bash test/run-tests.sh --long   also the long passes (about 25 minutes
 #                                     more): 100,000 sqlsmith statements,
 #                                     pg_regress and the harness workload
 #                                     under valgrind memcheck, 100,000
 #                                     captured statements per mode with our
 #                                     memory contexts sampled, and the
 #                                     sources compiled against the
-#                                     PostgreSQL 17 and 18 headers
+#                                     PostgreSQL 17 and 18 headers, and the
+#                                     pg_regress, isolation and TAP suites
+#                                     on 17 and 18 in Debian chroots
 #
 # PostgreSQL refuses to run its server as root, so the suites run as the
 # 'postgres' user on a copy of the tree that user owns.
@@ -115,7 +117,9 @@ if [ $long -eq 1 ]; then
     long_memcheck() { bash "$top/test/valgrind/run.sh"; }
     long_context_growth() { bash "$top/test/valgrind/context_growth.sh"; }
     long_compat_headers() { bash "$top/test/compat/headers.sh"; }
-    for pass in long_fuzz long_memcheck long_context_growth long_compat_headers; do
+    long_pg17() { bash "$top/test/compat/chroot.sh" 17; }
+    long_pg18() { bash "$top/test/compat/chroot.sh" 18; }
+    for pass in long_fuzz long_memcheck long_context_growth long_compat_headers long_pg17 long_pg18; do
         echo "== long pass: $pass"
         if $pass 2>&1 | tee "$work/$pass.log" && [ "${PIPESTATUS[0]}" -eq 0 ]; then
             l_pass=$((l_pass + 1))
