@@ -54,7 +54,8 @@ for m in proc dev dev/pts dev/shm; do
 done
 
 echo "== packages in the chroot"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# (Acquire::Check-Valid-Until: a frozen mirror of sid outlives its Release file's short validity)
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false update -qq
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 echo "   $(chroot "$root" /usr/lib/postgresql/$major/bin/postgres --version)"
 
