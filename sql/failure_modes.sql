@@ -203,11 +203,15 @@ SELECT current_setting('app.org', true) IS NULL OR current_setting('app.org', tr
 SELECT current_setting('perfaudit.tenant_setting') AS tenant_setting_after_discard;
 
 -- 21. A tag names the tenant of its own statement only, also when several
--- statements are sent in one query string.
+-- statements are sent in one query string; a tag may also precede its
+-- statement (from 18 on, a statement's location starts after it).
 SELECT perfaudit.start('tags in one string') AS run_tag \gset
 SELECT count(*) FROM items WHERE organization_id = 4 \; SELECT 1 AS tagged /*tenant='acme'*/;
+SELECT min(id) AS untagged FROM items \; /*tenant='beta'*/ SELECT max(id) AS tagged_before FROM items;
 SELECT statements FROM perfaudit.stop();
-SELECT tenant, query FROM perfaudit.run_statements WHERE run_id = :run_tag ORDER BY query COLLATE "C";
+-- (a leading comment is part of the statement's text before 18, not after)
+SELECT tenant, regexp_replace(query, '^/\*[^*]*\*/\s*', '') COLLATE "C" AS query
+  FROM perfaudit.run_statements WHERE run_id = :run_tag ORDER BY 2;
 
 -- 22. compute_query_id = off: a warning at start(), and statements are kept
 -- apart by their text instead of all becoming one statement.
