@@ -163,7 +163,6 @@ pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 	{
 		int			total = strlen(source_text);
 		bool		found;
-
 		int			start;
 
 		if (stmt_location < 0 || stmt_location > total)

@@ -82,52 +82,49 @@ for f in "$work"/tmp_check/log/regress_log_*; do
     fi
 done
 
+# The scripts below run clusters of their own; their results join the
+# counts.  suite NAME CMD...: a script whose last line is "NAME: N passed,
+# M failed".  check NAME CMD...: a script that is one check, its exit status.
+extra_pass=0 extra_fail=0
+suite() {
+    local name=$1 n_pass n_fail
+    shift
+    if ! "$@" 2>&1 | tee "$work/$name.log"; then status=1; fi
+    n_pass=$(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\1/p" "$work/$name.log" | tail -n1)
+    n_fail=$(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\2/p" "$work/$name.log" | tail -n1)
+    extra_pass=$((extra_pass + ${n_pass:-0}))
+    extra_fail=$((extra_fail + ${n_fail:-0}))
+}
+check() {
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@" 2>&1 | tee "$work/$name.log"; then
+        extra_pass=$((extra_pass + 1))
+    else
+        extra_fail=$((extra_fail + 1))
+        status=1
+    fi
+}
+
 # Application harnesses: pytest (psycopg) and PHP (PDO), each test in a
-# rolled-back transaction, against a cluster of their own.
-harness_log="$work/harness.log"
-bash "$top/test/harness/run.sh" 2>&1 | tee "$harness_log" || status=1
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-h_pass=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$harness_log" | tail -n1)
-h_fail=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$harness_log" | tail -n1)
-
+# rolled-back transaction.
+suite harness bash "$top/test/harness/run.sh"
 # Prometheus: the queries file against the real prometheus-postgres-exporter.
-prom_log="$work/prometheus.log"
-bash "$top/test/prometheus/run.sh" 2>&1 | tee "$prom_log" || status=1
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-p_pass=$(sed -n 's/^prometheus: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$prom_log" | tail -n1)
-p_fail=$(sed -n 's/^prometheus: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$prom_log" | tail -n1)
-
+suite prometheus bash "$top/test/prometheus/run.sh"
 # Fuzzing, the short pass (the long one: FUZZ_QUERIES=100000, see README):
 # sqlsmith's random statements with a database-scope capture open; fails
-# on any crash, assertion failure or hang.  One check in the counts.
-fuzz_log="$work/fuzz.log"
-f_pass=0 f_fail=0
-if FUZZ_QUERIES=${FUZZ_QUERIES:-2000} bash "$top/test/fuzz/sqlsmith.sh" 2>&1 | tee "$fuzz_log" &&
-   [ "${PIPESTATUS[0]}" -eq 0 ]; then
-    f_pass=1
-else
-    f_fail=1
-    status=1
-fi
+# on any crash, assertion failure or hang.
+check fuzz env FUZZ_QUERIES="${FUZZ_QUERIES:-2000}" bash "$top/test/fuzz/sqlsmith.sh"
 
-# The long passes (--long): one check each in the counts.
-l_pass=0 l_fail=0
+# The long passes (--long).
 if [ $long -eq 1 ]; then
-    long_fuzz() { FUZZ_QUERIES=100000 FUZZ_SEED=7 bash "$top/test/fuzz/sqlsmith.sh"; }
-    long_memcheck() { bash "$top/test/valgrind/run.sh"; }
-    long_context_growth() { bash "$top/test/valgrind/context_growth.sh"; }
-    long_compat_headers() { bash "$top/test/compat/headers.sh"; }
-    long_pg17() { bash "$top/test/compat/chroot.sh" 17; }
-    long_pg18() { bash "$top/test/compat/chroot.sh" 18; }
-    for pass in long_fuzz long_memcheck long_context_growth long_compat_headers long_pg17 long_pg18; do
-        echo "== long pass: $pass"
-        if $pass 2>&1 | tee "$work/$pass.log" && [ "${PIPESTATUS[0]}" -eq 0 ]; then
-            l_pass=$((l_pass + 1))
-        else
-            l_fail=$((l_fail + 1))
-            status=1
-        fi
-    done
+    check long_fuzz env FUZZ_QUERIES=100000 FUZZ_SEED=7 bash "$top/test/fuzz/sqlsmith.sh"
+    check long_memcheck bash "$top/test/valgrind/run.sh"
+    check long_context_growth bash "$top/test/valgrind/context_growth.sh"
+    check long_compat_headers bash "$top/test/compat/headers.sh"
+    check long_pg17 bash "$top/test/compat/chroot.sh" 17
+    check long_pg18 bash "$top/test/compat/chroot.sh" 18
 fi
 
 # One closing line for CI: counts of pg_regress tests and TAP assertions.
@@ -136,8 +133,8 @@ reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
 tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
 tap_total=${tap_total:-0}
-passed=$((reg_ok + tap_total - tap_fail + ${h_pass:-0} + ${p_pass:-0} + f_pass + l_pass))
-failed=$((reg_fail + tap_fail + ${h_fail:-0} + ${p_fail:-0} + f_fail + l_fail))
+passed=$((reg_ok + tap_total - tap_fail + extra_pass))
+failed=$((reg_fail + tap_fail + extra_fail))
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit $status

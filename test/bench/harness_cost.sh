@@ -27,21 +27,12 @@ N=${N:-20000}
 ROUNDS=${ROUNDS:-7}
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || need+=(postgresql-server-dev-$PG_MAJOR)
-[ -f /usr/share/postgresql/$PG_MAJOR/extension/pgtap.control ] || need+=(postgresql-$PG_MAJOR-pgtap)
-if [ ${#need[@]} -gt 0 ]; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$top/test/lib.sh"
+pa_install postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
 make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
 as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
 
-work=$(mktemp -d /tmp/pg_perfaudit-harness.XXXXXX)
-chmod 755 "$work"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then chown postgres: "$work"; run_as=(runuser -u postgres --); fi
-port=$(( 20000 + RANDOM % 20000 ))
+pa_workdir pg_perfaudit-harness
 cleanup() {
     "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$work"

@@ -21,15 +21,12 @@ N=${N:-2000}
 M=${M:-4000}
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-command -v valgrind >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
-[ -f /usr/include/postgresql/$PG_MAJOR/server/postgres.h ] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-server-dev-$PG_MAJOR >/dev/null; }
+. "$top/test/lib.sh"
+pa_install valgrind postgresql-server-dev-$PG_MAJOR
 make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
 as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
 
-work=$(mktemp -d /tmp/pg_perfaudit-bench.XXXXXX)
-chmod 755 "$work"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then chown postgres: "$work"; run_as=(runuser -u postgres --); fi
+pa_workdir pg_perfaudit-bench
 trap 'rm -rf "$work"' EXIT
 
 "${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
@@ -37,7 +34,6 @@ common=(-c compute_query_id=auto -c jit=off -c fsync=off -c autovacuum=off -c ma
 
 # Setup on a normally started server: the multi-tenant fixture (default
 # size) and the extension (needed for start()).
-port=$(( 20000 + RANDOM % 20000 ))
 "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/setup.log" -w \
     -o "-p $port -k $work -c listen_addresses=''" start >/dev/null
 "${run_as[@]}" bash "$top/test/fixtures/fixture.sh" -h "$work" -p $port -U postgres -d postgres

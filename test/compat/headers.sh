@@ -34,11 +34,15 @@ echo "== fetching package lists of: $(awk '{print $3}' "$work/sources.list" | tr
 apt-get "${apt_opts[@]}" update -qq
 
 printf '#include <stddef.h>\nsize_t strlcpy(char *dst, const char *src, size_t siz);\n' >"$work/strlcpy.h"
-flags=(-std=gnu11 -O2 -fPIC -Wall -Wextra -Werror -Wno-unused-parameter
-       -Wno-missing-field-initializers -Wmissing-prototypes -Wpointer-arith
+# PGXS's own warning flags (those its pg_config would give), then the
+# project's, as the Makefile sets them.
+# shellcheck disable=SC2207
+flags=(-std=gnu11 -O2 -fPIC -Wmissing-prototypes -Wpointer-arith
        -Wdeclaration-after-statement -Wendif-labels -Wmissing-format-attribute
        -Wimplicit-fallthrough=3 -Wcast-function-type -Wformat-security
-       -fno-strict-aliasing -fwrapv -D_GNU_SOURCE -DPA_EXTVERSION=\"compat-check\")
+       -fno-strict-aliasing -fwrapv -D_GNU_SOURCE -DPA_EXTVERSION=\"compat-check\"
+       $(sed -n 's/^PG_CFLAGS[[:space:]]*=[[:space:]]*//p' "$top/Makefile"))
+case " ${flags[*]} " in *" -Werror "*) ;; *) echo "no -Werror in the Makefile's PG_CFLAGS" >&2; exit 2 ;; esac
 
 status=0
 compile() {     # compile MAJOR INCLUDEDIR [EXTRA FLAGS]

@@ -50,12 +50,9 @@ BOUND_KB=${BOUND_KB:-64}
     { echo "pg_perfaudit is not installed" >&2; exit 2; }
 [ "$ITERS" -ge 20000 ] || { echo "ITERS must be at least 20000" >&2; exit 2; }
 
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
-work=$(mktemp -d /tmp/pa-ctxgrowth.XXXXXX)
-chmod 755 "$work"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
-port=$(( 20000 + RANDOM % 30000 ))
+. "$top/test/lib.sh"
+pa_workdir pa-ctxgrowth
+as_pg=("${run_as[@]}")
 data=$work/data
 status=1        # until the end is reached
 cleanup() {

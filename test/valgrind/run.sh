@@ -86,11 +86,9 @@ if [ "$what" = scan ]; then
     exit
 fi
 
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
-
-work=$(mktemp -d /tmp/pa-valgrind.XXXXXX)
-chmod 755 "$work"
+. "$top/test/lib.sh"
+pa_workdir pa-valgrind
+as_pg=("${run_as[@]}")
 mkdir "$work/vg" "$work/regress"
 cp -r "$top/sql" "$top/expected" "$work/regress/"
 cp "$here/harness.sql" "$work/"
@@ -100,7 +98,6 @@ if [ "$VG_SUPP" != none ]; then
     supp_opt=(--suppressions="$work/postgres.supp")
 fi
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
-port=$(( 20000 + RANDOM % 30000 ))
 data=$work/data
 vgpid=
 status=1        # until the end is reached
