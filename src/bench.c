@@ -143,6 +143,54 @@ pa_cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/*
+ * pa_sort_doubles(double *v, size_t n): ascending, with the comparison
+ * inlined.  A benchmark sorts every sample it takes; qsort(), calling a
+ * comparator through a pointer, spent about 3 % of the time of a trivial
+ * statement's execution on each sample.
+ */
+#define ST_SORT pa_sort_doubles
+#define ST_ELEMENT_TYPE double
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * A float8[] with room for capacity samples, to be written in place through
+ * PA_SAMPLES(arr) and given its final length by pa_bench_summarise().  The
+ * samples are taken straight into the array that is returned and stored:
+ * copying tens of thousands of them, each copy into fresh pages, cost more
+ * than taking them.
+ */
+ArrayType *
+pa_samples_array(int64 capacity)
+{
+	ArrayType  *arr;
+
+	if (capacity < 0 || (Size) capacity > MaxArraySize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many samples for one array: " INT64_FORMAT, capacity)));
+	arr = (ArrayType *) MemoryContextAllocHuge(CurrentMemoryContext,
+											   ARR_OVERHEAD_NONULLS(1) +
+											   sizeof(double) * (Size) capacity);
+	arr->ndim = 1;
+	arr->dataoffset = 0;
+	arr->elemtype = FLOAT8OID;
+	pa_samples_set_length(arr, 0);
+	return arr;
+}
+
+/* Shorten (or set) the number of samples in arr; its capacity is not checked. */
+void
+pa_samples_set_length(ArrayType *arr, int n)
+{
+	SET_VARSIZE(arr, ARR_OVERHEAD_NONULLS(1) + sizeof(double) * (Size) n);
+	ARR_DIMS(arr)[0] = n;
+	ARR_LBOUND(arr)[0] = 1;
+}
+
 static Size
 pa_backend_memory(void)
 {
@@ -315,22 +363,26 @@ pa_bench_params(Oid ptype, MemoryContext cxt)
 }
 
 /*
- * min, percentiles, mean and standard deviation of n samples, which are
- * sorted in place and kept in res.
+ * min, percentiles, mean and standard deviation of the first n samples of
+ * arr (a pa_samples_array()), which become its whole contents, sorted in
+ * place, and are kept in res.
  */
 void
-pa_bench_summarise(double *samples, int n, PaBenchResult *res)
+pa_bench_summarise(ArrayType *arr, int n, PaBenchResult *res)
 {
+	double	   *samples = PA_SAMPLES(arr);
 	double		sum = 0;
 	double		sumsq = 0;
 	int			i;
 
-	qsort(samples, n, sizeof(double), pa_cmp_double);
+	pa_samples_set_length(arr, n);
+	pa_sort_doubles(samples, n);
 	for (i = 0; i < n; i++)
 	{
 		sum += samples[i];
 		sumsq += samples[i] * samples[i];
 	}
+	res->samples_arr = arr;
 	res->samples = samples;
 	res->n = n;
 	if (n == 0)
@@ -354,12 +406,18 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 			  PaBenchResult *res, MemoryContext cxt)
 {
 	ParamListInfo params = pa_bench_params(res->ptype, cxt);
+	ArrayType  *arr;
 	double	   *samples;
 	uint64		rows = 0;
 	BufferUsage buf_start;
 	BufferUsage buf_use;
 	Size		mem_start = 0;
 	List	   *sources;
+	instr_time	last;
+	MemoryContext old;
+	int64		n1;
+	int64		spread;
+	int			tenant;
 	int			i;
 
 	for (i = 0; i < args->warmup; i++)
@@ -370,29 +428,64 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 		(void) pa_bench_execute(plan, params, args->rollback);
 	}
 
-	samples = MemoryContextAlloc(cxt, sizeof(double) * args->iterations);
+	/*
+	 * The clock is read once per iteration: each sample runs from the end
+	 * of the previous execution to the end of this one, so it includes the
+	 * loop's own few instructions (the interrupt check, setting $1), as a
+	 * caller's loop would.  Only after a memory checkpoint, which walks
+	 * every memory context, is the clock read again before the execution.
+	 * Whether iteration i takes a checkpoint is (i - 1) * K mod (n - 1) < K
+	 * for K checkpoints over n iterations, evenly spread; the remainder is
+	 * kept up to date by addition instead of a division per iteration.
+	 */
+	old = MemoryContextSwitchTo(cxt);
+	arr = pa_samples_array(args->iterations);
+	MemoryContextSwitchTo(old);
+	samples = PA_SAMPLES(arr);
+	tenant = params ? args->warmup % args->ntenants : 0;
+	n1 = args->iterations - 1;
+	spread = 0;
 	buf_start = pgBufferUsage;
+	INSTR_TIME_SET_CURRENT(last);
 	for (i = 0; i < args->iterations; i++)
 	{
-		instr_time	start;
+		instr_time	now;
 		instr_time	duration;
+		bool		reread = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (params)
-			params->params[0].value =
-				tenant_values[(args->warmup + i) % args->ntenants];
+		{
+			params->params[0].value = tenant_values[tenant];
+			if (++tenant == args->ntenants)
+				tenant = 0;
+		}
 		if (i == 1 || args->iterations == 1)
+		{
 			mem_start = pa_backend_memory();
-		if (args->iterations > 1 && i > 1 &&
-			res->n_mem_checkpoints < PA_MEM_CHECKPOINTS &&
-			(int64) (i - 1) * PA_MEM_CHECKPOINTS % (args->iterations - 1) <
-			PA_MEM_CHECKPOINTS)
-			pa_bench_mem_checkpoint(res, mem_start);
-		INSTR_TIME_SET_CURRENT(start);
+			reread = true;
+		}
+		if (i > 1)
+		{
+			/* spread = (i - 1) * K mod (n - 1) */
+			spread += PA_MEM_CHECKPOINTS;
+			while (spread >= n1)
+				spread -= n1;
+			if (res->n_mem_checkpoints < PA_MEM_CHECKPOINTS &&
+				spread < PA_MEM_CHECKPOINTS)
+			{
+				pa_bench_mem_checkpoint(res, mem_start);
+				reread = true;
+			}
+		}
+		if (reread)
+			INSTR_TIME_SET_CURRENT(last);
 		rows += pa_bench_execute(plan, params, args->rollback);
-		INSTR_TIME_SET_CURRENT(duration);
-		INSTR_TIME_SUBTRACT(duration, start);
+		INSTR_TIME_SET_CURRENT(now);
+		duration = now;
+		INSTR_TIME_SUBTRACT(duration, last);
 		samples[i] = INSTR_TIME_GET_MILLISEC(duration);
+		last = now;
 	}
 	res->memory_growth = (int64) pa_backend_memory() - (int64) mem_start;
 	pa_bench_mem_checkpoint(res, mem_start);
@@ -408,7 +501,7 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 		res->generic_plans = ps->num_generic_plans;
 	}
 
-	pa_bench_summarise(samples, args->iterations, res);
+	pa_bench_summarise(arr, args->iterations, res);
 	res->rows_per_call = (double) rows / args->iterations;
 	res->shared_blks_hit = buf_use.shared_blks_hit;
 	res->shared_blks_read = buf_use.shared_blks_read;
@@ -648,9 +741,17 @@ pa_benchmark_row(Datum doc, Datum samples, bool samples_null)
 	}
 	if (attnum == 0)
 		elog(ERROR, "perfaudit.benchmarks has no samples_ms column");
-	modified = heap_modify_tuple_by_cols(&tuple, tupdesc, 1, &attnum, &samples, &samples_null);
+	/*
+	 * Formed in the caller's context, the new tuple is already a valid
+	 * composite datum (heap_form_tuple() fills in the datum header), and no
+	 * value in it is toasted: no second copy of the samples is needed.
+	 */
 	MemoryContextSwitchTo(cxt);
-	row = heap_copy_tuple_as_datum(modified, tupdesc);
+	modified = heap_modify_tuple_by_cols(&tuple, tupdesc, 1, &attnum, &samples, &samples_null);
+	if (HeapTupleHasExternal(modified))
+		row = heap_copy_tuple_as_datum(modified, tupdesc);
+	else
+		row = PointerGetDatum(modified->t_data);
 	ReleaseTupleDesc(tupdesc);
 	SPI_finish();
 	return row;
@@ -760,18 +861,14 @@ pa_bench_store(const PaBenchArgs *args,
 	appendStringInfoChar(&doc, ']');
 	appendStringInfoString(&doc, "}}");
 
+	if (res->samples_arr == NULL)
+		res->samples_arr = pa_samples_array(0);
+
 	/* The samples go in binary, beside the document. */
-	pa_persist_samples(PA_PERSIST_BENCHMARK, doc.data, doc.len, res->samples, res->n);
+	pa_persist_samples(PA_PERSIST_BENCHMARK, doc.data, doc.len, res->samples_arr);
 
 	/* The row, as stored: built from the document by the same function. */
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * Max(res->n, 1));
-
-		for (i = 0; i < res->n; i++)
-			elems[i] = Float8GetDatum(res->samples[i]);
-		return pa_benchmark_row(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc.data)),
-								PointerGetDatum(construct_array(elems, res->n, FLOAT8OID, sizeof(float8),
-																FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-								false);
-	}
+	return pa_benchmark_row(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc.data)),
+							PointerGetDatum(res->samples_arr),
+							false);
 }

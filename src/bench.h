@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 /* Upper bounds that keep a mistyped argument from exhausting memory. */
@@ -35,7 +36,8 @@ typedef struct PaBenchArgs
 typedef struct PaBenchResult
 {
 	int			n;
-	double	   *samples;		/* sorted, n of them */
+	ArrayType  *samples_arr;	/* float8[] of the n samples, sorted */
+	double	   *samples;		/* its elements */
 	double		min_ms,
 				p50_ms,
 				p95_ms,
@@ -81,13 +83,19 @@ extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
 /* percentile_cont over n sorted values; qsort comparator for doubles. */
 extern double pa_percentile(const double *sorted, int n, double p);
 extern int	pa_cmp_double(const void *a, const void *b);
+extern void pa_sort_doubles(double *values, size_t n);
+extern ArrayType *pa_samples_array(int64 capacity);
+extern void pa_samples_set_length(ArrayType *arr, int n);
+
+/* The samples of a pa_samples_array(), as a C array. */
+#define PA_SAMPLES(arr)	((double *) ((char *) (arr) + ARR_OVERHEAD_NONULLS(1)))
 
 /* Pieces shared with benchmark_concurrent(). */
 extern const struct CachedPlanSource *pa_bench_plan_source(SPIPlanPtr plan);
 extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,
 								   Oid *ptype, Datum **values);
 extern ParamListInfo pa_bench_params(Oid ptype, MemoryContext cxt);
-extern void pa_bench_summarise(double *samples, int n, PaBenchResult *res);
+extern void pa_bench_summarise(ArrayType *samples, int n, PaBenchResult *res);
 
 /*
  * Store a finished benchmark (with the findings of its plan) through the

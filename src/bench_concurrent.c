@@ -707,6 +707,7 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	char	   *base;
 	BackgroundWorkerHandle **handles;
 	PaBcLeader	leader;
+	ArrayType  *arr;
 	double	   *samples;
 	TimestampTz go_at;
 	TimestampTz end_at;
@@ -809,7 +810,8 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 		(void) WaitForBackgroundWorkerShutdown(handles[c]);
 	pg_read_barrier();
 
-	samples = palloc(sizeof(double) * Max(1, iterations));
+	arr = pa_samples_array(iterations);
+	samples = PA_SAMPLES(arr);
 
 	/* Wall time from the first client's start to the last one's end. */
 	go_at = 0;
@@ -854,7 +856,7 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 											  "%lld errors from %d clients; none was a deadlock, lock timeout, serialization failure or cancel.",
 											  nclients, (long long) res->errors, nclients)));
 
-	pa_bench_summarise(samples, n, res);
+	pa_bench_summarise(arr, n, res);
 	res->rows_per_call = n > 0 ? (double) rows / n : 0;
 	res->wall_ms = (double) (end_at - go_at) / 1000.0;
 	res->throughput_qps = res->wall_ms > 0 ? n / (res->wall_ms / 1000.0) : 0;

@@ -972,7 +972,7 @@ pa_latency_json(StringInfo out, PaTenantLatency **tenants, int n)
 		PaTenantLatency *t = tenants[i];
 		bool		first = true;
 
-		qsort(t->durations, t->calls, sizeof(double), pa_cmp_double);
+		pa_sort_doubles(t->durations, t->calls);
 		if (i > 0)
 			appendStringInfoChar(out, ',');
 		appendStringInfoChar(out, '{');

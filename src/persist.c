@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bench.h"
 #include "hooks.h"
 #include "persist.h"
 #include "shmem.h"
@@ -146,12 +147,13 @@ pa_writer_launch_failed(int slot, Oid dboid)
 void
 pa_persist(PaPersistKind kind, const char *payload, Size len)
 {
-	pa_persist_samples(kind, payload, len, NULL, 0);
+	pa_persist_samples(kind, payload, len, NULL);
 }
 
 /*
  * Segment layout: the document and its terminating NUL, padding to
- * MAXALIGN, the number of samples (int64), the samples (float8).
+ * MAXALIGN, then for a benchmark its samples: a float8[] as it is in
+ * memory, which the writer passes on as it lies in the segment.
  */
 static Size
 pa_samples_offset(Size len)
@@ -186,7 +188,7 @@ pa_persist_abandon(int code, Datum arg)
 
 void
 pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
-				   const double *samples, int64 nsamples)
+				   const ArrayType *samples)
 {
 	dsm_segment *seg;
 	volatile int req = -1;
@@ -195,17 +197,16 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	char		errmsg_copy[PA_ERRMSG_LEN];
 	volatile bool launch_warned = false;
 
+	Assert(samples == NULL || kind == PA_PERSIST_BENCHMARK);
 	seg = dsm_create(add_size(pa_samples_offset(len),
-							  add_size(sizeof(int64), mul_size(nsamples, sizeof(double)))), 0);
+							  samples ? VARSIZE(samples) : 0), 0);
 	{
 		char	   *base = dsm_segment_address(seg);
 
 		memcpy(base, payload, len);
 		base[len] = '\0';
-		memcpy(base + pa_samples_offset(len), &nsamples, sizeof(int64));
-		if (nsamples > 0)
-			memcpy(base + pa_samples_offset(len) + sizeof(int64), samples,
-				   sizeof(double) * nsamples);
+		if (samples)
+			memcpy(base + pa_samples_offset(len), samples, VARSIZE(samples));
 	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pa_persist_timeout_ms);
@@ -441,13 +442,13 @@ pa_writer_process(int idx, MemoryContext work_cxt)
 	PG_TRY();
 	{
 		Oid			argtypes[2] = {TEXTOID, FLOAT8ARRAYOID};
-		Datum		args[2];
+		int			nargs = kind == PA_PERSIST_BENCHMARK ? 2 : 1;
+		ParamListInfo params;
+		SPIPlanPtr	plan;
+		SPIExecuteOptions opts;
 		int			ret;
 		char	   *base = dsm_segment_address(seg);
 		Size		len = strlen(base);
-		int64		nsamples;
-		Datum	   *elems;
-		int64		i;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -455,22 +456,32 @@ pa_writer_process(int idx, MemoryContext work_cxt)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, pa_store_sql[kind]);
 
-		args[0] = CStringGetTextDatum(base);
-		memcpy(&nsamples, base + pa_samples_offset(len), sizeof(int64));
-		elems = palloc(sizeof(Datum) * Max(nsamples, 1));
-		for (i = 0; i < nsamples; i++)
+		/*
+		 * The parameters are not marked PARAM_FLAG_CONST, as those of
+		 * SPI_execute_with_args() are, so the planner leaves them as
+		 * parameters instead of copying their values into the plan: a
+		 * benchmark's samples are megabytes.  They are the float8[] where
+		 * it lies in the segment.
+		 */
+		plan = SPI_prepare(pa_store_sql[kind], nargs, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		params = makeParamList(nargs);
+		params->params[0].value = CStringGetTextDatum(base);
+		params->params[0].isnull = false;
+		params->params[0].pflags = 0;
+		params->params[0].ptype = TEXTOID;
+		if (nargs > 1)
 		{
-			double		v;
-
-			memcpy(&v, base + pa_samples_offset(len) + sizeof(int64) + i * sizeof(double),
-				   sizeof(double));
-			elems[i] = Float8GetDatum(v);
+			params->params[1].value = PointerGetDatum(base + pa_samples_offset(len));
+			params->params[1].isnull = false;
+			params->params[1].pflags = 0;
+			params->params[1].ptype = FLOAT8ARRAYOID;
 		}
-		args[1] = PointerGetDatum(construct_array(elems, (int) nsamples, FLOAT8OID, sizeof(float8),
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		ret = SPI_execute_with_args(pa_store_sql[kind], kind == PA_PERSIST_BENCHMARK ? 2 : 1,
-									argtypes, args,
-									NULL, false, 0);
+		memset(&opts, 0, sizeof(opts));
+		opts.params = params;
+		opts.read_only = false;
+		ret = SPI_execute_plan_extended(plan, &opts);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "storing statement returned %d", ret);
 

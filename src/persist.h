@@ -31,7 +31,7 @@ extern void pa_persist(PaPersistKind kind, const char *payload, Size len);
  * the benchmark itself).  The storing function receives it as $2.
  */
 extern void pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
-							   const double *samples, int64 nsamples);
+							   const struct ArrayType *samples);
 
 extern PGDLLEXPORT void pa_writer_main(Datum main_arg);
 

@@ -42,7 +42,7 @@ WITH objs AS (
   UNION ALL
   SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
          || ' notnull=' || a.attnotnull::text || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
-         || ' storage=' || a.attstorage::text
+         || ' storage=' || a.attstorage::text || ' compression=' || a.attcompression::text
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
    WHERE c.relnamespace = 'perfaudit'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
