@@ -4,6 +4,38 @@
 
 CREATE TABLE bench_log (organization_id int, note text);
 
+-- The summary of known sample sets, by benchmark()'s own code: 1..1000 in
+-- random order (p50 500.5, p95 950.05, p99 990.01), a set short enough to
+-- be sorted by comparison, and sets of widely different magnitudes with
+-- duplicates, sorted by radix (whatever digits they differ in).
+SELECT count(*) AS seeded FROM setseed(0.25);
+SELECT min_ms, p50_ms, p95_ms, p99_ms, max_ms, mean_ms, round(stddev_ms::numeric, 9) AS stddev_ms,
+       samples_ms = ARRAY(SELECT g::float8 FROM generate_series(1, 1000) g) AS sorted
+  FROM perfaudit._summarise_samples(ARRAY(SELECT g::float8 FROM generate_series(1, 1000) g ORDER BY random()));
+SELECT v, s.samples_ms,
+       s.min_ms = (SELECT min(x) FROM unnest(v) x) AND s.max_ms = (SELECT max(x) FROM unnest(v) x) AS extremes,
+       s.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p50,
+       s.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p95,
+       s.p99_ms = (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p99,
+       s.mean_ms = (SELECT avg(x) FROM unnest(v) x) AS mean,
+       abs(s.stddev_ms - (SELECT stddev_samp(x) FROM unnest(v) x)) < 1e-12 AS stddev
+  FROM (VALUES ('{3, 1, 2, 2}'::float8[]), ('{5}'), ('{}'), ('{-1, 0.5, -3}')) AS t(v),
+       perfaudit._summarise_samples(v) s;
+CREATE TEMP TABLE sets AS
+SELECT k, ARRAY(SELECT (CASE WHEN random() < 0.5 THEN floor(random() * 50) ELSE 1 END
+                        * power(10, floor(random() * k) - k / 2))::float8
+                  FROM generate_series(1, 300 * k)) AS v
+  FROM generate_series(1, 12) k;
+SELECT k, s.samples_ms = ARRAY(SELECT x FROM unnest(v) x ORDER BY x) AS sorted,
+       s.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p50,
+       s.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p95,
+       s.p99_ms = (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p99
+  FROM sets, perfaudit._summarise_samples(v) s ORDER BY k;
+DROP TABLE sets;
+SELECT pa_error_of($$SELECT perfaudit._summarise_samples('{1, NULL}')$$) AS null_sample,
+       pa_error_of($$SELECT perfaudit._summarise_samples('{1, NaN}')$$) AS nan_sample,
+       pa_error_of($$SELECT perfaudit._summarise_samples('{{1, 2}}')$$) AS two_dimensions;
+
 -- Percentiles are exactly percentile_cont over the raw samples.
 SELECT benchmark_id AS b1, iterations, warmup, clients,
        cardinality(samples_ms) = iterations AS all_samples,
@@ -20,14 +52,36 @@ SELECT b.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM un
        abs(b.stddev_ms - (SELECT stddev_samp(s) FROM unnest(b.samples_ms) s)) < 1e-6 AS stddev_exact
   FROM perfaudit.benchmarks b WHERE benchmark_id = :b1;
 
--- Many samples: the row returned is the row stored, sorted, and stored
--- lz4-compressed where the server has lz4, never with the slow pglz.
+-- Many samples: the row returned is the row stored (sent to the writer as
+-- runs of equal values), sorted, and stored lz4-compressed where the server
+-- has lz4, never with the slow pglz.
 CREATE TEMP TABLE many AS SELECT * FROM perfaudit.benchmark('SELECT 1', 20000, 0);
 SELECT r.iterations, cardinality(r.samples_ms) AS samples,
        r.samples_ms = (SELECT array_agg(s ORDER BY s) FROM unnest(r.samples_ms) s) AS sorted,
        r.samples_ms = b.samples_ms AS stored_as_returned,
+       r::text = b::text AS whole_row_stored,
        r.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY s) FROM unnest(b.samples_ms) s) AS p95_exact,
        pg_column_compression(b.samples_ms) IS DISTINCT FROM 'pglz' AS not_pglz
+  FROM many r JOIN perfaudit.benchmarks b USING (benchmark_id);
+DROP TABLE many;
+-- Samples of very different sizes (some executions sleep 1 ms) sort the
+-- same, and as many distinct values are sent to the writer as they are.
+SELECT count(*) AS seeded FROM setseed(0.5);
+CREATE TEMP TABLE many AS
+SELECT * FROM perfaudit.benchmark('SELECT CASE WHEN random() < 0.02 THEN pg_sleep(0.001) END', 400, 0);
+SELECT cardinality(r.samples_ms) AS samples,
+       r.samples_ms = (SELECT array_agg(s ORDER BY s) FROM unnest(r.samples_ms) s) AS sorted,
+       r.min_ms < 1 AND r.max_ms >= 1 AS wide,
+       r.p99_ms = (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM unnest(r.samples_ms) s) AS p99_exact,
+       r.samples_ms = b.samples_ms AS stored_as_returned
+  FROM many r JOIN perfaudit.benchmarks b USING (benchmark_id);
+DROP TABLE many;
+-- Samples that are nearly all different (each execution sleeps about a
+-- millisecond, timed to the nanosecond) are sent to the writer as they are.
+CREATE TEMP TABLE many AS SELECT * FROM perfaudit.benchmark('SELECT pg_sleep(0.0001)', 60, 0);
+SELECT (SELECT count(DISTINCT s) FROM unnest(r.samples_ms) s) > 60 / 4 AS mostly_distinct,
+       r.samples_ms = b.samples_ms AS stored_as_returned,
+       b.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM unnest(b.samples_ms) s) AS p50_exact
   FROM many r JOIN perfaudit.benchmarks b USING (benchmark_id);
 DROP TABLE many;
 

@@ -21,9 +21,12 @@ SELECT b.label, b.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY 
        b.p95_degradation = b.p95_ms / b.single_p95_ms AS degradation_is_ratio
   FROM perfaudit.benchmarks b WHERE benchmark_id = :c1;
 
--- One client: its own single-client figures.
-SELECT clients, errors, cardinality(samples_ms) AS samples, p95_degradation
-  FROM perfaudit.benchmark_concurrent('SELECT 1', 1, 5);
+-- One client: its own single-client figures; the row returned is the row stored.
+CREATE TEMP TABLE one AS SELECT * FROM perfaudit.benchmark_concurrent('SELECT 1', 1, 5);
+SELECT r.clients, r.errors, cardinality(r.samples_ms) AS samples, r.p95_degradation,
+       r::text = b::text AS whole_row_stored
+  FROM one r JOIN perfaudit.benchmarks b USING (benchmark_id);
+DROP TABLE one;
 
 -- Clients run in transactions of their own; rollback => true leaves no trace.
 CREATE TABLE conc_log (organization_id int, note text);

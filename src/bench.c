@@ -11,7 +11,8 @@
  * prepared statement; how many of each were used is reported.
  *
  * warmup executions are run and not timed; each of the iterations is timed
- * on its own, around the SPI call only, and the samples kept: percentiles
+ * on its own, from the end of the previous execution to the end of this
+ * one (one clock read per iteration), and the samples kept: percentiles
  * are exact (linear interpolation between the two closest ranks, the
  * definition of percentile_cont, so they can be checked against
  * percentile_cont over benchmarks.samples_ms).  With rollback, each
@@ -144,17 +145,115 @@ pa_cmp_double(const void *a, const void *b)
 }
 
 /*
- * pa_sort_doubles(double *v, size_t n): ascending, with the comparison
- * inlined.  A benchmark sorts every sample it takes; qsort(), calling a
- * comparator through a pointer, spent about 3 % of the time of a trivial
- * statement's execution on each sample.
+ * pa_qsort_doubles(double *v, size_t n): ascending, by comparison, with
+ * the comparison inlined (qsort() calls a comparator through a pointer).
  */
-#define ST_SORT pa_sort_doubles
+#define ST_SORT pa_qsort_doubles
 #define ST_ELEMENT_TYPE double
 #define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE
+#define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
+
+#define PA_RADIX_BITS	11
+#define PA_RADIX_SIZE	(1 << PA_RADIX_BITS)
+#define PA_RADIX_PASSES	((64 + PA_RADIX_BITS - 1) / PA_RADIX_BITS)
+
+/* pa_qsort_u64(uint64 *v, size_t n): ascending, by comparison. */
+#define ST_SORT pa_qsort_u64
+#define ST_ELEMENT_TYPE uint64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Sort n unsigned 64-bit keys ascending.  A benchmark sorts every sample it
+ * takes, and a comparison sort spent 10-30 ns on each one, 2-5 % of a
+ * trivial statement's execution; a least-significant-digit radix sort
+ * takes about 2 ns: one pass counts all digits, then each digit that is
+ * not the same in every key (the high digits of samples of similar size
+ * are) takes one stable pass.  Short arrays are sorted by comparison.
+ */
+static void
+pa_sort_u64(uint64 *keys, size_t n)
+{
+	uint32	   *counts;
+	uint64	   *src;
+	uint64	   *dst;
+	uint64	   *tmp;
+	size_t		i;
+	int			d;
+
+	if (n < 256)
+	{
+		pa_qsort_u64(keys, n);
+		return;
+	}
+
+	counts = palloc0(sizeof(uint32) * PA_RADIX_PASSES * PA_RADIX_SIZE);
+	for (i = 0; i < n; i++)
+	{
+		uint64		k = keys[i];
+
+		for (d = 0; d < PA_RADIX_PASSES; d++)
+			counts[d * PA_RADIX_SIZE + ((k >> (d * PA_RADIX_BITS)) & (PA_RADIX_SIZE - 1))]++;
+	}
+
+	tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * n);
+	src = keys;
+	dst = tmp;
+	for (d = 0; d < PA_RADIX_PASSES; d++)
+	{
+		uint32	   *c = counts + d * PA_RADIX_SIZE;
+		int			shift = d * PA_RADIX_BITS;
+		uint32		sum = 0;
+		int			b;
+
+		/* The same digit in every key: this pass would change nothing. */
+		if (c[(src[0] >> shift) & (PA_RADIX_SIZE - 1)] == n)
+			continue;
+		for (b = 0; b < PA_RADIX_SIZE; b++)
+		{
+			uint32		cb = c[b];
+
+			c[b] = sum;
+			sum += cb;
+		}
+		for (i = 0; i < n; i++)
+			dst[c[(src[i] >> shift) & (PA_RADIX_SIZE - 1)]++] = src[i];
+		{
+			uint64	   *t = src;
+
+			src = dst;
+			dst = t;
+		}
+	}
+	if (src != keys)
+		memcpy(keys, src, sizeof(uint64) * n);
+	pfree(tmp);
+	pfree(counts);
+}
+
+/*
+ * Sort n doubles ascending.  The bits of non-negative doubles (IEEE 754)
+ * order as unsigned integers do, so durations are sorted as such; an array
+ * holding a negative value or a NaN is sorted by comparison.
+ */
+void
+pa_sort_doubles(double *values, size_t n)
+{
+	size_t		i;
+
+	StaticAssertStmt(sizeof(double) == sizeof(uint64), "double is 64 bits");
+	for (i = 0; i < n; i++)
+		if (!(values[i] >= 0))	/* negative or NaN */
+		{
+			pa_qsort_doubles(values, n);
+			return;
+		}
+	pa_sort_u64((uint64 *) values, n);
+}
 
 /*
  * A float8[] with room for capacity samples, to be written in place through
@@ -175,17 +274,26 @@ pa_samples_array(int64 capacity)
 	arr = (ArrayType *) MemoryContextAllocHuge(CurrentMemoryContext,
 											   ARR_OVERHEAD_NONULLS(1) +
 											   sizeof(double) * (Size) capacity);
-	arr->ndim = 1;
 	arr->dataoffset = 0;
 	arr->elemtype = FLOAT8OID;
 	pa_samples_set_length(arr, 0);
 	return arr;
 }
 
-/* Shorten (or set) the number of samples in arr; its capacity is not checked. */
+/*
+ * Shorten (or set) the number of samples in arr; its capacity is not
+ * checked.  No samples is the empty array, which has no dimensions.
+ */
 void
 pa_samples_set_length(ArrayType *arr, int n)
 {
+	if (n == 0)
+	{
+		arr->ndim = 0;
+		SET_VARSIZE(arr, ARR_OVERHEAD_NONULLS(0));
+		return;
+	}
+	arr->ndim = 1;
 	SET_VARSIZE(arr, ARR_OVERHEAD_NONULLS(1) + sizeof(double) * (Size) n);
 	ARR_DIMS(arr)[0] = n;
 	ARR_LBOUND(arr)[0] = 1;
@@ -210,54 +318,59 @@ pa_bench_mem_checkpoint(PaBenchResult *res, Size start)
 }
 
 /* One execution of the prepared statement; returns the rows it processed. */
-static uint64
+static inline uint64
+pa_bench_run(SPIPlanPtr plan, const SPIExecuteOptions *opts)
+{
+	int			ret = SPI_execute_plan_extended(plan, opts);
+	uint64		rows;
+
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
+	rows = SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+/*
+ * The same in a subtransaction that is rolled back.  Kept out of line: its
+ * PG_TRY frame would otherwise be set up around every plain execution too.
+ */
+static pg_noinline uint64
+pa_bench_run_rolled_back(SPIPlanPtr plan, const SPIExecuteOptions *opts)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	uint64		rows;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		rows = pa_bench_run(plan, opts);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = oldowner;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return rows;
+}
+
+static inline uint64
 pa_bench_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback)
 {
 	SPIExecuteOptions opts;
-	uint64		rows;
-	int			ret;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.params = params;
 	opts.read_only = false;
-
-	if (!rollback)
-	{
-		ret = SPI_execute_plan_extended(plan, &opts);
-		if (ret < 0)
-			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
-		rows = SPI_processed;
-		SPI_freetuptable(SPI_tuptable);
-		return rows;
-	}
-	else
-	{
-		MemoryContext oldcxt = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcxt);
-		PG_TRY();
-		{
-			ret = SPI_execute_plan_extended(plan, &opts);
-			if (ret < 0)
-				elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
-			rows = SPI_processed;
-			SPI_freetuptable(SPI_tuptable);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(oldcxt);
-			RollbackAndReleaseCurrentSubTransaction();
-			CurrentResourceOwner = oldowner;
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		return rows;
-	}
+	return rollback ? pa_bench_run_rolled_back(plan, &opts) : pa_bench_run(plan, &opts);
 }
 
 /*
@@ -365,10 +478,10 @@ pa_bench_params(Oid ptype, MemoryContext cxt)
 /*
  * min, percentiles, mean and standard deviation of the first n samples of
  * arr (a pa_samples_array()), which become its whole contents, sorted in
- * place, and are kept in res.
+ * place unless they already are, and are kept in res.
  */
 void
-pa_bench_summarise(ArrayType *arr, int n, PaBenchResult *res)
+pa_bench_summarise(ArrayType *arr, int n, bool sorted, PaBenchResult *res)
 {
 	double	   *samples = PA_SAMPLES(arr);
 	double		sum = 0;
@@ -376,7 +489,8 @@ pa_bench_summarise(ArrayType *arr, int n, PaBenchResult *res)
 	int			i;
 
 	pa_samples_set_length(arr, n);
-	pa_sort_doubles(samples, n);
+	if (!sorted)
+		pa_sort_doubles(samples, n);
 	for (i = 0; i < n; i++)
 	{
 		sum += samples[i];
@@ -407,13 +521,14 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 {
 	ParamListInfo params = pa_bench_params(res->ptype, cxt);
 	ArrayType  *arr;
-	double	   *samples;
+	uint64	   *ns;				/* the samples, in nanoseconds at first */
 	uint64		rows = 0;
 	BufferUsage buf_start;
 	BufferUsage buf_use;
 	Size		mem_start = 0;
 	List	   *sources;
-	instr_time	last;
+	instr_time	tick;
+	int64		last;
 	MemoryContext old;
 	int64		n1;
 	int64		spread;
@@ -441,16 +556,16 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 	old = MemoryContextSwitchTo(cxt);
 	arr = pa_samples_array(args->iterations);
 	MemoryContextSwitchTo(old);
-	samples = PA_SAMPLES(arr);
+	ns = (uint64 *) PA_SAMPLES(arr);
 	tenant = params ? args->warmup % args->ntenants : 0;
 	n1 = args->iterations - 1;
 	spread = 0;
 	buf_start = pgBufferUsage;
-	INSTR_TIME_SET_CURRENT(last);
+	INSTR_TIME_SET_CURRENT(tick);
+	last = PA_INSTR_TIME_GET_NANOSEC(tick);
 	for (i = 0; i < args->iterations; i++)
 	{
-		instr_time	now;
-		instr_time	duration;
+		int64		now;
 		bool		reread = false;
 
 		CHECK_FOR_INTERRUPTS();
@@ -479,13 +594,24 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 			}
 		}
 		if (reread)
-			INSTR_TIME_SET_CURRENT(last);
+		{
+			INSTR_TIME_SET_CURRENT(tick);
+			last = PA_INSTR_TIME_GET_NANOSEC(tick);
+		}
 		rows += pa_bench_execute(plan, params, args->rollback);
-		INSTR_TIME_SET_CURRENT(now);
-		duration = now;
-		INSTR_TIME_SUBTRACT(duration, last);
-		samples[i] = INSTR_TIME_GET_MILLISEC(duration);
+		INSTR_TIME_SET_CURRENT(tick);
+		now = PA_INSTR_TIME_GET_NANOSEC(tick);
+		/* the monotonic clock never goes back: the difference is >= 0 */
+		ns[i] = (uint64) (now - last);
 		last = now;
+	}
+	/* Sorted as whole nanoseconds, then made milliseconds in place. */
+	pa_sort_u64(ns, args->iterations);
+	for (i = 0; i < args->iterations; i++)
+	{
+		double		ms = (double) ns[i] / 1000000.0;
+
+		memcpy(&ns[i], &ms, sizeof(double));
 	}
 	res->memory_growth = (int64) pa_backend_memory() - (int64) mem_start;
 	pa_bench_mem_checkpoint(res, mem_start);
@@ -501,7 +627,7 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 		res->generic_plans = ps->num_generic_plans;
 	}
 
-	pa_bench_summarise(arr, args->iterations, res);
+	pa_bench_summarise(arr, args->iterations, true, res);
 	res->rows_per_call = (double) rows / args->iterations;
 	res->shared_blks_hit = buf_use.shared_blks_hit;
 	res->shared_blks_read = buf_use.shared_blks_read;
@@ -651,6 +777,61 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	pa_run_benchmark(&args, &res);
 
 	PG_RETURN_DATUM(pa_bench_store(&args, &res, benchmark_id, started_at));
+}
+
+PG_FUNCTION_INFO_V1(pa_summarise_samples);
+
+/*
+ * _summarise_samples(samples float8[]): the samples sorted and their
+ * summary, by the code benchmark() uses, so that its percentiles can be
+ * checked against known sample sets.
+ */
+Datum
+pa_summarise_samples(PG_FUNCTION_ARGS)
+{
+	ArrayType  *in = PG_GETARG_ARRAYTYPE_P(0);
+	TupleDesc	tupdesc;
+	PaBenchResult res;
+	ArrayType  *arr;
+	Datum		values[8];
+	bool		nulls[8];
+	int			n;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (ARR_NDIM(in) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("samples must be a one-dimensional array")));
+	if (array_contains_nulls(in))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("samples must not contain NULL")));
+	n = ArrayGetNItems(ARR_NDIM(in), ARR_DIMS(in));
+	arr = pa_samples_array(n);
+	if (n > 0)
+		memcpy(PA_SAMPLES(arr), (char *) in + ARR_OVERHEAD_NONULLS(1), sizeof(double) * n);	/* no NULLs */
+	for (i = 0; i < n; i++)
+		if (isnan(PA_SAMPLES(arr)[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("samples must not contain NaN")));
+
+	memset(&res, 0, sizeof(res));
+	pa_bench_summarise(arr, n, false, &res);
+	memset(nulls, n == 0, sizeof(nulls));
+	nulls[0] = false;
+	values[0] = PointerGetDatum(arr);
+	values[1] = Float8GetDatum(res.min_ms);
+	values[2] = Float8GetDatum(res.p50_ms);
+	values[3] = Float8GetDatum(res.p95_ms);
+	values[4] = Float8GetDatum(res.p99_ms);
+	values[5] = Float8GetDatum(res.max_ms);
+	values[6] = Float8GetDatum(res.mean_ms);
+	values[7] = Float8GetDatum(res.stddev_ms);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* Tables scanned sequentially, from the seq_scan facts of a plan. */

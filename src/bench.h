@@ -95,7 +95,7 @@ extern const struct CachedPlanSource *pa_bench_plan_source(SPIPlanPtr plan);
 extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,
 								   Oid *ptype, Datum **values);
 extern ParamListInfo pa_bench_params(Oid ptype, MemoryContext cxt);
-extern void pa_bench_summarise(ArrayType *samples, int n, PaBenchResult *res);
+extern void pa_bench_summarise(ArrayType *samples, int n, bool sorted, PaBenchResult *res);
 
 /*
  * Store a finished benchmark (with the findings of its plan) through the

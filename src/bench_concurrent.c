@@ -856,7 +856,7 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 											  "%lld errors from %d clients; none was a deadlock, lock timeout, serialization failure or cancel.",
 											  nclients, (long long) res->errors, nclients)));
 
-	pa_bench_summarise(arr, n, res);
+	pa_bench_summarise(arr, n, false, res);
 	res->rows_per_call = n > 0 ? (double) rows / n : 0;
 	res->wall_ms = (double) (end_at - go_at) / 1000.0;
 	res->throughput_qps = res->wall_ms > 0 ? n / (res->wall_ms / 1000.0) : 0;

@@ -74,6 +74,18 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
+ * An instr_time as whole nanoseconds: from 16 on it counts nanoseconds;
+ * before, it is a struct timespec (Windows, with its own clock, is not a
+ * platform this extension builds for).
+ */
+#if PG_VERSION_NUM >= 160000
+#define PA_INSTR_TIME_GET_NANOSEC(t) ((int64) INSTR_TIME_GET_NANOSEC(t))
+#else
+#define PA_INSTR_TIME_GET_NANOSEC(t) \
+	((int64) (t).tv_sec * INT64CONST(1000000000) + (int64) (t).tv_nsec)
+#endif
+
+/*
  * PG_MODULE_MAGIC_EXT (18) lets the server report the module's version.
  */
 #if PG_VERSION_NUM >= 180000
