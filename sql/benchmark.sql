@@ -12,14 +12,17 @@ SELECT count(*) AS seeded FROM setseed(0.25);
 SELECT min_ms, p50_ms, p95_ms, p99_ms, max_ms, mean_ms, round(stddev_ms::numeric, 9) AS stddev_ms,
        samples_ms = ARRAY(SELECT g::float8 FROM generate_series(1, 1000) g) AS sorted
   FROM perfaudit._summarise_samples(ARRAY(SELECT g::float8 FROM generate_series(1, 1000) g ORDER BY random()));
-SELECT v, s.samples_ms,
+SELECT CASE WHEN cardinality(v) > 10 THEN '1..300 with -0' ELSE v::text END AS v,
+       CASE WHEN cardinality(v) > 10 THEN '...' ELSE s.samples_ms::text END AS samples_ms,
        s.min_ms = (SELECT min(x) FROM unnest(v) x) AND s.max_ms = (SELECT max(x) FROM unnest(v) x) AS extremes,
        s.p50_ms = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p50,
        s.p95_ms = (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p95,
        s.p99_ms = (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY x) FROM unnest(v) x) AS p99,
        s.mean_ms = (SELECT avg(x) FROM unnest(v) x) AS mean,
        abs(s.stddev_ms - (SELECT stddev_samp(x) FROM unnest(v) x)) < 1e-12 AS stddev
-  FROM (VALUES ('{3, 1, 2, 2}'::float8[]), ('{5}'), ('{}'), ('{-1, 0.5, -3}')) AS t(v),
+  FROM (VALUES ('{3, 1, 2, 2}'::float8[]), ('{5}'), ('{}'), ('{-1, 0.5, -3}'), ('{-0, 1, 2}'),
+               ((ARRAY[1, NULL, 2, 3]::float8[])[3:4]), -- a slice keeps a null bitmap
+               (ARRAY(SELECT CASE WHEN g = 150 THEN '-0'::float8 ELSE g END FROM generate_series(1, 300) g))) AS t(v),
        perfaudit._summarise_samples(v) s;
 CREATE TEMP TABLE sets AS
 SELECT k, ARRAY(SELECT (CASE WHEN random() < 0.5 THEN floor(random() * 50) ELSE 1 END

@@ -247,7 +247,7 @@ pa_sort_doubles(double *values, size_t n)
 
 	StaticAssertStmt(sizeof(double) == sizeof(uint64), "double is 64 bits");
 	for (i = 0; i < n; i++)
-		if (!(values[i] >= 0))	/* negative or NaN */
+		if (!(values[i] >= 0) || signbit(values[i]))	/* negative, -0 or NaN */
 		{
 			pa_qsort_doubles(values, n);
 			return;
@@ -811,7 +811,17 @@ pa_summarise_samples(PG_FUNCTION_ARGS)
 	n = ArrayGetNItems(ARR_NDIM(in), ARR_DIMS(in));
 	arr = pa_samples_array(n);
 	if (n > 0)
-		memcpy(PA_SAMPLES(arr), (char *) in + ARR_OVERHEAD_NONULLS(1), sizeof(double) * n);	/* no NULLs */
+	{
+		/*
+		 * ARR_DATA_PTR, spelt out (the macro mixes signedness): an array
+		 * without NULLs may still carry a null bitmap (a slice keeps its
+		 * source's), and then the data starts at dataoffset.
+		 */
+		Size		off = ARR_HASNULL(in) ? (Size) in->dataoffset :
+			ARR_OVERHEAD_NONULLS(ARR_NDIM(in));
+
+		memcpy(PA_SAMPLES(arr), (char *) in + off, sizeof(double) * n);
+	}
 	for (i = 0; i < n; i++)
 		if (isnan(PA_SAMPLES(arr)[i]))
 			ereport(ERROR,
