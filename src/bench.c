@@ -135,15 +135,6 @@ pa_percentile(const double *sorted, int n, double p)
 	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-int
-pa_cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /*
  * pa_qsort_doubles(double *v, size_t n): ascending, by comparison, with
  * the comparison inlined (qsort() calls a comparator through a pointer).
@@ -497,7 +488,6 @@ pa_bench_summarise(ArrayType *arr, int n, bool sorted, PaBenchResult *res)
 		sumsq += samples[i] * samples[i];
 	}
 	res->samples_arr = arr;
-	res->samples = samples;
 	res->n = n;
 	if (n == 0)
 		return;

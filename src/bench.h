@@ -37,7 +37,6 @@ typedef struct PaBenchResult
 {
 	int			n;
 	ArrayType  *samples_arr;	/* float8[] of the n samples, sorted */
-	double	   *samples;		/* its elements */
 	double		min_ms,
 				p50_ms,
 				p95_ms,
@@ -80,9 +79,8 @@ extern void pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char
 /* Run a benchmark in the current transaction, as the current role. */
 extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
 
-/* percentile_cont over n sorted values; qsort comparator for doubles. */
+/* percentile_cont over n sorted values; sorting doubles ascending. */
 extern double pa_percentile(const double *sorted, int n, double p);
-extern int	pa_cmp_double(const void *a, const void *b);
 extern void pa_sort_doubles(double *values, size_t n);
 extern ArrayType *pa_samples_array(int64 capacity);
 extern void pa_samples_set_length(ArrayType *arr, int n);
