@@ -572,6 +572,28 @@ pa_free_run(PaRun *run)
 	MemoryContextDelete(run->cxt);
 }
 
+/*
+ * start(), stop() and discard_run() change what this session records and
+ * stores.  Inside a security-restricted operation (REFRESH MATERIALIZED
+ * VIEW, maintenance commands, index expressions) or a security-definer
+ * function (a trigger of another role's table), the code running is not
+ * the session's: it could start a run that records the session's own
+ * statements under its owner, or end or drop the session's run.  Refuse,
+ * as core refuses SET ROLE and temporary tables there.
+ */
+static void
+pa_check_session_change(const char *what)
+{
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s within security-restricted operation", what)));
+	if (InLocalUserIdChange())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s within security-definer function", what)));
+}
+
 Datum
 pa_start(PG_FUNCTION_ARGS)
 {
@@ -586,6 +608,7 @@ pa_start(PG_FUNCTION_ARGS)
 	PaRun	   *run;
 
 	pa_require_preload();
+	pa_check_session_change("start a capture run");
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -744,6 +767,7 @@ pa_discard_run(PG_FUNCTION_ARGS)
 	PaRun	   *run = pa_run;
 	uint64		run_id;
 
+	pa_check_session_change("discard a capture run");
 	if (run == NULL)
 		PG_RETURN_NULL();
 	run_id = run->run_id;
@@ -1293,6 +1317,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 
 	pa_require_preload();
+	pa_check_session_change("stop a capture run");
 	if (run == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
