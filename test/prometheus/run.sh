@@ -112,6 +112,29 @@ bench_id=$(sed -n 's/^benchmark://p' "$work/capture.out")
 echo "== workload: tenants 1..5 with 7, 14, 21, 28, 35 statements, 3 unscoped;" \
      "run $run_id (N+1 loop of 20), benchmark $bench_id"
 
+# --- a hostile search_path -------------------------------------------------
+# A role with CREATE on public (as the database owner has) plants a shadow
+# of every function, aggregate, operator and type the queries file names
+# (test/security/shadows.sql) and puts public first on the database's
+# search_path, which the exporter's connections get.  Every query of the
+# file names pg_catalog's objects, so none may run (checked below).  The
+# test's own sessions keep search_path = pg_catalog (PGOPTIONS); the
+# exporter is started without it.
+psql_su -d saas <<'SQL' >/dev/null
+CREATE ROLE pa_hostile LOGIN;
+GRANT CREATE ON SCHEMA public TO pa_hostile;
+ALTER DATABASE saas SET search_path = public, pg_catalog;
+SQL
+words=$(perl -ne 'next if /^\s*#/ || !/^\s/; while (/"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*)/g) { print defined($1) ? $1 : lc($2), "\n" }' "$queries" |
+            sort -u | sed "s/'/''/g; s/.*/'&'/" | paste -sd,)
+ops=$(perl -ne 'next if /^\s*#/ || !/^\s/; s/--.*//; while (/OPERATOR\(pg_catalog\.([^)]+)\)|([-+*\/<>=~!@#%^&|?]+)/g) { print $1 // $2, "\n" }' "$queries" |
+          sort -u | sed "s/'/''/g; s/.*/'&'/" | paste -sd,)
+planted=$( { echo 'SET search_path = pg_catalog;'; cat "$top/test/security/shadows.sql";
+             echo "SELECT string_agg(kind || ' ' || planted, ', ' ORDER BY kind) FROM public.pa_plant_shadows(ARRAY[$words], ARRAY[$ops]);"; } |
+           "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U pa_hostile -d saas)
+echo "== planted in public by pa_hostile: $planted"
+export PGOPTIONS='-c search_path=pg_catalog'
+
 # --- the exporter ---------------------------------------------------------
 echo "== $("$exporter" --version 2>&1 | head -n1)"
 # A port below Linux's ephemeral range; if it is taken the exporter exits
@@ -120,7 +143,7 @@ echo "== $("$exporter" --version 2>&1 | head -n1)"
 ready=0
 for attempt in 1 2 3 4 5; do
     eport=$(( 20000 + RANDOM % 12000 ))
-    DATA_SOURCE_NAME="host=$work port=$port user=perfaudit_exporter dbname=saas sslmode=disable" \
+    env -u PGOPTIONS DATA_SOURCE_NAME="host=$work port=$port user=perfaudit_exporter dbname=saas sslmode=disable" \
         "$exporter" --web.listen-address="127.0.0.1:$eport" --extend.query-path="$queries" \
         >"$work/exporter.log" 2>&1 &
     exporter_pid=$!
@@ -164,6 +187,15 @@ psql_su -d saas -F ' ' -c "SELECT kind, severity, count(*) FROM perfaudit.findin
     >"$work/sql_findings.txt"
 psql_su -d saas -c "SHOW perfaudit.max_tenants" >"$work/sql_max_tenants.txt"
 psql_su -d saas -c "SELECT count(*) FROM perfaudit.findings WHERE run_id = $run_id" >"$work/sql_run_findings.txt"
+# Positive control: the same division unqualified, as the exporter's role.
+env -u PGOPTIONS "$bindir/psql" -X -q -At -h "$work" -p "$port" -U perfaudit_exporter -d saas \
+    -c "SELECT /* pa_positive_control */ 1.5::pg_catalog.float8 / 1000::pg_catalog.float8" >/dev/null 2>&1 || true
+psql_su -d saas -c "SELECT count(*) FROM public.pa_marker WHERE query LIKE '%pa_positive_control%'" \
+    >"$work/sql_trapped_control.txt"
+psql_su -d saas -c "SELECT count(*) FROM public.pa_marker WHERE who = 'perfaudit_exporter' AND query LIKE '%perfaudit.%'" \
+    >"$work/sql_trapped.txt"
+psql_su -d saas -c "SELECT string_agg(DISTINCT what, ', ') FROM public.pa_marker WHERE who = 'perfaudit_exporter' AND query LIKE '%perfaudit.%'" \
+    >"$work/sql_trapped_what.txt"
 
 # More traffic for tenant 4, then a second scrape: the counter must grow
 # by exactly that.
@@ -307,6 +339,16 @@ check(run_findings >= 1 and get(s1, "perfaudit_last_run_findings") == run_findin
       f"perfaudit_last_run_findings ({get(s1, 'perfaudit_last_run_findings')}) equals the run's findings ({run_findings})")
 check(get(s1, "perfaudit_benchmarks_stored") == 1 and get(s1, "perfaudit_benchmarks_recent_errors") == 0,
       "perfaudit_benchmarks_*: the benchmark, no errors")
+
+# The shadows: none of the file's queries ran one (the exporter's own
+# built-in queries are not ours, and may).
+trapped = int(open(f"{work}/sql_trapped.txt").read())
+control = int(open(f"{work}/sql_trapped_control.txt").read())
+check(control >= 1, f"positive control: an unqualified / run by the exporter's role is caught ({control})")
+check(trapped == 0, "no query of the file ran a planted function, operator or type as the exporter's role"
+      + (f" ({trapped}: {open(f'{work}/sql_trapped_what.txt').read().strip()})" if trapped else ""))
+check(any(n.startswith("perfaudit_tenant_") for (n, ls) in s1),
+      "the file's queries ran with the shadows on the search_path (perfaudit_tenant_* exported)")
 
 print(f"prometheus: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
