@@ -99,7 +99,7 @@ $$;
 -- bar chart, trimmed to the buckets around those that hold executions.
 CREATE FUNCTION perfaudit._html_histogram(l jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -150,7 +150,7 @@ END $$;
 -- Benchmarks' p50/p95/p99 as horizontal bars on one scale.
 CREATE FUNCTION perfaudit._html_benchmarks(benchmarks jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -341,16 +341,16 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     b perfaudit.benchmarks;
-    measured float8;
+    measured pg_catalog.float8;
 BEGIN
     IF max_ms IS NULL OR percentile IS NULL THEN
         RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_ms OPERATOR(pg_catalog.<) 0::float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::float8 THEN
+    IF max_ms OPERATOR(pg_catalog.<) 0::pg_catalog.float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::pg_catalog.float8 THEN
         RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_ms = %s', max_ms);
     END IF;
-    IF NOT (percentile OPERATOR(pg_catalog.>) 0::float8 AND percentile OPERATOR(pg_catalog.<=) 1::float8) THEN
+    IF NOT (percentile OPERATOR(pg_catalog.>) 0::pg_catalog.float8 AND percentile OPERATOR(pg_catalog.<=) 1::pg_catalog.float8) THEN
         RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('percentile = %s', percentile);
     END IF;
@@ -361,7 +361,7 @@ BEGIN
         RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
-                                             percentile OPERATOR(pg_catalog.*) 100::float8, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             percentile OPERATOR(pg_catalog.*) 100::pg_catalog.float8, pg_catalog.round(measured::pg_catalog.numeric, 3), max_ms,
                                              b.iterations, b.benchmark_id);
     END IF;
     RETURN true;
@@ -399,7 +399,7 @@ BEGIN
     IF max_growth_bytes IS NULL OR iterations IS NULL THEN
         RAISE EXCEPTION 'iterations and max_growth_bytes must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::bigint THEN
+    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::pg_catalog.int8 THEN
         RAISE EXCEPTION 'max_growth_bytes must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_growth_bytes = %s', max_growth_bytes);
     END IF;
@@ -428,36 +428,120 @@ CREATE POLICY baselines_visible ON perfaudit.baselines FOR SELECT
     USING (pg_catalog.pg_has_role(userid, 'USAGE')
            OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
 
--- The role that owns baseline nm (NULL: none), whoever may see it: the
--- owner check below must see baselines row-level security hides.
-CREATE FUNCTION perfaudit._baseline_owner(nm text)
-RETURNS oid
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT x.userid FROM perfaudit.baselines x WHERE x.name OPERATOR(pg_catalog.=) nm LIMIT 1
-$$;
+-- save_baseline() and import_baseline() are C functions: they check the
+-- name and who owns it past row-level security (no SECURITY DEFINER
+-- function tells anyone a baseline's owner), and only they reach the
+-- writer; the storing function is gone, the checks are not for PUBLIC.
+DROP FUNCTION perfaudit._check_baseline_owner(text);
+DROP FUNCTION perfaudit._persist_baseline(jsonb);
 
--- Raise the standard error unless the caller may replace baseline nm.
-CREATE OR REPLACE FUNCTION perfaudit._check_baseline_owner(nm text)
-RETURNS void
-LANGUAGE plpgsql STABLE
+-- The document save_baseline() stores: the metrics of run_id (NULL: this
+-- session's last run) and of the latest benchmark of each label.  Called
+-- by save_baseline() (C: it checks the name and who owns it first, and
+-- hands the document to the writer) as the caller; not for PUBLIC, whose
+-- calls would skip those checks.
+CREATE FUNCTION perfaudit._baseline_from_run(name text, run_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    rid bigint := _baseline_from_run.run_id;
+    metrics jsonb;
+    n int;
 BEGIN
-    IF nm IS NULL OR nm = '' THEN
-        RAISE EXCEPTION 'baseline name must not be empty' USING ERRCODE = '22023';
+    IF rid IS NULL THEN
+        rid := perfaudit.last_run();
+    ELSE
+        PERFORM perfaudit._assert_run(rid);
     END IF;
-    IF octet_length(nm) > 1000 THEN
-        RAISE EXCEPTION 'baseline name is too long' USING ERRCODE = '22001',
-            DETAIL = format('The name has %s bytes; at most 1000 are allowed.', octet_length(nm));
+    SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'key', m.key, 'value', m.value,
+                                        'query', m.query) ORDER BY m.metric, m.key),
+           count(*)
+      INTO metrics, n
+      FROM perfaudit._metrics(rid) AS m;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'nothing to save in baseline "%"', _baseline_from_run.name USING ERRCODE = '55000',
+            DETAIL = 'This session has stopped no run, no run_id was given, and no labelled benchmark is visible.',
+            HINT = 'Call perfaudit.stop() or perfaudit.benchmark(..., label => ''...'') first.';
     END IF;
-    IF NOT COALESCE(pg_has_role(perfaudit._baseline_owner(nm), 'USAGE'), true) THEN
-        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501',
-            HINT = 'Choose another name, or ask its owner to replace it.';
-    END IF;
+    RETURN jsonb_build_object('name', _baseline_from_run.name, 'metrics', metrics);
 END $$;
+REVOKE ALL ON FUNCTION perfaudit._baseline_from_run(text, bigint) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pa_save_baseline'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- import_baseline()'s checks of a document: the document as it is stored,
+-- or an error.  Called by import_baseline() (C) as the caller, which then
+-- checks the name and its owner and hands it to the writer; not for PUBLIC.
+CREATE FUNCTION perfaudit._baseline_from_doc(doc jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nm text;
+    bad text;
+    recorded timestamptz;
+BEGIN
+    IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+        RAISE EXCEPTION 'baseline document must be a JSON object' USING ERRCODE = '22023',
+            HINT = 'Pass the output of perfaudit.export_baseline().';
+    END IF;
+    IF jsonb_typeof(doc -> 'name') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'baseline document has no "name" string' USING ERRCODE = '22023';
+    END IF;
+    nm := doc ->> 'name';
+    IF jsonb_typeof(doc -> 'metrics') IS DISTINCT FROM 'array' OR jsonb_array_length(doc -> 'metrics') = 0 THEN
+        RAISE EXCEPTION 'baseline document has no "metrics" array, or it is empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT m::text INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     WHERE jsonb_typeof(m) <> 'object'
+        OR jsonb_typeof(m -> 'metric') IS DISTINCT FROM 'string'
+        OR jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
+        OR (m ? 'key' AND jsonb_typeof(m -> 'key') <> 'string')
+        OR octet_length(m ->> 'metric') > 1000 OR octet_length(m ->> 'key') > 1000
+        OR CASE WHEN jsonb_typeof(m -> 'value') = 'number'
+                THEN NOT ((m -> 'value')::numeric BETWEEN -1e300 AND 1e300) ELSE false END
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has an invalid metric' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (a number a float8 holds) and optionally "key" (string), names of at most 1000 bytes: %s',
+                                       left(bad, 200));
+    END IF;
+    SELECT pg_catalog.format('%s [%s]', m ->> 'metric', COALESCE(m ->> 'key', '')) INTO bad
+      FROM jsonb_array_elements(doc -> 'metrics') AS m
+     GROUP BY m ->> 'metric', COALESCE(m ->> 'key', '')
+    HAVING count(*) > 1
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'baseline document has a metric twice: %', bad USING ERRCODE = '22023';
+    END IF;
+    IF doc ? 'recorded_at' THEN
+        BEGIN
+            recorded := (doc ->> 'recorded_at')::timestamptz;
+        EXCEPTION WHEN others THEN
+            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
+                DETAIL = SQLERRM;
+        END;
+        IF NOT isfinite(recorded) THEN
+            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
+                DETAIL = pg_catalog.format('"%s" is not a finite timestamp.', doc ->> 'recorded_at');
+        END IF;
+    END IF;
+    RETURN jsonb_build_object('name', nm, 'recorded_at', doc -> 'recorded_at',
+                              'metrics', doc -> 'metrics');
+END $$;
+REVOKE ALL ON FUNCTION perfaudit._baseline_from_doc(jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION perfaudit.import_baseline(doc jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pa_import_baseline'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Internal: the writer's row builder is not for other roles.
 REVOKE ALL ON FUNCTION perfaudit._benchmark_row(jsonb, float8[]) FROM PUBLIC;
@@ -515,62 +599,6 @@ AS $$
                ('benchmark.errors', b.errors::float8)) AS m(metric, value)
      WHERE m.value IS NOT NULL
 $$;
-CREATE OR REPLACE FUNCTION perfaudit.import_baseline(doc jsonb)
-RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    nm text;
-    bad text;
-BEGIN
-    IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
-        RAISE EXCEPTION 'baseline document must be a JSON object' USING ERRCODE = '22023',
-            HINT = 'Pass the output of perfaudit.export_baseline().';
-    END IF;
-    IF jsonb_typeof(doc -> 'name') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'baseline document has no "name" string' USING ERRCODE = '22023';
-    END IF;
-    nm := doc ->> 'name';
-    IF jsonb_typeof(doc -> 'metrics') IS DISTINCT FROM 'array' OR jsonb_array_length(doc -> 'metrics') = 0 THEN
-        RAISE EXCEPTION 'baseline document has no "metrics" array, or it is empty' USING ERRCODE = '22023';
-    END IF;
-    SELECT m::text INTO bad
-      FROM jsonb_array_elements(doc -> 'metrics') AS m
-     WHERE jsonb_typeof(m) <> 'object'
-        OR jsonb_typeof(m -> 'metric') IS DISTINCT FROM 'string'
-        OR jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
-        OR (m ? 'key' AND jsonb_typeof(m -> 'key') <> 'string')
-        OR octet_length(m ->> 'metric') > 1000 OR octet_length(m ->> 'key') > 1000
-        OR CASE WHEN jsonb_typeof(m -> 'value') = 'number'
-                THEN NOT ((m -> 'value')::numeric BETWEEN -1e300 AND 1e300) ELSE false END
-     LIMIT 1;
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'baseline document has an invalid metric' USING ERRCODE = '22023',
-            DETAIL = pg_catalog.format('Each metric needs "metric" (string), "value" (a number a float8 holds) and optionally "key" (string), names of at most 1000 bytes: %s',
-                                       left(bad, 200));
-    END IF;
-    SELECT pg_catalog.format('%s [%s]', m ->> 'metric', COALESCE(m ->> 'key', '')) INTO bad
-      FROM jsonb_array_elements(doc -> 'metrics') AS m
-     GROUP BY m ->> 'metric', COALESCE(m ->> 'key', '')
-    HAVING count(*) > 1
-     LIMIT 1;
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'baseline document has a metric twice: %', bad USING ERRCODE = '22023';
-    END IF;
-    IF doc ? 'recorded_at' THEN
-        BEGIN
-            PERFORM (doc ->> 'recorded_at')::timestamptz;
-        EXCEPTION WHEN others THEN
-            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
-                DETAIL = SQLERRM;
-        END;
-    END IF;
-    PERFORM perfaudit._check_baseline_owner(nm);
-    PERFORM perfaudit._persist_baseline(jsonb_build_object(
-        'name', nm, 'recorded_at', doc -> 'recorded_at', 'metrics', doc -> 'metrics'));
-    RETURN nm;
-END $$;
 
 -- Under REPEATABLE READ or SERIALIZABLE, say why a stored run is not seen.
 CREATE OR REPLACE FUNCTION perfaudit._assert_run(run_id bigint)

@@ -535,16 +535,16 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     b perfaudit.benchmarks;
-    measured float8;
+    measured pg_catalog.float8;
 BEGIN
     IF max_ms IS NULL OR percentile IS NULL THEN
         RAISE EXCEPTION 'max_ms and percentile must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_ms OPERATOR(pg_catalog.<) 0::float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::float8 THEN
+    IF max_ms OPERATOR(pg_catalog.<) 0::pg_catalog.float8 OR max_ms OPERATOR(pg_catalog.=) 'NaN'::pg_catalog.float8 THEN
         RAISE EXCEPTION 'max_ms must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_ms = %s', max_ms);
     END IF;
-    IF NOT (percentile OPERATOR(pg_catalog.>) 0::float8 AND percentile OPERATOR(pg_catalog.<=) 1::float8) THEN
+    IF NOT (percentile OPERATOR(pg_catalog.>) 0::pg_catalog.float8 AND percentile OPERATOR(pg_catalog.<=) 1::pg_catalog.float8) THEN
         RAISE EXCEPTION 'percentile must be in (0, 1]' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('percentile = %s', percentile);
     END IF;
@@ -555,7 +555,7 @@ BEGIN
         RAISE EXCEPTION 'query slower than allowed at percentile %', percentile
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('p%s = %s ms > max_ms = %s ms over %s iterations (benchmark_id %s)',
-                                             percentile OPERATOR(pg_catalog.*) 100::float8, pg_catalog.round(measured::numeric, 3), max_ms,
+                                             percentile OPERATOR(pg_catalog.*) 100::pg_catalog.float8, pg_catalog.round(measured::pg_catalog.numeric, 3), max_ms,
                                              b.iterations, b.benchmark_id);
     END IF;
     RETURN true;
@@ -599,7 +599,7 @@ BEGIN
     IF max_growth_bytes IS NULL OR iterations IS NULL THEN
         RAISE EXCEPTION 'iterations and max_growth_bytes must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::bigint THEN
+    IF max_growth_bytes OPERATOR(pg_catalog.<) 0::pg_catalog.int8 THEN
         RAISE EXCEPTION 'max_growth_bytes must not be negative' USING ERRCODE = '22023',
             DETAIL = pg_catalog.format('max_growth_bytes = %s', max_growth_bytes);
     END IF;
@@ -690,11 +690,6 @@ $$;
 REVOKE ALL ON FUNCTION perfaudit._metrics(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION perfaudit._metrics(bigint) TO PUBLIC;
 
-CREATE FUNCTION perfaudit._persist_baseline(doc jsonb)
-RETURNS void
-AS 'MODULE_PATHNAME', 'pa_persist_baseline'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
-
 -- Run by the writer: replace the baseline doc.baseline.name for role
 -- doc.userid, unless another role (one doc.userid is not a member of) owns it.
 CREATE FUNCTION perfaudit._store_baseline(doc jsonb)
@@ -719,47 +714,21 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION perfaudit._store_baseline(jsonb) FROM PUBLIC;
 
--- The role that owns baseline nm (NULL: none), whoever may see it: the
--- owner check below must see baselines row-level security hides.
-CREATE FUNCTION perfaudit._baseline_owner(nm text)
-RETURNS oid
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT x.userid FROM perfaudit.baselines x WHERE x.name OPERATOR(pg_catalog.=) nm LIMIT 1
-$$;
-
--- Raise the standard error unless the caller may replace baseline nm.
-CREATE FUNCTION perfaudit._check_baseline_owner(nm text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF nm IS NULL OR nm = '' THEN
-        RAISE EXCEPTION 'baseline name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF octet_length(nm) > 1000 THEN
-        RAISE EXCEPTION 'baseline name is too long' USING ERRCODE = '22001',
-            DETAIL = format('The name has %s bytes; at most 1000 are allowed.', octet_length(nm));
-    END IF;
-    IF NOT COALESCE(pg_has_role(perfaudit._baseline_owner(nm), 'USAGE'), true) THEN
-        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501',
-            HINT = 'Choose another name, or ask its owner to replace it.';
-    END IF;
-END $$;
-
-CREATE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
-RETURNS int
+-- The document save_baseline() stores: the metrics of run_id (NULL: this
+-- session's last run) and of the latest benchmark of each label.  Called
+-- by save_baseline() (C: it checks the name and who owns it first, and
+-- hands the document to the writer) as the caller; not for PUBLIC, whose
+-- calls would skip those checks.
+CREATE FUNCTION perfaudit._baseline_from_run(name text, run_id bigint)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rid bigint := save_baseline.run_id;
+    rid bigint := _baseline_from_run.run_id;
     metrics jsonb;
     n int;
 BEGIN
-    PERFORM perfaudit._check_baseline_owner(save_baseline.name);
     IF rid IS NULL THEN
         rid := perfaudit.last_run();
     ELSE
@@ -771,13 +740,18 @@ BEGIN
       INTO metrics, n
       FROM perfaudit._metrics(rid) AS m;
     IF n = 0 THEN
-        RAISE EXCEPTION 'nothing to save in baseline "%"', save_baseline.name USING ERRCODE = '55000',
+        RAISE EXCEPTION 'nothing to save in baseline "%"', _baseline_from_run.name USING ERRCODE = '55000',
             DETAIL = 'This session has stopped no run, no run_id was given, and no labelled benchmark is visible.',
             HINT = 'Call perfaudit.stop() or perfaudit.benchmark(..., label => ''...'') first.';
     END IF;
-    PERFORM perfaudit._persist_baseline(jsonb_build_object('name', save_baseline.name, 'metrics', metrics));
-    RETURN n;
+    RETURN jsonb_build_object('name', _baseline_from_run.name, 'metrics', metrics);
 END $$;
+REVOKE ALL ON FUNCTION perfaudit._baseline_from_run(text, bigint) FROM PUBLIC;
+
+CREATE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pa_save_baseline'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION perfaudit.save_baseline(text, bigint) IS
 'save the metrics of a run (default: this session''s last) and of the latest benchmark of each label as baseline name, replacing it; returns the number of metrics';
@@ -810,14 +784,18 @@ END $$;
 COMMENT ON FUNCTION perfaudit.export_baseline(text) IS
 'the baseline as a JSON document, for a file in the application''s repository (import_baseline reads it back)';
 
-CREATE FUNCTION perfaudit.import_baseline(doc jsonb)
-RETURNS text
+-- import_baseline()'s checks of a document: the document as it is stored,
+-- or an error.  Called by import_baseline() (C) as the caller, which then
+-- checks the name and its owner and hands it to the writer; not for PUBLIC.
+CREATE FUNCTION perfaudit._baseline_from_doc(doc jsonb)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     nm text;
     bad text;
+    recorded timestamptz;
 BEGIN
     IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
         RAISE EXCEPTION 'baseline document must be a JSON object' USING ERRCODE = '22023',
@@ -855,17 +833,25 @@ BEGIN
     END IF;
     IF doc ? 'recorded_at' THEN
         BEGIN
-            PERFORM (doc ->> 'recorded_at')::timestamptz;
+            recorded := (doc ->> 'recorded_at')::timestamptz;
         EXCEPTION WHEN others THEN
             RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
                 DETAIL = SQLERRM;
         END;
+        IF NOT isfinite(recorded) THEN
+            RAISE EXCEPTION 'baseline document has an invalid "recorded_at"' USING ERRCODE = '22023',
+                DETAIL = pg_catalog.format('"%s" is not a finite timestamp.', doc ->> 'recorded_at');
+        END IF;
     END IF;
-    PERFORM perfaudit._check_baseline_owner(nm);
-    PERFORM perfaudit._persist_baseline(jsonb_build_object(
-        'name', nm, 'recorded_at', doc -> 'recorded_at', 'metrics', doc -> 'metrics'));
-    RETURN nm;
+    RETURN jsonb_build_object('name', nm, 'recorded_at', doc -> 'recorded_at',
+                              'metrics', doc -> 'metrics');
 END $$;
+REVOKE ALL ON FUNCTION perfaudit._baseline_from_doc(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION perfaudit.import_baseline(doc jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pa_import_baseline'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION perfaudit.import_baseline(jsonb) IS
 'store a document from export_baseline() as its baseline, replacing one of the same name; returns the name';
@@ -1115,7 +1101,7 @@ $$;
 -- bar chart, trimmed to the buckets around those that hold executions.
 CREATE FUNCTION perfaudit._html_histogram(l jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1166,7 +1152,7 @@ END $$;
 -- Benchmarks' p50/p95/p99 as horizontal bars on one scale.
 CREATE FUNCTION perfaudit._html_benchmarks(benchmarks jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

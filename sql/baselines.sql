@@ -106,7 +106,7 @@ SELECT pa_error_of($$SELECT perfaudit.import_baseline('{"name": "", "metrics": [
 CREATE ROLE pa_baseline_other;
 SET ROLE pa_baseline_other;
 SELECT pa_error_of($$SELECT perfaudit.import_baseline('{"name": "ci", "metrics": [{"metric": "a", "value": 1}]}')$$);
-SELECT pa_error_of($$SELECT perfaudit._persist_baseline('{"name": "ci", "metrics": [{"metric": "a", "value": 1}]}')$$);
+SELECT pa_error_of($$SELECT perfaudit._baseline_from_doc('{"name": "ci", "metrics": [{"metric": "a", "value": 1}]}')$$);
 RESET ROLE;
 SELECT count(*) > 1 AS ci_intact FROM perfaudit.baselines WHERE name = 'ci';
 

@@ -686,30 +686,3 @@ pa_writer_main(Datum main_arg)
 
 	proc_exit(0);
 }
-
-/* ----------------------------------------------------------------
- * _persist_baseline(doc jsonb): store a baseline through the writer
- * ----------------------------------------------------------------
- */
-PG_FUNCTION_INFO_V1(pa_persist_baseline);
-
-/*
- * doc is {"name": ..., "recorded_at": ..., "metrics": [...]}, built and
- * checked by save_baseline() / import_baseline().  The role it is stored
- * for is the caller's, added here, never taken from the document:
- * _store_baseline() refuses to replace another role's baseline.
- */
-Datum
-pa_persist_baseline(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
-	StringInfoData buf;
-
-	pa_require_preload();
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"userid\":%u,\"baseline\":", GetUserId());
-	(void) JsonbToCString(&buf, &doc->root, VARSIZE(doc));
-	appendStringInfoChar(&buf, '}');
-	pa_persist(PA_PERSIST_BASELINE, buf.data, buf.len);
-	PG_RETURN_VOID();
-}

@@ -61,22 +61,29 @@ pa_require_preload(void)
 }
 
 /*
- * The OID of one of the extension's sequences in schema perfaudit, or an
+ * The OID of one of the extension's relations in schema perfaudit, or an
  * error saying the extension is not installed in this database.
  */
 Oid
-pa_extension_sequence(const char *relname)
+pa_extension_relation(const char *relname)
 {
 	Oid			nsp = get_namespace_oid("perfaudit", true);
-	Oid			seq = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 
-	if (!OidIsValid(seq))
+	if (!OidIsValid(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pg_perfaudit is not installed in database \"%s\"",
 						get_database_name(MyDatabaseId)),
 				 errhint("Run CREATE EXTENSION pg_perfaudit in this database.")));
-	return seq;
+	return rel;
+}
+
+/* The same, for the sequences the run and benchmark ids come from. */
+Oid
+pa_extension_sequence(const char *relname)
+{
+	return pa_extension_relation(relname);
 }
 
 /* Fill one column of a result row (runs, benchmarks) by name. */

@@ -12,7 +12,7 @@
 #    a database-scope capture needs pg_read_all_stats (granting it is
 #    enough); nobody writes the results tables or calls the storing
 #    functions; another role's baseline cannot be replaced, not even through
-#    _persist_baseline() directly.
+#    the internal functions directly.
 # 2. Hostile search_path: mallory owns database "hostile" and so schema
 #    public (PostgreSQL 15), plants operators (= <> < > <= >= || -> ->> ? ~
 #    ...) and functions (now, format, jsonb_build_object, count(*), ...)
@@ -50,6 +50,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Basename qw(dirname);
 
 my $node = PostgreSQL::Test::Cluster->new('security');
 $node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
@@ -269,8 +270,9 @@ check_as('bob', '',
 	[ q{SELECT perfaudit.save_baseline('alice_base')}, $denied, "save_baseline('alice_base') is denied" ],
 	[ q{SELECT perfaudit.import_baseline('{"name": "alice_base", "metrics": [{"metric": "run.statements", "value": 1e9}]}')},
 		$denied, "import_baseline() of alice's baseline name is denied" ],
-	[ q{SELECT perfaudit._persist_baseline('{"name": "alice_base", "metrics": [{"metric": "run.statements", "value": 1e9}]}')},
-		qr/^(?!XX)[0-9A-Z]{5}: .*belongs to another role/, '_persist_baseline() called directly is refused too' ],
+	[ q{SELECT perfaudit._baseline_from_doc('{"name": "alice_base", "metrics": [{"metric": "run.statements", "value": 1e9}]}')},
+		qr/^42501: permission denied for function _baseline_from_doc/,
+		'the internal check of import_baseline() cannot be called directly' ],
 	[ $dbstart, $denied, 'a database-scope capture is denied' ],
 	[ 'SELECT perfaudit.reset()', $denied, 'reset() is denied' ]);
 check_as('carol', '',
@@ -352,104 +354,44 @@ $node->safe_psql('hostile', q{
     ANALYZE public.items;
 });
 
-# mallory's trap: records who ran it and the top-level statement, and a
-# superuser running it makes her one.
+# mallory's shadows (test/security/shadows.sql): for every name and
+# operator the installed script uses, a function, aggregate, operator,
+# collation and domain of that name in public whose body records who ran it
+# and the top-level statement, and a superuser running it makes her one.
+my $install_script = slurp_file($node->config_data('--sharedir') . '/extension/pg_perfaudit--'
+	  . $node->safe_psql('postgres',
+		q{SELECT default_version FROM pg_available_extensions WHERE name = 'pg_perfaudit'})
+	  . '.sql');
+# and the SQL our C code runs (its string literals)
+my $csql = join("\n", map { join("\n", slurp_file($_) =~ /"((?:[^"\\\n]|\\.)*)"/g) }
+	  glob(dirname(__FILE__) . '/../../src/*.c'));
+my (%words, %ops);
+my $all_sql = "$install_script\n$csql";
+while ($all_sql =~ /"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*)/g)
+{
+	$words{ defined $1 ? $1 : lc $2 } = 1;
+}
+(my $code = $all_sql) =~ s/--[^\n]*//g;
+while ($code =~ /OPERATOR\(pg_catalog\.([^)]+)\)|([-+*\/<>=~!@#%^&|`?]+)/g)
+{
+	$ops{ defined $1 ? $1 : $2 } = 1;
+}
+sub sql_array
+{
+	return 'ARRAY[' . join(', ', map { (my $w = $_) =~ s/'/''/g; "'$w'" } sort @_) . ']::text[]';
+}
+my $shadows = slurp_file(dirname(__FILE__) . '/../security/shadows.sql');
+my $planted = $node->safe_psql('hostile', "SET search_path = pg_catalog;\n$shadows\n"
+	  . 'SELECT kind || \'=\' || planted FROM public.pa_plant_shadows(' . sql_array(keys %words) . ', '
+	  . sql_array(keys %ops) . ') ORDER BY kind',
+	extra_params => [ '-U', 'mallory' ]);
+my %planted = map { split /=/ } split /\n/, $planted;
+note("planted in public: $planted" =~ s/\n/, /gr);
+cmp_ok($planted{function}, '>=', 100, "a shadow of every built-in function the script names ($planted{function})");
+cmp_ok($planted{aggregate}, '>=', 50, "... of every aggregate ($planted{aggregate})");
+cmp_ok($planted{operator}, '>=', 500, "... of every operator ($planted{operator})");
+cmp_ok($planted{type}, '>=', 10, "... a domain over every type ($planted{type}: float8 among them)");
 my $plant = q{
-    CREATE TABLE public.pa_marker (who name, what text, query text);
-    GRANT INSERT ON public.pa_marker TO PUBLIC;
-    CREATE FUNCTION public.pa_trap(what text) RETURNS void LANGUAGE plpgsql
-        SET search_path = pg_catalog AS $f$
-    BEGIN
-        INSERT INTO public.pa_marker VALUES (current_user, what, current_query());
-        IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
-            EXECUTE 'ALTER ROLE mallory SUPERUSER';
-        END IF;
-    END $f$;
-};
-my @types = ('text', 'integer', 'bigint', 'double precision', 'numeric', 'oid', 'name',
-	'boolean', 'timestamptz', 'jsonb');
-my @ops;
-for my $op (qw(= <> < > <= >=))
-{
-	push @ops, [ $op, $_, $_, 'boolean' ] for @types;
-	push @ops, [ $op, 'bigint', 'integer', 'boolean' ], [ $op, 'double precision', 'integer', 'boolean' ],
-		[ $op, 'numeric', 'integer', 'boolean' ], [ $op, 'integer', 'bigint', 'boolean' ];
-}
-push @ops,
-	[ '||', 'text', 'text', 'text' ], [ '||', 'jsonb', 'jsonb', 'jsonb' ],
-	[ '||', 'text', 'anynonarray', 'text' ], [ '->', 'jsonb', 'text', 'jsonb' ],
-	[ '->', 'jsonb', 'integer', 'jsonb' ], [ '->>', 'jsonb', 'text', 'text' ],
-	[ '->>', 'jsonb', 'integer', 'text' ], [ '?', 'jsonb', 'text', 'boolean' ],
-	[ '-', 'jsonb', 'text', 'jsonb' ], [ '~', 'text', 'text', 'boolean' ],
-	[ '!~', 'text', 'text', 'boolean' ], [ '~~', 'text', 'text', 'boolean' ],
-	[ '*', 'double precision', 'integer', 'double precision' ],
-	[ '*', 'double precision', 'double precision', 'double precision' ],
-	[ '/', 'double precision', 'bigint', 'double precision' ],
-	[ '+', 'bigint', 'bigint', 'bigint' ], [ '-', 'bigint', 'bigint', 'bigint' ],
-	[ '-', 'double precision', 'double precision', 'double precision' ];
-my $n = 0;
-for my $o (@ops)
-{
-	my ($op, $l, $r, $ret) = @$o;
-	$n++;
-	$plant .= qq{
-    CREATE FUNCTION public.pa_op_$n($l, $r) RETURNS $ret LANGUAGE plpgsql SET search_path = pg_catalog AS \$f\$
-    BEGIN PERFORM public.pa_trap('operator $op ($l, $r)'); RETURN \$1 OPERATOR(pg_catalog.$op) \$2; END \$f\$;
-    CREATE OPERATOR public.$op (LEFTARG = $l, RIGHTARG = $r, FUNCTION = public.pa_op_$n);};
-}
-my @funcs = (
-	[ 'now', '', 'timestamptz', 'now()' ],
-	[ 'clock_timestamp', '', 'timestamptz', 'clock_timestamp()' ],
-	[ 'lower', 'text', 'text', 'lower($1)' ],
-	[ 'left', 'text, integer', 'text', 'left($1, $2)' ],
-	[ 'length', 'text', 'integer', 'length($1)' ],
-	[ 'format', 'text', 'text', 'format($1)' ],
-	[ 'format', 'text, text', 'text', 'format($1, $2)' ],
-	[ 'format', 'text, text, text', 'text', 'format($1, $2, $3)' ],
-	[ 'jsonb_build_object', 'text, text', 'jsonb', 'jsonb_build_object($1, $2)' ],
-	[ 'jsonb_build_object', 'text, jsonb', 'jsonb', 'jsonb_build_object($1, $2)' ],
-	[ 'jsonb_typeof', 'jsonb', 'text', 'jsonb_typeof($1)' ],
-	[ 'jsonb_array_length', 'jsonb', 'integer', 'jsonb_array_length($1)' ],
-	[ 'jsonb_populate_record', 'anyelement, jsonb', 'anyelement', 'jsonb_populate_record($1, $2)' ],
-	[ 'to_jsonb', 'anyelement', 'jsonb', 'to_jsonb($1)' ],
-	[ 'pg_has_role', 'oid, text', 'boolean', 'pg_has_role($1, $2)' ],
-	[ 'pg_has_role', 'name, text', 'boolean', 'pg_has_role($1, $2)' ],
-	[ 'current_setting', 'text', 'text', 'current_setting($1)' ],
-	[ 'cardinality', 'anyarray', 'integer', 'cardinality($1)' ],
-	[ 'array_to_string', 'anyarray, text', 'text', 'array_to_string($1, $2)' ],
-	[ 'regexp_replace', 'text, text, text, text', 'text', 'regexp_replace($1, $2, $3, $4)' ],
-	[ 'round', 'numeric, integer', 'numeric', 'round($1, $2)' ],
-	[ 'to_char', 'timestamptz, text', 'text', 'to_char($1, $2)' ],
-	[ 'lpad', 'text, integer', 'text', 'lpad($1, $2)' ]);
-for my $f (@funcs)
-{
-	my ($name, $args, $ret, $expr) = @$f;
-	$plant .= qq{
-    CREATE FUNCTION public.$name($args) RETURNS $ret LANGUAGE plpgsql SET search_path = pg_catalog AS \$f\$
-    BEGIN PERFORM public.pa_trap('function $name($args)'); RETURN $expr; END \$f\$;};
-}
-$plant .= q{
-    CREATE FUNCTION public.jsonb_array_elements(jsonb) RETURNS SETOF jsonb LANGUAGE plpgsql
-        SET search_path = pg_catalog AS $f$
-    BEGIN PERFORM public.pa_trap('function jsonb_array_elements(jsonb)');
-          RETURN QUERY SELECT * FROM jsonb_array_elements($1); END $f$;
-    CREATE FUNCTION public.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql
-        SET search_path = pg_catalog AS $f$
-    BEGIN PERFORM public.pa_trap('function unnest(anyarray)');
-          RETURN QUERY SELECT * FROM unnest($1); END $f$;
-    CREATE FUNCTION public.pa_count_step(bigint) RETURNS bigint LANGUAGE plpgsql
-        SET search_path = pg_catalog AS $f$
-    BEGIN PERFORM public.pa_trap('aggregate count(*)'); RETURN $1 + 1; END $f$;
-    CREATE AGGREGATE public.count(*) (SFUNC = public.pa_count_step, STYPE = bigint, INITCOND = '0');
-    CREATE FUNCTION public.pa_sum_step(double precision, double precision) RETURNS double precision
-        LANGUAGE plpgsql SET search_path = pg_catalog AS $f$
-    BEGIN PERFORM public.pa_trap('aggregate sum(double precision)'); RETURN COALESCE($1, 0) + $2; END $f$;
-    CREATE AGGREGATE public.sum(double precision) (SFUNC = public.pa_sum_step, STYPE = double precision);
-    CREATE FUNCTION public.pa_agg_step(text, text, text) RETURNS text LANGUAGE plpgsql
-        SET search_path = pg_catalog AS $f$
-    BEGIN PERFORM public.pa_trap('aggregate string_agg(text, text)');
-          RETURN COALESCE($1 || $3, '') || $2; END $f$;
-    CREATE AGGREGATE public.string_agg(text, text) (SFUNC = public.pa_agg_step, STYPE = text);
     -- a schema of the extension's name, planted before CREATE EXTENSION
     CREATE SCHEMA perfaudit;
     CREATE TABLE perfaudit.runs (run_id bigint);
@@ -487,7 +429,7 @@ $node->safe_psql('hostile', $hostile . 'SELECT 1.5::float8 < 2');
 ($state, $what) = caught();
 like($state, qr/^[1-9]\d*\|superuser$/, "positive control: a planted operator run by the superuser is caught ($state)");
 
-($ret, $out, $err) = $node->psql('hostile', $hostile . q{
+my $calls = q{
     SET client_min_messages = error;
     CREATE EXTENSION pg_perfaudit;
     SELECT perfaudit.start('hostile run');
@@ -524,8 +466,19 @@ like($state, qr/^[1-9]\d*\|superuser$/, "positive control: a planted operator ru
     SELECT perfaudit.start('hostile database run', 'database');
     SELECT name FROM public.items WHERE id OPERATOR(pg_catalog.=) 3;
     SELECT statements FROM perfaudit.stop();
+    -- the internal functions PUBLIC may call (the allowed list in 5. below),
+    -- and the tenant statistics' own
+    SELECT perfaudit._html('<b>&"</b>'), perfaudit._summarise_samples(ARRAY[3, 1, 2]::pg_catalog.float8[]),
+           perfaudit._html_histogram((perfaudit.report_json()) OPERATOR(pg_catalog.->) 'tenant_latency'
+                                     OPERATOR(pg_catalog.->) 0) IS NOT NULL,
+           perfaudit._html_benchmarks('[]'::pg_catalog.jsonb), (perfaudit._assert_run(NULL)).run_id IS NOT NULL,
+           EXISTS (SELECT FROM perfaudit._metrics(perfaudit.last_run())),
+           perfaudit.report_html() IS NOT NULL,
+           EXISTS (SELECT FROM perfaudit._tenant_stats()), EXISTS (SELECT FROM perfaudit._tenant_statements()),
+           (perfaudit._benchmark_row('{"benchmark": {"label": "x"}}'::pg_catalog.jsonb, NULL)).label;
     SELECT count(*) FROM perfaudit.runs;
-});
+};
+($ret, $out, $err) = $node->psql('hostile', $hostile . $calls);
 is($ret, 0, 'with mallory\'s objects first on the search_path, the extension installs and works')
 	or diag($err);
 ($state, $what) = caught();
@@ -538,10 +491,17 @@ is($node->safe_psql('hostile', q{SET search_path = pg_catalog;
     WITH planted AS (
         SELECT 'pg_proc'::regclass AS cls, oid FROM pg_proc WHERE proowner = 'mallory'::regrole
         UNION ALL
-        SELECT 'pg_operator'::regclass, oid FROM pg_operator WHERE oprowner = 'mallory'::regrole)
+        SELECT 'pg_operator'::regclass, oid FROM pg_operator WHERE oprowner = 'mallory'::regrole
+        UNION ALL
+        SELECT 'pg_type'::regclass, oid FROM pg_type WHERE typowner = 'mallory'::regrole
+        UNION ALL
+        SELECT 'pg_collation'::regclass, oid FROM pg_collation WHERE collowner = 'mallory'::regrole
+        UNION ALL
+        SELECT 'pg_constraint'::regclass, c.oid FROM pg_constraint c JOIN pg_type t ON t.oid = c.contypid
+         WHERE t.typowner = 'mallory'::regrole)
     SELECT count(*) FROM pg_depend d JOIN planted p ON d.refclassid = p.cls AND d.refobjid = p.oid
      WHERE NOT (d.classid, d.objid) IN (SELECT cls, oid FROM planted)}),
-	'0', 'no object depends on a planted function or operator');
+	'0', 'no object depends on a planted function, operator, type or collation');
 like(try_as_hostile('mallory', 'CREATE FUNCTION perfaudit.x() RETURNS int LANGUAGE sql AS $$SELECT 1$$'),
 	qr/permission denied for schema perfaudit/, 'mallory cannot create objects in schema perfaudit');
 
@@ -554,19 +514,65 @@ sub try_as_hostile
 
 # The assertions built on benchmark() do not set search_path (the caller's
 # query must see the caller's), and compare with bare operators.
-for my $case ([ 'default', 'SET search_path = "$user", public; ', q{perfaudit.assert_query_time('SELECT 1', 1000000)} ],
+my @assertion_cases = ([ 'default', 'SET search_path = "$user", public; ', q{perfaudit.assert_query_time('SELECT 1', 1000000)} ],
 	[ 'attacker-first', $hostile, q{perfaudit.assert_query_time('SELECT 1', 1000000)} ],
 	[ 'attacker-first', $hostile, q{perfaudit.assert_no_seq_scan('SELECT 1')} ],
-	[ 'attacker-first', $hostile, q{perfaudit.assert_no_memory_growth('SELECT 1', 10)} ])
+	[ 'attacker-first', $hostile, q{perfaudit.assert_no_memory_growth('SELECT 1', 10)} ]);
+for my $case (@assertion_cases)
 {
 	my ($path, $set, $call) = @$case;
 	$node->psql('hostile', "$set SELECT $call");
 	($state, $what) = caught();
-  TODO:
-	{
-		is($state, '0|not superuser', "$path search_path: $call runs nothing planted as the superuser")
-		  or diag($what);
-	}
+	is($state, '0|not superuser', "$path search_path: $call runs nothing planted as the superuser")
+	  or diag($what);
+}
+
+# Every function of the extension was called above as the superuser:
+# directly, or (the internal ones only our own code reaches) through the
+# function named here.  A function added later fails this until it is
+# called here too.
+my %indirect = (
+	_store_run => 'stop(), in the writer',
+	_store_findings => 'stop() and benchmark(), in the writer',
+	_store_benchmark => 'benchmark(), in the writer',
+	_store_baseline => 'save_baseline() and import_baseline(), in the writer',
+	_baseline_from_run => 'save_baseline()',
+	_baseline_from_doc => 'import_baseline()');
+my $called = $calls . join(' ', map { $_->[2] } @assertion_cases);
+for my $f (split /\n/, $node->safe_psql('hostile', q{SET search_path = pg_catalog;
+    SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = 'perfaudit'::regnamespace ORDER BY 1}))
+{
+	ok(index($called, "perfaudit.$f(") >= 0 || exists $indirect{$f},
+		"perfaudit.$f() was called with the shadows planted"
+		  . (exists $indirect{$f} ? " (through $indirect{$f})" : ''));
+}
+
+# The same calls with the type names shadowed by mallory's own composite
+# types, and casts to them from the common built-in types (a role may
+# create casts to a type it owns): nothing planted runs either.
+$node->safe_psql('postgres', 'CREATE DATABASE hostile_casts OWNER mallory');
+my $planted_casts = $node->safe_psql('hostile_casts', "SET search_path = pg_catalog;\n$shadows\n"
+	  . 'SELECT planted FROM public.pa_plant_shadows(' . sql_array(keys %words) . ', '
+	  . sql_array(keys %ops) . q{, 'cast') WHERE kind = 'cast'},
+	extra_params => [ '-U', 'mallory' ]);
+cmp_ok($planted_casts, '>=', 100, "casts planted to shadow types ($planted_casts)");
+$node->safe_psql('hostile_casts', q{
+    SET search_path = pg_catalog;
+    CREATE TABLE public.items (id int PRIMARY KEY, organization_id int NOT NULL, name text NOT NULL);
+    INSERT INTO public.items SELECT g, g % 10, 'item ' || g FROM generate_series(1, 2000) g;
+    ANALYZE public.items;
+    ALTER DATABASE hostile_casts SET search_path = public, pg_catalog;
+});
+($ret, $out, $err) = $node->psql('hostile_casts', $hostile . $calls
+	  . join('', map { "SELECT $_->[2];\n" } @assertion_cases));
+is($ret, 0, 'with shadow types and casts first on the search_path, the extension installs and works')
+	or diag($err);
+{
+	my @what = split /\n/, $node->safe_psql('hostile_casts', q{
+        SET search_path = pg_catalog;
+        SELECT DISTINCT who || ': ' || what FROM public.pa_marker ORDER BY 1;
+        ALTER ROLE mallory NOSUPERUSER;});
+	is_deeply(\@what, ["$su: aggregate count(*)"], 'the only shadow that ran is the count(*) the test called');
 }
 
 ###########################################################################
@@ -787,6 +793,130 @@ $node->safe_psql('app', q{
          WHERE b.label = 'weird name'}),
 		'seq_scan on true, unscoped_tenant_query on true',
 		'one seq_scan and one unscoped_tenant_query finding, naming the table (separator bytes shown as ?)');
+}
+
+###########################################################################
+# 5. Every object of the extension: its privileges and SECURITY DEFINER
+###########################################################################
+
+# The allowed list.  PUBLIC may execute the functions of the SQL API, and
+# of the internal ones only those that run as the caller, change nothing
+# and read nothing row-level security hides from the caller (formatting
+# helpers, _metrics() and _assert_run() over the caller's visible runs).
+# Everything that stores, resets or reads other roles' data is not for
+# PUBLIC.  No function is SECURITY DEFINER.
+my $X = "$su=X/$su";
+my $stats = "{$X,pg_read_all_stats=X/$su}";
+my %allowed = (
+	(map { ("function $_" => 'default') } split(' ', q(
+		active_run() assert_max_queries(bigint,bigint) assert_no_findings(text[],bigint)
+		assert_no_memory_growth(text,integer,bigint) assert_no_regression(text,float8,bigint,float8)
+		assert_no_seq_scan(text) assert_query_time(text,float8,float8,integer,text[])
+		benchmark(text,integer,integer,text[],text,boolean)
+		benchmark_concurrent(text,integer,integer,text[],text,integer,boolean)
+		discard_run() export_baseline(text) import_baseline(jsonb) last_run() report(bigint)
+		report_html(bigint) report_json(bigint) save_baseline(text,bigint) start(text,text) stop()
+		_assert_run(bigint) _html(text) _html_benchmarks(jsonb) _html_histogram(jsonb)
+		_summarise_samples(float8[])))),
+	'function _metrics(bigint)' => "{$X,=X/$su}",
+	(map { ("function $_" => "{$X}") } split(' ', q(
+		reset() _benchmark_row(jsonb,float8[]) _store_baseline(jsonb)
+		_store_benchmark(jsonb,float8[]) _store_findings(jsonb) _store_run(jsonb)
+		_baseline_from_doc(jsonb) _baseline_from_run(text,bigint)))),
+	(map { ("function $_" => $stats) } split(' ', q(_tenant_stats() _tenant_statements() tenant_stats_info()))),
+	(map { ("table $_" => "{$su=arwdDxt/$su,=r/$su}") } qw(runs run_statements findings benchmarks baselines)),
+	(map { ("view $_" => "{$su=arwdDxt/$su,pg_read_all_stats=r/$su}") } qw(tenant_stats tenant_statements)),
+	(map { ("sequence $_" => "{$su=rwU/$su}") }
+		qw(runs_run_id_seq benchmarks_benchmark_id_seq findings_finding_id_seq)),
+	(map { ("index $_" => 'default') } qw(runs_pkey benchmarks_pkey findings_pkey baselines_pkey
+		run_statements_run_id_idx findings_run_id_idx findings_benchmark_id_idx)));
+my %seen = map { my ($k, $v) = split /\|/; ($k => $v) } split /\n/, $node->safe_psql('app', q{
+    SET search_path = pg_catalog;
+    SELECT 'function ' || replace(regexp_replace(p.oid::regprocedure::text, '^perfaudit\.', ''),
+                                  'double precision', 'float8') || '|'
+           || coalesce(p.proacl::text, 'default') || CASE WHEN p.prosecdef THEN ' SECURITY DEFINER' ELSE '' END
+      FROM pg_proc p WHERE p.pronamespace = 'perfaudit'::regnamespace
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'S' THEN 'sequence '
+                          WHEN 'i' THEN 'index ' ELSE c.relkind::text || ' ' END || c.relname || '|'
+           || coalesce(c.relacl::text, 'default')
+      FROM pg_class c WHERE c.relnamespace = 'perfaudit'::regnamespace AND c.relkind <> 'c'});
+is_deeply(\%seen, \%allowed,
+	'every function, table, view, sequence and index of the extension has exactly its allowed privileges, none is SECURITY DEFINER')
+  or diag(join("\n", map { "$_: " . ($seen{$_} // '(absent)') . ' vs allowed ' . ($allowed{$_} // '(not listed)') }
+	  grep { ($seen{$_} // '') ne ($allowed{$_} // '') } sort(keys %seen, keys %allowed)));
+
+# An ordinary role cannot reach past the checks of import_baseline().
+check_as('alice', '',
+	[ q{SELECT perfaudit._baseline_from_doc('{}')::text}, qr/^42501: permission denied/,
+		'alice cannot call _baseline_from_doc()' ],
+	[ q{SELECT perfaudit._baseline_from_run('x', NULL)::text}, qr/^42501: permission denied/,
+		'alice cannot call _baseline_from_run()' ],
+	[ q{SELECT perfaudit.import_baseline('{"name": "inf", "recorded_at": "infinity", "metrics": [{"metric": "m", "value": 1}]}')},
+		qr/^22023: baseline document has an invalid "recorded_at"/, 'an infinite recorded_at is refused' ],
+	[ q{SELECT perfaudit.import_baseline('{"name": "", "metrics": [{"metric": "m", "value": 1}]}')},
+		qr/^22023: baseline name must not be empty/, 'an empty name is refused' ]);
+
+###########################################################################
+# 6. Security-restricted operations and security-definer functions
+###########################################################################
+
+# mallory's function, run by a superuser's REFRESH MATERIALIZED VIEW or as
+# mallory through a SECURITY DEFINER trigger a superuser fires, tries to
+# start a run in the victim's session (and read its statements), or to end
+# or drop the victim's own run.
+$node->safe_psql('app', q{
+    CREATE SCHEMA spy AUTHORIZATION mallory;
+    GRANT USAGE ON SCHEMA spy TO PUBLIC;
+});
+as_role('mallory', 'app', q{
+    CREATE FUNCTION spy.start() RETURNS bigint LANGUAGE sql AS $$ SELECT perfaudit.start('spy') $$;
+    CREATE FUNCTION spy.stop() RETURNS bigint LANGUAGE sql AS $$ SELECT (perfaudit.stop()).run_id $$;
+    CREATE FUNCTION spy.discard() RETURNS bigint LANGUAGE sql AS $$ SELECT perfaudit.discard_run() $$;
+    CREATE MATERIALIZED VIEW spy.mv_start AS SELECT spy.start() AS x WITH NO DATA;
+    CREATE MATERIALIZED VIEW spy.mv_stop AS SELECT spy.stop() AS x WITH NO DATA;
+    CREATE MATERIALIZED VIEW spy.mv_discard AS SELECT spy.discard() AS x WITH NO DATA;
+    CREATE TABLE spy.t (v int);
+    GRANT INSERT ON spy.t TO PUBLIC;
+    CREATE FUNCTION spy.trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+        PERFORM perfaudit.start('spy trigger');
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER t_spy BEFORE INSERT ON spy.t FOR EACH ROW EXECUTE FUNCTION spy.trg();
+});
+{
+	my ($r, $o, $e) = $node->psql('app', 'REFRESH MATERIALIZED VIEW spy.mv_start');
+	like($e, qr/ERROR:  cannot start a capture run within security-restricted operation/,
+		'start() refuses inside a security-restricted operation (REFRESH MATERIALIZED VIEW)');
+	($r, $o, $e) = $node->psql('app', 'INSERT INTO spy.t VALUES (1)');
+	like($e, qr/ERROR:  cannot start a capture run within security-definer function/,
+		'start() refuses inside a SECURITY DEFINER trigger fired by another role');
+	my $out = $node->safe_psql('app', q{
+        SET search_path = pg_catalog;
+        SELECT perfaudit.start('victim');
+        ALTER ROLE alice PASSWORD 'victim secret';
+        \set VERBOSITY sqlstate
+        \set ON_ERROR_STOP 0
+        REFRESH MATERIALIZED VIEW spy.mv_stop;
+        REFRESH MATERIALIZED VIEW spy.mv_discard;
+        \set ON_ERROR_STOP 1
+        SELECT label || ': ' || statements FROM perfaudit.stop();
+        SELECT pg_catalog.count(*) FROM perfaudit.runs WHERE label LIKE 'spy%';});
+	like($out, qr/^victim: \d+\n0$/m, "the victim's run is intact and stored by the victim; mallory's functions neither ended nor dropped it, and no spy run exists ($out)");
+	is($node->safe_psql('app', q{SELECT pg_catalog.count(*) FROM perfaudit.run_statements
+        WHERE query LIKE '%victim secret%' AND userid = 'mallory'::regrole}), '0',
+		"no statement of the victim's is stored under mallory");
+	my ($r2, $o2, $e2) = $node->psql('app', q{
+        SELECT perfaudit.start('victim 2');
+        REFRESH MATERIALIZED VIEW spy.mv_stop;});
+	like($e2, qr/ERROR:  cannot stop a capture run within security-restricted operation/,
+		'stop() refuses inside a security-restricted operation');
+	($r2, $o2, $e2) = $node->psql('app', q{
+        SELECT perfaudit.start('victim 3');
+        REFRESH MATERIALIZED VIEW spy.mv_discard;});
+	like($e2, qr/ERROR:  cannot discard a capture run within security-restricted operation/,
+		'discard_run() refuses inside a security-restricted operation');
 }
 
 # The server is up and logged no internal error and no crash.

@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * baseline.c
+ *		save_baseline() and import_baseline(): the checks every stored
+ *		baseline passes, and its hand-over to the writer.
+ *
+ * Both functions run as the caller (SECURITY INVOKER): the metrics of a
+ * run are gathered, and an imported document is checked, by plpgsql
+ * functions of the extension (_baseline_from_run(), _baseline_from_doc())
+ * that this file calls directly through fmgr.  Those, and everything that
+ * stores, are not executable by PUBLIC: calling them through SQL would
+ * skip the checks here.  The checks that need rows the caller cannot see
+ * (who owns a baseline of that name, hidden by row-level security) are
+ * made here in C, answering only "yours or not", never whose; the writer's
+ * _store_baseline() repeats the owner check in its own transaction, so two
+ * roles saving one name at once cannot both win.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_perfaudit.h"
+
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "persist.h"
+
+/* Longest baseline name (bytes): names are part of the primary key. */
+#define PA_MAX_BASELINE_NAME	1000
+
+PG_FUNCTION_INFO_V1(pa_save_baseline);
+PG_FUNCTION_INFO_V1(pa_import_baseline);
+
+/*
+ * The role that owns baseline name, or InvalidOid when there is none: read
+ * past row-level security (no SQL runs), so that a name another role holds
+ * is refused before anything is gathered.
+ */
+static Oid
+pa_baseline_owner(text *name)
+{
+	Relation	rel = table_open(pa_extension_relation("baselines"), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	name_att = InvalidAttrNumber;
+	AttrNumber	userid_att = InvalidAttrNumber;
+	ScanKeyData key;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Oid			owner = InvalidOid;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "name") == 0 && att->atttypid == TEXTOID)
+			name_att = att->attnum;
+		else if (strcmp(NameStr(att->attname), "userid") == 0 && att->atttypid == OIDOID)
+			userid_att = att->attnum;
+	}
+	if (name_att == InvalidAttrNumber || userid_att == InvalidAttrNumber)
+		elog(ERROR, "perfaudit.baselines has no name or userid column");
+
+	ScanKeyEntryInitialize(&key, 0, name_att, BTEqualStrategyNumber, InvalidOid,
+						   TupleDescAttr(desc, name_att - 1)->attcollation,
+						   F_TEXTEQ, PointerGetDatum(name));
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 1, &key);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, userid_att, &isnull);
+
+		if (!isnull)
+			owner = DatumGetObjectId(d);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * Raise the standard error unless the caller may store baseline name: it
+ * is not empty, not too long, and new or the caller's (or a role's the
+ * caller has the privileges of).
+ */
+static void
+pa_check_baseline_name(text *name)
+{
+	Oid			owner;
+
+	if (name == NULL || VARSIZE_ANY_EXHDR(name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("baseline name must not be empty")));
+	if (VARSIZE_ANY_EXHDR(name) > PA_MAX_BASELINE_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("baseline name is too long"),
+				 errdetail("The name has %zu bytes; at most %d are allowed.",
+						   (size_t) VARSIZE_ANY_EXHDR(name), PA_MAX_BASELINE_NAME)));
+	owner = pa_baseline_owner(name);
+	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("baseline \"%s\" belongs to another role", text_to_cstring(name)),
+				 errhint("Choose another name, or ask its owner to replace it.")));
+}
+
+/*
+ * Call the extension's function perfaudit.fname(argtypes) as the caller,
+ * through fmgr: its EXECUTE privilege is not checked, which is what lets
+ * it be revoked from PUBLIC.  Returns its (non-null) result.
+ */
+static Datum
+pa_call_internal(const char *fname, int nargs, Oid *argtypes, Datum *args, bool *nulls)
+{
+	List	   *qname = list_make2(makeString("perfaudit"), makeString(pstrdup(fname)));
+	Oid			fn = LookupFuncName(qname, nargs, argtypes, false);
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
+	Datum		result;
+	int			i;
+
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, nargs, InvalidOid, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		elog(ERROR, "function perfaudit.%s returned NULL", fname);
+	return result;
+}
+
+/* Number of elements of the array doc.metrics (0 if absent). */
+static int
+pa_metrics_count(Jsonb *doc)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "metrics";
+	k.val.string.len = strlen("metrics");
+	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		return 0;
+	return JsonContainerSize(v->val.binary.data);
+}
+
+/*
+ * Hand doc ({"name", "recorded_at"?, "metrics"}) to the writer for the
+ * caller's role: the role is added here, never taken from the document.
+ */
+static void
+pa_store_baseline(Jsonb *doc)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"userid\":%u,\"baseline\":", GetUserId());
+	(void) JsonbToCString(&buf, &doc->root, VARSIZE(doc));
+	appendStringInfoChar(&buf, '}');
+	pa_persist(PA_PERSIST_BASELINE, buf.data, buf.len);
+}
+
+/* save_baseline(name text, run_id bigint DEFAULT NULL) RETURNS int */
+Datum
+pa_save_baseline(PG_FUNCTION_ARGS)
+{
+	text	   *name = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		args[2];
+	bool		nulls[2];
+	Jsonb	   *doc;
+
+	pa_require_preload();
+	pa_check_baseline_name(name);
+	args[0] = PointerGetDatum(name);
+	nulls[0] = false;
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1);
+	doc = DatumGetJsonbP(pa_call_internal("_baseline_from_run", 2, argtypes, args, nulls));
+	pa_store_baseline(doc);
+	PG_RETURN_INT32(pa_metrics_count(doc));
+}
+
+/* import_baseline(doc jsonb) RETURNS text: the name */
+Datum
+pa_import_baseline(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1];
+	bool		nulls[1];
+	Jsonb	   *doc;
+	JsonbValue	k;
+	JsonbValue *v;
+	text	   *name;
+
+	pa_require_preload();
+	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	nulls[0] = PG_ARGISNULL(0);
+	/* checks the document and returns it as it is stored */
+	doc = DatumGetJsonbP(pa_call_internal("_baseline_from_doc", 1, argtypes, args, nulls));
+
+	k.type = jbvString;
+	k.val.string.val = "name";
+	k.val.string.len = strlen("name");
+	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvString)
+		elog(ERROR, "perfaudit._baseline_from_doc returned no name");
+	name = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+	pa_check_baseline_name(name);
+	pa_store_baseline(doc);
+	PG_RETURN_TEXT_P(name);
+}
