@@ -1209,7 +1209,7 @@ BEGIN
         out := out || format('<rect class="p50" x="230" y="%s" width="%s" height="20"><title>p50 %s ms</title></rect>',
                              y + 4, round((COALESCE((b ->> 'p50_ms')::float8, 0) * scale)::numeric, 1),
                              round((b ->> 'p50_ms')::numeric, 3));
-        out := out || format('<text x="%s" y="%s" class="bvalue">p50 %s · p95 %s · p99 %s ms</text>',
+        out := out || format('<text x="%s" y="%s" class="bvalue">p50 %s &#183; p95 %s &#183; p99 %s ms</text>',
                              round((234 + COALESCE((b ->> 'p99_ms')::float8, 0) * scale)::numeric, 1), y + 18,
                              round((b ->> 'p50_ms')::numeric, 3), round((b ->> 'p95_ms')::numeric, 3),
                              round((b ->> 'p99_ms')::numeric, 3));
@@ -1263,7 +1263,7 @@ BEGIN
          || '.suggestion{background:#f0fff4;border:1px solid #c6f6d5;border-radius:6px;padding:6px 8px;margin-top:6px}'
          || '.none{color:#5b6577}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}'
          || '</style></head><body>';
-    h := h || format('<header><h1>%s</h1><p>%s scope · database %s · role %s · %s – %s</p></header><main>',
+    h := h || format('<header><h1>%s</h1><p>%s scope &#183; database %s &#183; role %s &#183; %s &#8211; %s</p></header><main>',
                      perfaudit._html(title), perfaudit._html(r ->> 'scope'), perfaudit._html(r ->> 'database'),
                      perfaudit._html(r ->> 'role'),
                      to_char((r ->> 'started_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS'),
@@ -1291,14 +1291,14 @@ BEGIN
             h := h || '<div class="card tenant">'
                    || format('<h3>%s</h3>', CASE WHEN l ->> 'tenant' IS NULL THEN 'no tenant'
                                                  ELSE 'tenant ' || perfaudit._html(l ->> 'tenant') END)
-                   || format('<div class="sub">%s statements · p50 %s ms · p95 %s ms · p99 %s ms · max %s ms</div>',
+                   || format('<div class="sub">%s statements &#183; p50 %s ms &#183; p95 %s ms &#183; p99 %s ms &#183; max %s ms</div>',
                              l ->> 'calls', round((l ->> 'p50_ms')::numeric, 3), round((l ->> 'p95_ms')::numeric, 3),
                              round((l ->> 'p99_ms')::numeric, 3), round((l ->> 'max_ms')::numeric, 3))
                    || perfaudit._html_histogram(l) || '</div>';
         END LOOP;
         h := h || '</div>';
         IF jsonb_array_length(lat) > 24 THEN
-            h := h || format('<p class="none">… and %s more tenants (see report_json()).</p>', jsonb_array_length(lat) - 24);
+            h := h || format('<p class="none">&#8230; and %s more tenants (see report_json()).</p>', jsonb_array_length(lat) - 24);
         END IF;
     END IF;
 
@@ -1310,7 +1310,7 @@ BEGIN
         FOR t IN SELECT x FROM jsonb_array_elements(doc -> 'tenants') x LIMIT 50 LOOP
             FOR s IN SELECT x FROM jsonb_array_elements(t -> 'slowest') x LOOP
                 h := h || format('<tr><td>%s</td><td><code>%s</code></td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>',
-                                 COALESCE(perfaudit._html(t ->> 'tenant'), '–'),
+                                 COALESCE(perfaudit._html(t ->> 'tenant'), '&#8211;'),
                                  perfaudit._html(left(s ->> 'query', 400)), s ->> 'calls',
                                  round((s ->> 'total_ms')::numeric, 3), round((s ->> 'mean_ms')::numeric, 3),
                                  round((s ->> 'max_ms')::numeric, 3), s ->> 'rows', s ->> 'seq_scans');
@@ -1327,9 +1327,9 @@ BEGIN
             h := h || format('<div class="card finding %s"><h3><span class="sev">%s</span>%s%s</h3><div class="sub">%s%s</div><code>%s</code>%s</div>',
                              perfaudit._html(f ->> 'severity'), perfaudit._html(f ->> 'severity'),
                              perfaudit._html(f ->> 'kind'),
-                             COALESCE(' · ' || perfaudit._html(f ->> 'relation'), ''),
+                             COALESCE(' &#183; ' || perfaudit._html(f ->> 'relation'), ''),
                              perfaudit._html(f ->> 'message'),
-                             COALESCE(' · tenant ' || perfaudit._html(f ->> 'tenant'), ''),
+                             COALESCE(' &#183; tenant ' || perfaudit._html(f ->> 'tenant'), ''),
                              perfaudit._html(left(f ->> 'query', 600)),
                              COALESCE('<div class="suggestion">' || perfaudit._html(f ->> 'suggestion') || '</div>', ''));
         END LOOP;
