@@ -104,6 +104,20 @@ foreach my $enc (sort keys %char)
         });
     }
 
+    # First the dump and restore: with a text cut inside a character, the
+    # restore failed at the COPY of run_statements.
+    my $dump = $node->basedir . "/$db.sql";
+    $node->command_ok([ 'pg_dump', '-h', $host, '-p', $port, '-f', $dump, $db ], "$db: pg_dump");
+    my $dst = lc("restored_$enc");
+    $node->safe_psql('postgres',
+        "CREATE DATABASE $dst ENCODING '$enc' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    $node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port,
+                        '-d', $dst, '-f', $dump ], "$db: restore into a new $enc database");
+    my $rows = rows_of($db);
+    like($rows, qr/^baselines \w+ [1-9].*\nbenchmarks \w+ 2\nfindings \w+ [1-9].*\nrun_statements \w+ [1-9].*\nruns \w+ 2$/s,
+         "$db: the run, its statements, findings, benchmarks and baseline are there");
+    is(rows_of($dst), $rows, "$db: every restored row equals its original");
+
     is($node->safe_psql($db, qq{
         SELECT max(octet_length(query)) || ' ' || bool_and(length(query) >= 0)
           FROM perfaudit.run_statements WHERE query LIKE 'SELECT octet_length(%'}),
@@ -132,18 +146,6 @@ foreach my $enc (sort keys %char)
             UNION ALL SELECT convert_to(x::text, getdatabaseencoding()) FROM perfaudit.baselines x) s
          WHERE convert_from(convert_to, getdatabaseencoding()) IS NULL}),
        '0', "$db: every stored text is valid $enc");
-
-    my $dump = $node->basedir . "/$db.sql";
-    $node->command_ok([ 'pg_dump', '-h', $host, '-p', $port, '-f', $dump, $db ], "$db: pg_dump");
-    my $dst = lc("restored_$enc");
-    $node->safe_psql('postgres',
-        "CREATE DATABASE $dst ENCODING '$enc' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
-    $node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port,
-                        '-d', $dst, '-f', $dump ], "$db: restore into a new $enc database");
-    my $rows = rows_of($db);
-    like($rows, qr/^baselines \w+ [1-9].*\nbenchmarks \w+ 2\nfindings \w+ [1-9].*\nrun_statements \w+ [1-9].*\nruns \w+ 2$/s,
-         "$db: the run, its statements, findings, benchmarks and baseline are there");
-    is(rows_of($dst), $rows, "$db: every restored row equals its original");
 }
 
 # The tenant statistics of the EUC_JP database, read from the UTF8 one: one
