@@ -80,7 +80,7 @@ RESET client_min_messages;
 SET perfaudit.track = 'top';
 SELECT getdatabaseencoding();
 
-SELECT perfaudit.start('clip' || chr(133) || chr(155) || chr(8232) || 'end') IS NOT NULL AS started;
+SELECT perfaudit.start('clip' || chr(133) || chr(155) || chr(8232) || chr(8238) || chr(8294) || 'end') IS NOT NULL AS started;
 -- A statement of more than 4,096 bytes whose 4,096th byte is the first of a
 -- two-byte character: "SELECT octet_length('" is 21 bytes, then 4,072 a,
 -- then e-acute (U+00E9, two bytes) from the 4,094th byte: the first 4,096
@@ -103,9 +103,12 @@ SELECT octet_length(tenant) AS tenant_bytes, length(tenant) AS tenant_characters
   FROM perfaudit.run_statements
  WHERE run_id = :clip_run AND query LIKE '/*%long_tenant%';
 
--- C1 controls and U+2028 are escaped in a UTF8 database.
+-- C1 controls, U+2028 and bidirectional controls (U+202E, U+2066) are
+-- escaped in a UTF8 database; other characters are not.
 SELECT regexp_replace(l, 'run [0-9]+', 'run #') AS first_line
   FROM perfaudit.report(:clip_run) AS l LIMIT 1;
+SELECT perfaudit._escape(chr(8364) || chr(8239) || chr(233) || chr(8231) || chr(8298))
+       = chr(8364) || chr(8239) || chr(233) || chr(8231) || chr(8298) AS others_kept;
 
 -- The writer's error, copied into 256 bytes of shared memory: a trigger
 -- makes it fail with 200 e-acute (400 bytes); 255 bytes would end inside

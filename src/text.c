@@ -136,8 +136,10 @@ pa_text_from_encoding(const char *str, int len, int src_encoding)
  * A backslash becomes \\, a newline \n, a carriage return \r, a tab \t,
  * another ASCII control character or DEL \xHH, and -- in a UTF8 database
  * -- a C1 control character (U+0080 to U+009F: terminals read U+009B as
- * an escape sequence, U+0085 as a new line) or a line or paragraph
- * separator (U+2028, U+2029) \uHHHH.  With layout, for HTML, newlines,
+ * an escape sequence, U+0085 as a new line), a line or paragraph
+ * separator (U+2028, U+2029) or a bidirectional control that reorders what
+ * a terminal shows (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069)
+ * \uHHHH.  With layout, for HTML, newlines,
  * carriage returns, tabs and backslashes are kept.
  */
 Datum
@@ -185,10 +187,14 @@ pa_escape(PG_FUNCTION_ARGS)
 			esc = hex;
 			seqlen = 2;
 		}
-		else if (utf8 && c == 0xe2 && i + 2 < len && s[i + 1] == 0x80 &&
-				 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+		else if (utf8 && c == 0xe2 && i + 2 < len &&
+				 ((s[i + 1] == 0x80 && ((s[i + 2] >= 0xa8 && s[i + 2] <= 0xae) ||
+										s[i + 2] == 0x8e || s[i + 2] == 0x8f)) ||
+				  (s[i + 1] == 0x81 && s[i + 2] >= 0xa6 && s[i + 2] <= 0xa9)))
 		{
-			snprintf(hex, sizeof(hex), "\\u20%02x", s[i + 2] - 0x80);
+			/* U+2000 + the low 6 bits of the second byte, 6 of the third */
+			snprintf(hex, sizeof(hex), "\\u%04x",
+					 0x2000 | ((s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f));
 			esc = hex;
 			seqlen = 3;
 		}
