@@ -990,6 +990,15 @@ END $$;
 COMMENT ON FUNCTION perfaudit.report_json(bigint) IS
 'a run (default: this session''s last) as a JSON document: the run, per tenant its five slowest statements, the findings, the benchmarks made during the run';
 
+-- A text as one line of a report: control characters as C-style escapes
+-- (\n, \r, \t, \xHH, \uHHHH) and backslashes doubled, so that no label,
+-- tenant, name or statement prints a line of its own; with layout (HTML),
+-- newlines, carriage returns, tabs and backslashes are kept.
+CREATE FUNCTION perfaudit._escape(t text, layout boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pa_escape'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION perfaudit.report(run_id bigint DEFAULT NULL)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE
@@ -1004,10 +1013,13 @@ DECLARE
     b jsonb;
     n int;
 BEGIN
+    -- Every text that comes from data goes through _escape(): a label, a
+    -- tenant or a name may hold a newline and a fake line after it.
     RETURN NEXT format('pg_perfaudit report: run %s%s', r ->> 'run_id',
-                       COALESCE(format(' "%s"', r ->> 'label'), ''));
+                       COALESCE(format(' "%s"', perfaudit._escape(left(r ->> 'label', 1000))), ''));
     RETURN NEXT format('  %s scope, database %s, role %s, %s .. %s',
-                       r ->> 'scope', r ->> 'database', r ->> 'role',
+                       perfaudit._escape(r ->> 'scope'), perfaudit._escape(r ->> 'database'),
+                       perfaudit._escape(r ->> 'role'),
                        to_char((r ->> 'started_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS'),
                        COALESCE(to_char((r ->> 'stopped_at')::timestamptz, 'HH24:MI:SS'), 'active'));
     RETURN NEXT format('  %s statements, %s ms in total, slowest execution %s ms, %s finding(s)',
@@ -1028,14 +1040,14 @@ BEGIN
             EXIT;
         END IF;
         RETURN NEXT format('  %s: %s calls, %s ms',
-                           COALESCE('tenant ' || (t ->> 'tenant'), 'no tenant'),
+                           COALESCE('tenant ' || perfaudit._escape(t ->> 'tenant'), 'no tenant'),
                            t ->> 'calls', round((t ->> 'total_ms')::numeric, 3));
         FOR s IN SELECT value FROM jsonb_array_elements(t -> 'slowest') LOOP
             RETURN NEXT format('    %s ms  %s x  max %s ms  %s',
                                lpad(round((s ->> 'total_ms')::numeric, 3)::text, 9),
                                lpad(s ->> 'calls', 5),
                                round((s ->> 'max_ms')::numeric, 3),
-                               left(regexp_replace(s ->> 'query', '\s+', ' ', 'g'), 90));
+                               perfaudit._escape(left(regexp_replace(s ->> 'query', '\s+', ' ', 'g'), 90)));
         END LOOP;
     END LOOP;
     IF n = 0 THEN
@@ -1046,15 +1058,15 @@ BEGIN
     RETURN NEXT format('Findings (%s)', jsonb_array_length(doc -> 'findings'));
     FOR f IN SELECT value FROM jsonb_array_elements(doc -> 'findings') LOOP
         RETURN NEXT format('  [%s] %s%s%s: %s',
-                           f ->> 'severity', f ->> 'kind',
-                           COALESCE(' on ' || (f ->> 'relation'), ''),
-                           COALESCE(', tenant ' || (f ->> 'tenant'), ''),
-                           f ->> 'message');
+                           perfaudit._escape(f ->> 'severity'), perfaudit._escape(f ->> 'kind'),
+                           COALESCE(' on ' || perfaudit._escape(f ->> 'relation'), ''),
+                           COALESCE(', tenant ' || perfaudit._escape(f ->> 'tenant'), ''),
+                           perfaudit._escape(f ->> 'message'));
         IF f ->> 'query' IS NOT NULL THEN
-            RETURN NEXT '      query: ' || left(regexp_replace(f ->> 'query', '\s+', ' ', 'g'), 100);
+            RETURN NEXT '      query: ' || perfaudit._escape(left(regexp_replace(f ->> 'query', '\s+', ' ', 'g'), 100));
         END IF;
         IF f ->> 'suggestion' IS NOT NULL THEN
-            RETURN NEXT '      suggestion: ' || (f ->> 'suggestion');
+            RETURN NEXT '      suggestion: ' || perfaudit._escape(f ->> 'suggestion');
         END IF;
     END LOOP;
     IF jsonb_array_length(doc -> 'findings') = 0 THEN
@@ -1066,18 +1078,18 @@ BEGIN
         RETURN NEXT format('Benchmarks during the run (%s)', jsonb_array_length(doc -> 'benchmarks'));
         FOR b IN SELECT value FROM jsonb_array_elements(doc -> 'benchmarks') LOOP
             RETURN NEXT format('  %s: %s iterations, %s client(s): p50 %s ms, p95 %s ms, p99 %s ms, %s/s%s%s',
-                               COALESCE(b ->> 'label', 'benchmark ' || (b ->> 'benchmark_id')),
+                               COALESCE(perfaudit._escape(left(b ->> 'label', 1000)), 'benchmark ' || (b ->> 'benchmark_id')),
                                b ->> 'iterations', b ->> 'clients',
                                round((b ->> 'p50_ms')::numeric, 3), round((b ->> 'p95_ms')::numeric, 3),
                                round((b ->> 'p99_ms')::numeric, 3), round((b ->> 'throughput_qps')::numeric),
                                CASE WHEN (b ->> 'errors')::bigint > 0
-                                    THEN format(', %s errors %s', b ->> 'errors', b ->> 'error_counts') ELSE '' END,
+                                    THEN format(', %s errors %s', b ->> 'errors', perfaudit._escape(b ->> 'error_counts')) ELSE '' END,
                                CASE WHEN b ->> 'p95_degradation' IS NOT NULL
                                     THEN format(', p95 x%s vs one client', round((b ->> 'p95_degradation')::numeric, 2))
                                     ELSE '' END);
             IF (b ->> 'findings')::int > 0 THEN
                 RETURN NEXT format('      %s finding(s); sequential scans of %s', b ->> 'findings',
-                                   (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(b -> 'seq_scan_tables') x));
+                                   perfaudit._escape((SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(b -> 'seq_scan_tables') x)));
             END IF;
         END LOOP;
     END IF;
@@ -1093,7 +1105,8 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT replace(replace(replace(replace(replace(COALESCE(t, ''),
+    -- (control characters other than white space are not allowed in HTML)
+    SELECT replace(replace(replace(replace(replace(perfaudit._escape(COALESCE(t, ''), true),
            '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
 $$;
 
@@ -1182,7 +1195,7 @@ BEGIN
         out := out || format('<rect class="p50" x="230" y="%s" width="%s" height="20"><title>p50 %s ms</title></rect>',
                              y + 4, round((COALESCE((b ->> 'p50_ms')::float8, 0) * scale)::numeric, 1),
                              round((b ->> 'p50_ms')::numeric, 3));
-        out := out || format('<text x="%s" y="%s" class="bvalue">p50 %s · p95 %s · p99 %s ms</text>',
+        out := out || format('<text x="%s" y="%s" class="bvalue">p50 %s &#183; p95 %s &#183; p99 %s ms</text>',
                              round((234 + COALESCE((b ->> 'p99_ms')::float8, 0) * scale)::numeric, 1), y + 18,
                              round((b ->> 'p50_ms')::numeric, 3), round((b ->> 'p95_ms')::numeric, 3),
                              round((b ->> 'p99_ms')::numeric, 3));
@@ -1210,7 +1223,7 @@ DECLARE
     title text;
 BEGIN
     title := format('pg_perfaudit report: run %s%s', r ->> 'run_id',
-                    COALESCE(format(' "%s"', r ->> 'label'), ''));
+                    COALESCE(format(' "%s"', left(r ->> 'label', 1000)), ''));
     h := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
          || '<meta name="viewport" content="width=device-width, initial-scale=1">'
          || '<meta name="generator" content="pg_perfaudit">'
@@ -1236,7 +1249,7 @@ BEGIN
          || '.suggestion{background:#f0fff4;border:1px solid #c6f6d5;border-radius:6px;padding:6px 8px;margin-top:6px}'
          || '.none{color:#5b6577}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}'
          || '</style></head><body>';
-    h := h || format('<header><h1>%s</h1><p>%s scope · database %s · role %s · %s – %s</p></header><main>',
+    h := h || format('<header><h1>%s</h1><p>%s scope &#183; database %s &#183; role %s &#183; %s &#8211; %s</p></header><main>',
                      perfaudit._html(title), perfaudit._html(r ->> 'scope'), perfaudit._html(r ->> 'database'),
                      perfaudit._html(r ->> 'role'),
                      to_char((r ->> 'started_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS'),
@@ -1264,14 +1277,14 @@ BEGIN
             h := h || '<div class="card tenant">'
                    || format('<h3>%s</h3>', CASE WHEN l ->> 'tenant' IS NULL THEN 'no tenant'
                                                  ELSE 'tenant ' || perfaudit._html(l ->> 'tenant') END)
-                   || format('<div class="sub">%s statements · p50 %s ms · p95 %s ms · p99 %s ms · max %s ms</div>',
+                   || format('<div class="sub">%s statements &#183; p50 %s ms &#183; p95 %s ms &#183; p99 %s ms &#183; max %s ms</div>',
                              l ->> 'calls', round((l ->> 'p50_ms')::numeric, 3), round((l ->> 'p95_ms')::numeric, 3),
                              round((l ->> 'p99_ms')::numeric, 3), round((l ->> 'max_ms')::numeric, 3))
                    || perfaudit._html_histogram(l) || '</div>';
         END LOOP;
         h := h || '</div>';
         IF jsonb_array_length(lat) > 24 THEN
-            h := h || format('<p class="none">… and %s more tenants (see report_json()).</p>', jsonb_array_length(lat) - 24);
+            h := h || format('<p class="none">&#8230; and %s more tenants (see report_json()).</p>', jsonb_array_length(lat) - 24);
         END IF;
     END IF;
 
@@ -1283,7 +1296,7 @@ BEGIN
         FOR t IN SELECT x FROM jsonb_array_elements(doc -> 'tenants') x LIMIT 50 LOOP
             FOR s IN SELECT x FROM jsonb_array_elements(t -> 'slowest') x LOOP
                 h := h || format('<tr><td>%s</td><td><code>%s</code></td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>',
-                                 COALESCE(perfaudit._html(t ->> 'tenant'), '–'),
+                                 COALESCE(perfaudit._html(t ->> 'tenant'), '&#8211;'),
                                  perfaudit._html(left(s ->> 'query', 400)), s ->> 'calls',
                                  round((s ->> 'total_ms')::numeric, 3), round((s ->> 'mean_ms')::numeric, 3),
                                  round((s ->> 'max_ms')::numeric, 3), s ->> 'rows', s ->> 'seq_scans');
@@ -1300,9 +1313,9 @@ BEGIN
             h := h || format('<div class="card finding %s"><h3><span class="sev">%s</span>%s%s</h3><div class="sub">%s%s</div><code>%s</code>%s</div>',
                              perfaudit._html(f ->> 'severity'), perfaudit._html(f ->> 'severity'),
                              perfaudit._html(f ->> 'kind'),
-                             COALESCE(' · ' || perfaudit._html(f ->> 'relation'), ''),
+                             COALESCE(' &#183; ' || perfaudit._html(f ->> 'relation'), ''),
                              perfaudit._html(f ->> 'message'),
-                             COALESCE(' · tenant ' || perfaudit._html(f ->> 'tenant'), ''),
+                             COALESCE(' &#183; tenant ' || perfaudit._html(f ->> 'tenant'), ''),
                              perfaudit._html(left(f ->> 'query', 600)),
                              COALESCE('<div class="suggestion">' || perfaudit._html(f ->> 'suggestion') || '</div>', ''));
         END LOOP;
@@ -1315,7 +1328,7 @@ BEGIN
                || '<table class="benchmarks"><thead><tr><th>benchmark</th><th>iterations</th><th>clients</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>per second</th><th>errors</th></tr></thead><tbody>';
         FOR b IN SELECT x FROM jsonb_array_elements(doc -> 'benchmarks') x LOOP
             h := h || format('<tr><td><code>%s</code></td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>',
-                             perfaudit._html(COALESCE(b ->> 'label', left(b ->> 'query', 200))),
+                             perfaudit._html(COALESCE(left(b ->> 'label', 1000), left(b ->> 'query', 200))),
                              b ->> 'iterations', b ->> 'clients',
                              round((b ->> 'p50_ms')::numeric, 3), round((b ->> 'p95_ms')::numeric, 3),
                              round((b ->> 'p99_ms')::numeric, 3), round((b ->> 'max_ms')::numeric, 3),

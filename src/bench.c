@@ -68,6 +68,7 @@
 #include "jsonout.h"
 #include "persist.h"
 #include "plan_inspect.h"
+#include "text.h"
 
 PG_FUNCTION_INFO_V1(pa_benchmark);
 
@@ -756,6 +757,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	pa_bench_args_from_call(fcinfo, &args, 0, 1, 2, 3);
 	if (!PG_ARGISNULL(4))
 		args.label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	pa_check_label(args.label);
 	pa_bench_arg_not_null(fcinfo, 5, "rollback");
 	args.rollback = PG_GETARG_BOOL(5);
 	args.clients = 1;

@@ -72,6 +72,7 @@
 #include "bench.h"
 #include "hooks.h"
 #include "plan_inspect.h"
+#include "text.h"
 
 #define PA_BC_MAGIC			0x50414243
 #define PA_BC_MAX_CLIENTS	1000
@@ -169,12 +170,7 @@ pa_bc_cancel_sleep(dsm_segment *seg, Datum arg)
 static void
 pa_bc_clip(char *dst, const char *src)
 {
-	int			len = strlen(src);
-
-	if (len >= PA_BC_MSG_LEN)
-		len = pg_mbcliplen(src, len, PA_BC_MSG_LEN - 1);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	pa_clip_copy(dst, src, PA_BC_MSG_LEN);
 }
 
 static void
@@ -890,6 +886,7 @@ pa_benchmark_concurrent(PG_FUNCTION_ARGS)
 	args.clients = PG_GETARG_INT32(1);
 	if (!PG_ARGISNULL(4))
 		args.label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	pa_check_label(args.label);
 	pa_bench_arg_not_null(fcinfo, 6, "rollback");
 	args.rollback = PG_GETARG_BOOL(6);
 

@@ -66,6 +66,7 @@
 #include "jsonout.h"
 #include "persist.h"
 #include "tenant.h"
+#include "text.h"
 
 PG_FUNCTION_INFO_V1(pa_start);
 PG_FUNCTION_INFO_V1(pa_stop);
@@ -420,7 +421,8 @@ pa_sink_text(PaSink *sink, uint64 queryid, int level, const char *text, int len)
 		return PA_NO_OFFSET;
 	e = hash_search(sink->texts, &key, HASH_ENTER, &found);
 	if (!found)
-		e->off = pa_buffer_put_text(sink->buf, text, Min(len, PA_MAX_QUERY_TEXT));
+		e->off = pa_buffer_put_text(sink->buf, text,
+									 pa_clip_len(text, len, PA_MAX_QUERY_TEXT));
 	return e->off;
 }
 
@@ -609,6 +611,7 @@ pa_start(PG_FUNCTION_ARGS)
 
 	pa_require_preload();
 	pa_check_session_change("start a capture run");
+	pa_check_label(label);
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,

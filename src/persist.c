@@ -52,6 +52,7 @@
 #include "hooks.h"
 #include "persist.h"
 #include "shmem.h"
+#include "text.h"
 
 /* A writer with nothing to do for this long exits. */
 #define PA_WRITER_IDLE_MS		5000
@@ -353,7 +354,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 				status = r->status;
 				if (status == PA_REQ_DONE || status == PA_REQ_FAILED)
 				{
-					strlcpy(errmsg_copy, r->errmsg, sizeof(errmsg_copy));
+					pa_clip_copy(errmsg_copy, r->errmsg, sizeof(errmsg_copy));
 					r->status = PA_REQ_FREE;
 				}
 				else if (status == PA_REQ_PENDING)
@@ -419,8 +420,8 @@ pa_writer_finish(int idx, PaRequestStatus status, const char *msg)
 	else
 	{
 		pa_shared->requests[idx].status = status;
-		strlcpy(pa_shared->requests[idx].errmsg, msg ? msg : "",
-				PA_ERRMSG_LEN);
+		pa_clip_copy(pa_shared->requests[idx].errmsg, msg ? msg : "",
+					 PA_ERRMSG_LEN);
 	}
 	pa_shared->requests[idx].writer_pid = 0;
 	LWLockRelease(pa_shared->lock);
@@ -512,7 +513,7 @@ pa_writer_shutdown(int code, Datum arg)
 			else
 			{
 				r->status = PA_REQ_FAILED;
-				strlcpy(r->errmsg, "the writer worker exited", PA_ERRMSG_LEN);
+				pa_clip_copy(r->errmsg, "the writer worker exited", PA_ERRMSG_LEN);
 			}
 			r->writer_pid = 0;
 		}

@@ -70,6 +70,7 @@
 #include "utils/syscache.h"
 
 #include "plan_inspect.h"
+#include "text.h"
 
 /* ----------------------------------------------------------------
  * Relation facts
@@ -291,16 +292,10 @@ pa_rel_info(Oid relid)
 
 		e->reltuples = cls->reltuples;
 		e->rowsecurity = cls->relrowsecurity;
-		{
-			const char *q = quote_qualified_identifier(nsp, NameStr(cls->relname));
-			int			len = strlen(q);
-
-			/* (only a name of quoted, escaped multibyte characters is this long) */
-			if (len >= (int) sizeof(e->qualname))
-				len = pg_mbcliplen(q, len, sizeof(e->qualname) - 1);
-			memcpy(e->qualname, q, len);
-			e->qualname[len] = '\0';
-		}
+		/* (only a name of quoted, escaped multibyte characters is too long) */
+		pa_clip_copy(e->qualname,
+					 quote_qualified_identifier(nsp, NameStr(cls->relname)),
+					 sizeof(e->qualname));
 		ReleaseSysCache(tup);
 	}
 	return e;

@@ -26,6 +26,7 @@
 #include "utils/guc.h"
 
 #include "tenant.h"
+#include "text.h"
 
 static int
 pa_hexval(char c)
@@ -42,24 +43,22 @@ pa_hexval(char c)
 void
 pa_clip_tenant(char *dst, const char *src)
 {
-	int			len = strlen(src);
-
-	if (len > PA_MAX_TENANT_LEN)
-		len = pg_mbcliplen(src, len, PA_MAX_TENANT_LEN);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	pa_clip_copy(dst, src, PA_MAX_TENANT_LEN + 1);
 }
 
 /*
  * Copy a tag value up to its closing quote, decoding %XX escapes; false if
  * the quote never comes before 'end', or if the decoded bytes are not
  * valid text in the database encoding (%FF%FE): such a tag names no tenant.
+ * Of a value longer than the buffer, the part kept must be valid.
  */
 static bool
 pa_copy_tag_value(const char *p, const char *end, char *out)
 {
 	char		buf[PA_MAX_TENANT_LEN * 4 + 1];
 	int			n = 0;
+	bool		overflow = false;
+	int			valid;
 
 	while (p < end && *p != '\'')
 	{
@@ -72,11 +71,17 @@ pa_copy_tag_value(const char *p, const char *end, char *out)
 		}
 		if (n < (int) sizeof(buf) - 1)
 			buf[n++] = c;
+		else
+			overflow = true;
 	}
 	buf[n] = '\0';
-	if (p >= end || n == 0 || strlen(buf) != (size_t) n ||
-		!pg_verifymbstr(buf, n, true))
+	if (p >= end || n == 0 || strlen(buf) != (size_t) n)
 		return false;
+	/* (the buffer may end inside a character: only what is kept counts) */
+	valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), buf, n);
+	if (valid < n && !(overflow && valid >= PA_MAX_TENANT_LEN))
+		return false;
+	buf[valid] = '\0';
 	pa_clip_tenant(out, buf);
 	return true;
 }
@@ -153,7 +158,11 @@ pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 	{
 		const char *v = GetConfigOption(pa_tenant_setting, true, false);
 
-		if (v != NULL && v[0] != '\0')
+		/*
+		 * A value given in the startup packet (PGOPTIONS='-c ...') is not
+		 * converted or checked by the server: invalid text names no tenant.
+		 */
+		if (v != NULL && v[0] != '\0' && pg_verifymbstr(v, strlen(v), true))
 		{
 			pa_clip_tenant(out, v);
 			return true;

@@ -43,6 +43,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -51,10 +52,12 @@
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "tenant.h"
+#include "text.h"
 #include "tenant_stats.h"
 
 #define PA_HIST_BUCKETS		128
@@ -430,6 +433,46 @@ pa_require_stats(void)
 				 errmsg("pg_perfaudit tenant statistics are not set up")));
 }
 
+/*
+ * Tenants are kept as the bytes of their own database's encoding, and the
+ * views show every database's: a tenant of another database, unless it is
+ * ASCII, must be converted to be valid text here.  That needs the catalogs,
+ * which are not read with tenant_lock held (a backend holding a catalog
+ * lock may be waiting for tenant_lock): such entries are copied under the
+ * lock and turned into rows after it.
+ */
+static bool
+pa_tenant_needs_conversion(const PaTenantKey *k)
+{
+	const char *p;
+
+	if (!k->has_tenant || k->dbid == MyDatabaseId)
+		return false;
+	for (p = k->tenant; *p; p++)
+		if (IS_HIGHBIT_SET(*p))
+			return true;
+	return false;
+}
+
+/* A tenant of database dbid as text of this database's encoding. */
+static Datum
+pa_tenant_datum(const PaTenantKey *k)
+{
+	int			encoding = -1;	/* a dropped database's: unknown */
+	HeapTuple	tup;
+
+	if (!pa_tenant_needs_conversion(k))
+		return CStringGetTextDatum(k->tenant);
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(k->dbid));
+	if (HeapTupleIsValid(tup))
+	{
+		encoding = ((Form_pg_database) GETSTRUCT(tup))->encoding;
+		ReleaseSysCache(tup);
+	}
+	return CStringGetTextDatum(pa_text_from_encoding(k->tenant, strlen(k->tenant),
+													 encoding));
+}
+
 /* perfaudit._tenant_stats(): the rows of the tenant_stats view. */
 Datum
 pa_tenant_stats(PG_FUNCTION_ARGS)
@@ -437,25 +480,52 @@ pa_tenant_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	PaTenantEntry *e;
+	List	   *later = NIL;
+	ListCell   *lc;
+	bool		locked;
 
 	pa_require_stats();
 	InitMaterializedSRF(fcinfo, 0);
 
 	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
+	locked = true;
 	hash_seq_init(&status, pa_tenant_hash);
-	while ((e = hash_seq_search(&status)) != NULL)
+	lc = NULL;
+	for (;;)
 	{
 		PaTenantEntry c;
 		Datum		values[11];
 		bool		nulls[11];
 
-		SpinLockAcquire(&e->mutex);
-		memcpy(&c, e, sizeof(c));
-		SpinLockRelease(&e->mutex);
+		if (locked)
+		{
+			if ((e = hash_seq_search(&status)) == NULL)
+			{
+				LWLockRelease(pa_shared->tenant_lock);
+				locked = false;
+				lc = list_head(later);
+				continue;
+			}
+			SpinLockAcquire(&e->mutex);
+			memcpy(&c, e, sizeof(c));
+			SpinLockRelease(&e->mutex);
+			if (pa_tenant_needs_conversion(&c.key))
+			{
+				later = lappend(later, memcpy(palloc(sizeof(c)), &c, sizeof(c)));
+				continue;
+			}
+		}
+		else
+		{
+			if (lc == NULL)
+				break;
+			memcpy(&c, lfirst(lc), sizeof(c));
+			lc = lnext(later, lc);
+		}
 
 		memset(nulls, 0, sizeof(nulls));
 		if (c.key.has_tenant)
-			values[0] = CStringGetTextDatum(c.key.tenant);
+			values[0] = pa_tenant_datum(&c.key);
 		else
 			nulls[0] = true;
 		values[1] = ObjectIdGetDatum(c.key.dbid);
@@ -470,7 +540,6 @@ pa_tenant_stats(PG_FUNCTION_ARGS)
 		values[10] = TimestampTzGetDatum(c.last_seen);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(pa_shared->tenant_lock);
 	return (Datum) 0;
 }
 
@@ -481,25 +550,53 @@ pa_tenant_statements(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	PaTenantStmtEntry *e;
+	List	   *later = NIL;
+	ListCell   *lc;
+	bool		locked;
 
 	pa_require_stats();
 	InitMaterializedSRF(fcinfo, 0);
 
+	/* (as pa_tenant_stats) */
 	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
+	locked = true;
 	hash_seq_init(&status, pa_tenant_stmt_hash);
-	while ((e = hash_seq_search(&status)) != NULL)
+	lc = NULL;
+	for (;;)
 	{
 		PaTenantStmtEntry c;
 		Datum		values[8];
 		bool		nulls[8];
 
-		SpinLockAcquire(&e->mutex);
-		memcpy(&c, e, sizeof(c));
-		SpinLockRelease(&e->mutex);
+		if (locked)
+		{
+			if ((e = hash_seq_search(&status)) == NULL)
+			{
+				LWLockRelease(pa_shared->tenant_lock);
+				locked = false;
+				lc = list_head(later);
+				continue;
+			}
+			SpinLockAcquire(&e->mutex);
+			memcpy(&c, e, sizeof(c));
+			SpinLockRelease(&e->mutex);
+			if (pa_tenant_needs_conversion(&c.key.tenant))
+			{
+				later = lappend(later, memcpy(palloc(sizeof(c)), &c, sizeof(c)));
+				continue;
+			}
+		}
+		else
+		{
+			if (lc == NULL)
+				break;
+			memcpy(&c, lfirst(lc), sizeof(c));
+			lc = lnext(later, lc);
+		}
 
 		memset(nulls, 0, sizeof(nulls));
 		if (c.key.tenant.has_tenant)
-			values[0] = CStringGetTextDatum(c.key.tenant.tenant);
+			values[0] = pa_tenant_datum(&c.key.tenant);
 		else
 			nulls[0] = true;
 		values[1] = Int64GetDatum((int64) c.key.queryid);
@@ -511,7 +608,6 @@ pa_tenant_statements(PG_FUNCTION_ARGS)
 		values[7] = ObjectIdGetDatum(c.key.tenant.dbid);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(pa_shared->tenant_lock);
 	return (Datum) 0;
 }
 

@@ -468,7 +468,8 @@ my $calls = q{
     SELECT statements FROM perfaudit.stop();
     -- the internal functions PUBLIC may call (the allowed list in 5. below),
     -- and the tenant statistics' own
-    SELECT perfaudit._html('<b>&"</b>'), perfaudit._summarise_samples(ARRAY[3, 1, 2]::pg_catalog.float8[]),
+    SELECT perfaudit._html('<b>&"</b>'), perfaudit._escape('a' || pg_catalog.chr(10) || 'b'),
+           perfaudit._summarise_samples(ARRAY[3, 1, 2]::pg_catalog.float8[]),
            perfaudit._html_histogram((perfaudit.report_json()) OPERATOR(pg_catalog.->) 'tenant_latency'
                                      OPERATOR(pg_catalog.->) 0) IS NOT NULL,
            perfaudit._html_benchmarks('[]'::pg_catalog.jsonb), (perfaudit._assert_run(NULL)).run_id IS NOT NULL,
@@ -625,10 +626,14 @@ my $stored_bench = qq{SELECT CASE WHEN count(*) = 1 AND bool_and(md5(query) = md
 my %small_ok = map { $_ => qr/^ok$/ } qw(comment controls json multi quotes unicode);
 # Junk worth a label (a client start is slow: the rest only as queries).
 my @as_label = qw(controls empty huge json quotes unicode);
+# Labels are at most 1000 bytes (issue 14): the longer junk is refused, and
+# so not stored.
+my %long_label = map { $_ => qr/^22001: label is too long/ } qw(huge random);
+my %long_unstored = map { $_ => qr/^mismatch$/ } qw(huge random);
 # [case, SQL (%1$L is the junk), expected by default, expected per junk,
 #  the junk to try (default: all)]
 my @cases = (
-	[ 'start/stop label', q{SELECT pa_label_case(%1$L)}, qr/^ok$/ ],
+	[ 'start/stop label', q{SELECT pa_label_case(%1$L)}, qr/^ok$/, \%long_label ],
 	[ 'start scope', q{SELECT 'ok' FROM perfaudit.start('x', %1$L)}, qr/^22023: / ],
 	# Before any benchmark with a junk label: save_baseline() keeps the
 	# labels too.  Long names exceed the baselines primary key's limit: a
@@ -657,14 +662,15 @@ my @cases = (
 	[ 'benchmark label and literal',
 		qq{SELECT CASE WHEN md5(b.label) = md5(%1\$L) AND md5(b.query) = md5('SELECT ' || quote_literal(%1\$L))
                         AND b.$mine THEN 'ok' ELSE 'mismatch' END
-             FROM perfaudit.benchmark('SELECT ' || quote_literal(%1\$L), 2, label => %1\$L) b}, qr/^ok$/ ],
-	[ 'benchmark stored', $stored_bench =~ s/%2\$s/1/r, qr/^ok$/ ],
+             FROM perfaudit.benchmark('SELECT ' || quote_literal(%1\$L), 2, label => %1\$L) b}, qr/^ok$/,
+		\%long_label ],
+	[ 'benchmark stored', $stored_bench =~ s/%2\$s/1/r, qr/^ok$/, \%long_unstored ],
 	[ 'benchmark_concurrent label and literal',
 		qq{SELECT CASE WHEN md5(b.label) = md5(%1\$L) AND md5(b.query) = md5('SELECT ' || quote_literal(%1\$L))
                         AND b.$mine AND b.errors = 0 THEN 'ok' ELSE 'mismatch' END
              FROM perfaudit.benchmark_concurrent('SELECT ' || quote_literal(%1\$L), 2, 4, label => %1\$L) b},
-		qr/^ok$/, undef, \@as_label ],
-	[ 'benchmark_concurrent stored', $stored_bench =~ s/%2\$s/2/r, qr/^ok$/, undef, \@as_label ],
+		qr/^ok$/, \%long_label, \@as_label ],
+	[ 'benchmark_concurrent stored', $stored_bench =~ s/%2\$s/2/r, qr/^ok$/, \%long_unstored, \@as_label ],
 	[ 'benchmark_concurrent query', q{SELECT 'ok' FROM perfaudit.benchmark_concurrent(%1$L, 2, 4)}, $err_re,
 		\%one_statement ],
 	[ 'benchmark tenant',
@@ -816,7 +822,7 @@ my %allowed = (
 		benchmark_concurrent(text,integer,integer,text[],text,integer,boolean)
 		discard_run() export_baseline(text) import_baseline(jsonb) last_run() report(bigint)
 		report_html(bigint) report_json(bigint) save_baseline(text,bigint) start(text,text) stop()
-		_assert_run(bigint) _html(text) _html_benchmarks(jsonb) _html_histogram(jsonb)
+		_assert_run(bigint) _escape(text,boolean) _html(text) _html_benchmarks(jsonb) _html_histogram(jsonb)
 		_summarise_samples(float8[])))),
 	'function _metrics(bigint)' => "{$X,=X/$su}",
 	(map { ("function $_" => "{$X}") } split(' ', q(
