@@ -58,8 +58,8 @@ BEGIN
     END IF;
     r := perfaudit._assert_run(assert_no_findings.run_id);
     SELECT pg_catalog.string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind),
-           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, f.message,
-                                 pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120)),
+           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, perfaudit._escape(f.message),
+                                 perfaudit._escape(pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120))),
                                  E'\n' ORDER BY f.finding_id)
       INTO found_kinds, lines
       FROM perfaudit.findings AS f
@@ -69,7 +69,7 @@ BEGIN
         RAISE EXCEPTION 'capture run has findings: %', found_kinds
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format(E'Run %s%s:\n%s', r.run_id,
-                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''), lines);
+                                             COALESCE(pg_catalog.format(' (%s)', perfaudit._escape(r.label)), ''), lines);
     END IF;
     -- Executions beyond max_run_statements were counted but not examined:
     -- the absence of findings is not proven, and must not pass silently.
@@ -77,7 +77,7 @@ BEGIN
         RAISE EXCEPTION 'capture run is incomplete: % executions were not kept', r.overflow
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('Run %s%s kept %s of %s executions one by one; findings among the rest cannot be ruled out.',
-                                             r.run_id, COALESCE(pg_catalog.format(' (%s)', r.label), ''),
+                                             r.run_id, COALESCE(pg_catalog.format(' (%s)', perfaudit._escape(r.label)), ''),
                                              r.statements OPERATOR(pg_catalog.-) r.overflow, r.statements),
                   HINT = 'Raise perfaudit.max_run_statements for this run.';
     END IF;
@@ -790,3 +790,77 @@ CREATE FUNCTION perfaudit._summarise_samples(samples float8[],
 RETURNS record
 AS 'MODULE_PATHNAME', 'pa_summarise_samples'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- Texts from data in its messages are escaped (a label or statement
+-- could print a line of its own in a CI log).
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_regression(baseline text, tolerance float8 DEFAULT 1.25,
+                                               run_id bigint DEFAULT NULL, noise_ms float8 DEFAULT 1.0)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint := assert_no_regression.run_id;
+    worse text[];
+    nworse int;
+    missing text[];
+BEGIN
+    IF baseline IS NULL OR tolerance IS NULL OR noise_ms IS NULL THEN
+        RAISE EXCEPTION 'baseline, tolerance and noise_ms must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF NOT (tolerance > 0 AND tolerance < 'Infinity') THEN
+        RAISE EXCEPTION 'tolerance must be a positive factor' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('tolerance = %s', tolerance);
+    END IF;
+    IF NOT (noise_ms >= 0 AND noise_ms < 'Infinity') THEN
+        RAISE EXCEPTION 'noise_ms must not be negative' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('noise_ms = %s', noise_ms);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM perfaudit.baselines b WHERE b.name = baseline) THEN
+        RAISE EXCEPTION 'baseline "%" does not exist', baseline USING ERRCODE = '42704',
+            HINT = 'Create it with perfaudit.save_baseline() or perfaudit.import_baseline().';
+    END IF;
+    IF EXISTS (SELECT 1 FROM perfaudit.baselines b
+                WHERE b.name = baseline AND b.metric !~ '^benchmark\.') THEN
+        rid := (perfaudit._assert_run(rid)).run_id;
+    END IF;
+
+    WITH cmp AS (
+        SELECT b.metric, b.key, b.value AS base, b.query,
+               CASE WHEN b.metric ~ '^benchmark\.' THEN c.value
+                    ELSE COALESCE(c.value, 0) END AS cur   -- a statement no longer run: 0
+          FROM perfaudit.baselines b
+          LEFT JOIN perfaudit._metrics(rid) c ON c.metric = b.metric AND c.key = b.key
+         WHERE b.name = baseline
+    )
+    SELECT array_agg(pg_catalog.format('%s%s: %s > %s x %s%s',
+                                       x.metric,
+                                       CASE WHEN x.key <> '' THEN ' [' || perfaudit._escape(x.key) || ']' ELSE '' END,
+                                       round(x.cur::numeric, 3), tolerance, round(x.base::numeric, 3),
+                                       CASE WHEN x.query IS NOT NULL
+                                            THEN ' -- ' || perfaudit._escape(left(regexp_replace(x.query, '\s+', ' ', 'g'), 80))
+                                            ELSE '' END)
+                     ORDER BY x.metric, x.key) FILTER (WHERE x.worse),
+           array_agg(DISTINCT x.key) FILTER (WHERE x.cur IS NULL)
+      INTO worse, missing
+      FROM (SELECT cmp.*,
+                   cmp.cur > tolerance * cmp.base
+                   AND (cmp.metric !~ '_ms$' OR cmp.cur - cmp.base > noise_ms) AS worse
+              FROM cmp) AS x;
+
+    IF missing IS NOT NULL THEN
+        RAISE WARNING 'baseline "%" has benchmarks with no current result: %', perfaudit._escape(baseline),
+            perfaudit._escape(array_to_string(missing, ', '))
+            USING HINT = 'Run perfaudit.benchmark() with those labels before asserting.';
+    END IF;
+    nworse := COALESCE(cardinality(worse), 0);
+    IF nworse > 0 THEN
+        RAISE EXCEPTION 'performance regressed against baseline "%": % metric(s) worse than % x baseline',
+            baseline, nworse, tolerance
+            USING ERRCODE = 'PA001',
+                  DETAIL = array_to_string(worse[1:20], E'\n')
+                           || CASE WHEN nworse > 20 THEN pg_catalog.format(E'\n... and %s more', nworse - 20) ELSE '' END
+                           || COALESCE(pg_catalog.format(E'\n(run %s)', rid), '');
+    END IF;
+    RETURN true;
+END $$;

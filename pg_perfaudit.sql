@@ -322,8 +322,8 @@ BEGIN
     END IF;
     r := perfaudit._assert_run(assert_no_findings.run_id);
     SELECT pg_catalog.string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind),
-           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, f.message,
-                                 pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120)),
+           pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, perfaudit._escape(f.message),
+                                 perfaudit._escape(pg_catalog.left(pg_catalog.regexp_replace(f.query, '\s+', ' ', 'g'), 120))),
                                  E'\n' ORDER BY f.finding_id)
       INTO found_kinds, lines
       FROM perfaudit.findings AS f
@@ -333,7 +333,7 @@ BEGIN
         RAISE EXCEPTION 'capture run has findings: %', found_kinds
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format(E'Run %s%s:\n%s', r.run_id,
-                                             COALESCE(pg_catalog.format(' (%s)', r.label), ''), lines);
+                                             COALESCE(pg_catalog.format(' (%s)', perfaudit._escape(r.label)), ''), lines);
     END IF;
     -- Executions beyond max_run_statements were counted but not examined:
     -- the absence of findings is not proven, and must not pass silently.
@@ -341,7 +341,7 @@ BEGIN
         RAISE EXCEPTION 'capture run is incomplete: % executions were not kept', r.overflow
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('Run %s%s kept %s of %s executions one by one; findings among the rest cannot be ruled out.',
-                                             r.run_id, COALESCE(pg_catalog.format(' (%s)', r.label), ''),
+                                             r.run_id, COALESCE(pg_catalog.format(' (%s)', perfaudit._escape(r.label)), ''),
                                              r.statements OPERATOR(pg_catalog.-) r.overflow, r.statements),
                   HINT = 'Raise perfaudit.max_run_statements for this run.';
     END IF;
@@ -898,10 +898,10 @@ BEGIN
     )
     SELECT array_agg(pg_catalog.format('%s%s: %s > %s x %s%s',
                                        x.metric,
-                                       CASE WHEN x.key <> '' THEN ' [' || x.key || ']' ELSE '' END,
+                                       CASE WHEN x.key <> '' THEN ' [' || perfaudit._escape(x.key) || ']' ELSE '' END,
                                        round(x.cur::numeric, 3), tolerance, round(x.base::numeric, 3),
                                        CASE WHEN x.query IS NOT NULL
-                                            THEN ' -- ' || left(regexp_replace(x.query, '\s+', ' ', 'g'), 80)
+                                            THEN ' -- ' || perfaudit._escape(left(regexp_replace(x.query, '\s+', ' ', 'g'), 80))
                                             ELSE '' END)
                      ORDER BY x.metric, x.key) FILTER (WHERE x.worse),
            array_agg(DISTINCT x.key) FILTER (WHERE x.cur IS NULL)
@@ -912,8 +912,8 @@ BEGIN
               FROM cmp) AS x;
 
     IF missing IS NOT NULL THEN
-        RAISE WARNING 'baseline "%" has benchmarks with no current result: %', baseline,
-            array_to_string(missing, ', ')
+        RAISE WARNING 'baseline "%" has benchmarks with no current result: %', perfaudit._escape(baseline),
+            perfaudit._escape(array_to_string(missing, ', '))
             USING HINT = 'Run perfaudit.benchmark() with those labels before asserting.';
     END IF;
     nworse := COALESCE(cardinality(worse), 0);

@@ -44,6 +44,23 @@ SELECT h ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' AS html_controls,
        strpos(h, E'&quot;forged\nFindings (0)\n  none\\&quot;') > 0 AS title_kept
   FROM perfaudit.report_html(:forged_run) AS h;
 
+-- The assertions' errors, which CI logs print too: the label, finding
+-- messages and statements in the detail are escaped as well.
+CREATE FUNCTION pa_detail_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    d text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN d;
+END $$;
+SELECT strpos(d, E'(forged\\nFindings (0)\\n  none\\\\)') > 0 AS label_escaped,
+       d !~ E'\nFindings \\(0\\)' AS no_forged_line,
+       d ~ E'\n' AS has_finding_lines
+  FROM pa_detail_of(format('SELECT perfaudit.assert_no_findings(NULL, %s)', :forged_run)) AS d;
+
 -- _escape() on its own.
 SELECT perfaudit._escape(E'a\\b\nc\rd\te\x01f\x1fg\x7fh') AS escaped,
        perfaudit._escape(E'a\\b\nc\rd\te\x01f', true) AS for_html,

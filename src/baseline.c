@@ -169,6 +169,22 @@ pa_metrics_count(Jsonb *doc)
 	return JsonContainerSize(v->val.binary.data);
 }
 
+/* doc.name, or NULL when it is not a string. */
+static text *
+pa_doc_name(Jsonb *doc)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "name";
+	k.val.string.len = strlen("name");
+	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
 /*
  * Hand doc ({"name", "recorded_at"?, "metrics"}) to the writer for the
  * caller's role: the role is added here, never taken from the document.
@@ -214,8 +230,6 @@ pa_import_baseline(PG_FUNCTION_ARGS)
 	Datum		args[1];
 	bool		nulls[1];
 	Jsonb	   *doc;
-	JsonbValue	k;
-	JsonbValue *v;
 	text	   *name;
 
 	pa_require_preload();
@@ -224,14 +238,29 @@ pa_import_baseline(PG_FUNCTION_ARGS)
 	/* checks the document and returns it as it is stored */
 	doc = DatumGetJsonbP(pa_call_internal("_baseline_from_doc", 1, argtypes, args, nulls));
 
-	k.type = jbvString;
-	k.val.string.val = "name";
-	k.val.string.len = strlen("name");
-	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type != jbvString)
+	name = pa_doc_name(doc);
+	if (name == NULL)
 		elog(ERROR, "perfaudit._baseline_from_doc returned no name");
-	name = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 	pa_check_baseline_name(name);
 	pa_store_baseline(doc);
 	PG_RETURN_TEXT_P(name);
+}
+
+/*
+ * _persist_baseline(doc jsonb): the storing function of 0.1.0, whose
+ * save_baseline() and import_baseline() call it until ALTER EXTENSION
+ * pg_perfaudit UPDATE replaces them (the library is upgraded first).  It
+ * checks the name and its owner as the functions above do.
+ */
+PG_FUNCTION_INFO_V1(pa_persist_baseline);
+
+Datum
+pa_persist_baseline(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+
+	pa_require_preload();
+	pa_check_baseline_name(pa_doc_name(doc));
+	pa_store_baseline(doc);
+	PG_RETURN_VOID();
 }

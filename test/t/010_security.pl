@@ -468,7 +468,7 @@ my $calls = q{
     SELECT statements FROM perfaudit.stop();
     -- the internal functions PUBLIC may call (the allowed list in 5. below),
     -- and the tenant statistics' own
-    SELECT perfaudit._html('<b>&"</b>'), perfaudit._escape('a' || pg_catalog.chr(10) || 'b'),
+    SELECT perfaudit._html('<b>&"</b>'), perfaudit._escape(E'a\nb'),
            perfaudit._summarise_samples(ARRAY[3, 1, 2]::pg_catalog.float8[]),
            perfaudit._html_histogram((perfaudit.report_json()) OPERATOR(pg_catalog.->) 'tenant_latency'
                                      OPERATOR(pg_catalog.->) 0) IS NOT NULL,
