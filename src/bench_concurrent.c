@@ -970,7 +970,10 @@ pa_bc_take_lease(int nclients)
 	role_backends = CountUserBackends(roleid);
 	db_backends = CountDBConnections(MyDatabaseId);
 
-	Assert(pa_bc_lease < 0);
+	if (pa_bc_lease >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("benchmark_concurrent() cannot be called while this session runs one")));
 	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < PA_MAX_BENCH_LEASES; i++)
 	{
