@@ -51,11 +51,14 @@ my %work = (
 
 # The second connection, in postgres, issues the commands.
 my $admin = $node->background_psql('postgres', on_error_stop => 0);
+$admin->set_query_timer_restart();
+$admin->query_safe('SET client_min_messages = warning');
 
 # One command from the admin connection: (seconds, error or '').
 sub timed
 {
 	my ($sql) = @_;
+	$admin->{stderr} = '';	# query() keeps what earlier queries printed
 	my $t0 = time;
 	my ($out, $failed) = $admin->query($sql);
 	my $s = time - $t0;
@@ -68,6 +71,7 @@ sub retry
 	my ($sql) = @_;
 	for (1 .. 30)
 	{
+		$admin->{stderr} = '';
 		my (undef, $failed) = $admin->query($sql);
 		return if !$failed;
 		sleep 1;
@@ -84,7 +88,7 @@ for my $case ('plain', 'stop', 'benchmark', 'benchmark_concurrent')
 	{
 		# DROP DATABASE of a database the work just ran in.
 		my $db = 'd' . $n++;
-		$admin->query_safe("CREATE DATABASE $db TEMPLATE tmpl");
+		retry("CREATE DATABASE $db TEMPLATE tmpl");
 		$node->safe_psql($db, $work{$case});
 		my ($s, $err) = timed("DROP DATABASE $db");
 		push @{ $times{"$case/drop"} }, $s;
@@ -100,7 +104,7 @@ for my $case ('plain', 'stop', 'benchmark', 'benchmark_concurrent')
 		($s, $err) = timed("CREATE DATABASE $db TEMPLATE tmpl");
 		push @{ $times{"$case/template"} }, $s;
 		push @{ $failures{"$case/template"} }, $err if $err ne '';
-		$admin->query_safe("DROP DATABASE IF EXISTS $db");
+		retry("DROP DATABASE IF EXISTS $db");
 	}
 }
 
