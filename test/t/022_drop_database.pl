@@ -82,9 +82,11 @@ sub retry
 my %times;
 my %failures;
 my $n = 0;
-for my $case ('plain', 'stop', 'benchmark', 'benchmark_concurrent')
+# The cases take turns, so that each copies a template of the same size
+# (it grows with the runs and benchmarks stored in it).
+for my $round (1 .. $rounds)
 {
-	for my $round (1 .. $rounds)
+	for my $case ('plain', 'stop', 'benchmark', 'benchmark_concurrent')
 	{
 		# DROP DATABASE of a database the work just ran in.
 		my $db = 'd' . $n++;
