@@ -35,8 +35,22 @@
  * and raises an error instead.
  *
  * Clients are background workers, so they count against
- * max_worker_processes (with the writer and parallel query); asking for more
- * than can be started is an error before anything runs.
+ * max_worker_processes with the writer and parallel query, and core checks
+ * no connection limit for them.  Before anything runs, the leader takes a
+ * lease on its clients in shared memory (bench_leases[], under
+ * pa_shared->lock) and refuses the call if it would exceed
+ *	- perfaudit.max_benchmark_clients, the clients of one role (the session
+ *	  user they connect as) over all its sessions (53400);
+ *	- max_worker_processes - perfaudit.benchmark_reserved_workers, the
+ *	  clients of all roles together: the slots left are for the writer of
+ *	  every database and for parallel query, which a role's benchmark must
+ *	  not starve (53000);
+ *	- the role's and the database's CONNECTION LIMIT, counting their
+ *	  backends as core does (CountUserBackends(), CountDBConnections()) plus
+ *	  the clients already running under leases (53300, as core).
+ * The lease is given back when the call ends, by error and exit too.  Every
+ * client has exited when benchmark_concurrent() returns or fails, so none
+ * keeps the database busy for a DROP DATABASE that follows.
  *
  *-------------------------------------------------------------------------
  */
@@ -61,8 +75,11 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -73,6 +90,7 @@
 #include "hooks.h"
 #include "plan_inspect.h"
 #include "text.h"
+#include "shmem.h"
 
 #define PA_BC_MAGIC			0x50414243
 #define PA_BC_MAX_CLIENTS	1000
@@ -81,6 +99,7 @@
 #define PA_BC_MSG_LEN		256
 #define PA_BC_FACTS_LEN		8192
 #define PA_BC_SINGLE_MIN	50		/* samples of the single-client pass */
+#define PA_BC_EXIT_WAIT_MS	5000	/* for terminated clients to exit */
 
 PG_FUNCTION_INFO_V1(pa_benchmark_concurrent);
 PGDLLEXPORT void pa_bench_client_main(Datum main_arg);
@@ -669,11 +688,30 @@ pa_bc_stop_clients(int code, Datum arg)
 	PaBcLeader *leader = (PaBcLeader *) DatumGetPointer(arg);
 	int			c;
 
+	TimestampTz deadline;
+
 	pg_atomic_write_u32(&leader->sh->go, PA_BC_STOP);
 	ConditionVariableBroadcast(&leader->sh->cv);
 	for (c = 0; c < leader->nclients; c++)
 		if (leader->handles[c] != NULL)
 			TerminateBackgroundWorker(leader->handles[c]);
+
+	/*
+	 * Wait (bounded, without checking for interrupts: an error is being
+	 * handled) until they have exited, so that none is left connected to
+	 * the database when the call's error reaches the client.
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PA_BC_EXIT_WAIT_MS);
+	for (c = 0; c < leader->nclients; c++)
+	{
+		pid_t		pid;
+
+		if (leader->handles[c] == NULL)
+			continue;
+		while (GetBackgroundWorkerPid(leader->handles[c], &pid) != BGWH_STOPPED &&
+			   GetCurrentTimestamp() < deadline)
+			pg_usleep(1000L);
+	}
 }
 
 /* Errors that concurrency itself causes, which a benchmark counts. */
@@ -867,6 +905,144 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	dsm_detach(seg);
 }
 
+/* ----------------------------------------------------------------
+ * Leases: how many clients may run
+ * ----------------------------------------------------------------
+ */
+
+static int	pa_bc_lease = -1;	/* our entry in bench_leases[], if any */
+
+static void
+pa_bc_release_lease(int code, Datum arg)
+{
+	if (pa_bc_lease < 0)
+		return;
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	if (pa_shared->bench_leases[pa_bc_lease].pid == MyProcPid)
+		memset(&pa_shared->bench_leases[pa_bc_lease], 0, sizeof(PaBenchLease));
+	LWLockRelease(pa_shared->lock);
+	pa_bc_lease = -1;
+}
+
+/*
+ * Take a lease on nclients clients or raise the error that says which limit
+ * they would exceed.  The backends counted by CountUserBackends() and
+ * CountDBConnections() (this one among them) are counted before the lock
+ * is taken: like core's own check, the limit is approximate when sessions
+ * connect at the same moment.
+ */
+static void
+pa_bc_take_lease(int nclients)
+{
+	Oid			roleid = GetSessionUserId();
+	HeapTuple	tup;
+	int			rolconnlimit;
+	bool		rolsuper;
+	int			datconnlimit;
+	char	   *rolname;
+	char	   *datname;
+	int			role_backends;
+	int			db_backends;
+	int			role_clients = 0;
+	int			db_clients = 0;
+	int			all_clients = 0;
+	int			budget = max_worker_processes - pa_benchmark_reserved_workers;
+	int			free_lease = -1;
+	int			i;
+
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for role %u", roleid);
+	rolconnlimit = ((Form_pg_authid) GETSTRUCT(tup))->rolconnlimit;
+	rolsuper = ((Form_pg_authid) GETSTRUCT(tup))->rolsuper;
+	rolname = pstrdup(NameStr(((Form_pg_authid) GETSTRUCT(tup))->rolname));
+	ReleaseSysCache(tup);
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+	datconnlimit = ((Form_pg_database) GETSTRUCT(tup))->datconnlimit;
+	datname = pstrdup(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname));
+	ReleaseSysCache(tup);
+	role_backends = CountUserBackends(roleid);
+	db_backends = CountDBConnections(MyDatabaseId);
+
+	if (pa_bc_lease >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("benchmark_concurrent() cannot be called while this session runs one")));
+	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PA_MAX_BENCH_LEASES; i++)
+	{
+		PaBenchLease *l = &pa_shared->bench_leases[i];
+
+		if (l->pid == 0)
+		{
+			if (free_lease < 0)
+				free_lease = i;
+			continue;
+		}
+		all_clients += l->nclients;
+		if (l->roleid == roleid)
+			role_clients += l->nclients;
+		if (l->dboid == MyDatabaseId)
+			db_clients += l->nclients;
+	}
+	if (free_lease >= 0 &&
+		role_clients + nclients <= pa_max_benchmark_clients &&
+		all_clients + nclients <= budget &&
+		(rolsuper || rolconnlimit < 0 ||
+		 role_backends + role_clients + nclients <= rolconnlimit) &&
+		(rolsuper || datconnlimit < 0 ||
+		 db_backends + db_clients + nclients <= datconnlimit))
+	{
+		PaBenchLease *l = &pa_shared->bench_leases[free_lease];
+
+		l->pid = MyProcPid;
+		l->roleid = roleid;
+		l->dboid = MyDatabaseId;
+		l->nclients = nclients;
+		pa_bc_lease = free_lease;
+	}
+	LWLockRelease(pa_shared->lock);
+	if (pa_bc_lease >= 0)
+		return;
+
+	/* Which limit: in the order a user can act on them. */
+	if (role_clients + nclients > pa_max_benchmark_clients)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many benchmark clients for role \"%s\"", rolname),
+				 errdetail("%d clients asked for, %d running in other calls of this role, perfaudit.max_benchmark_clients is %d.",
+						   nclients, role_clients, pa_max_benchmark_clients),
+				 errhint("Ask for fewer clients, or have a superuser raise perfaudit.max_benchmark_clients for the role (ALTER ROLE ... SET).")));
+	if (!rolsuper && rolconnlimit >= 0 &&
+		role_backends + role_clients + nclients > rolconnlimit)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+				 errmsg("too many connections for role \"%s\"", rolname),
+				 errdetail("The %d benchmark clients would connect as the role, which has %d connections and %d benchmark clients already; its CONNECTION LIMIT is %d.",
+						   nclients, role_backends, role_clients, rolconnlimit)));
+	if (!rolsuper && datconnlimit >= 0 &&
+		db_backends + db_clients + nclients > datconnlimit)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+				 errmsg("too many connections for database \"%s\"", datname),
+				 errdetail("The %d benchmark clients would connect to the database, which has %d connections and %d benchmark clients already; its CONNECTION LIMIT is %d.",
+						   nclients, db_backends, db_clients, datconnlimit)));
+	if (all_clients + nclients > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("not enough background worker slots for %d benchmark clients", nclients),
+				 errdetail("Benchmark clients may use max_worker_processes (%d) minus perfaudit.benchmark_reserved_workers (%d) slots, %d in all; %d are in use by other benchmarks.",
+						   max_worker_processes, pa_benchmark_reserved_workers,
+						   Max(budget, 0), all_clients),
+				 errhint("Ask for fewer clients, wait for the other benchmarks, or raise max_worker_processes (needs a server restart).")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("too many concurrent benchmark_concurrent() calls"),
+			 errdetail("At most %d run at once, cluster-wide.", PA_MAX_BENCH_LEASES)));
+}
+
 /*
  * benchmark_concurrent(query, clients, iterations, tenants, label, warmup,
  *						rollback)
@@ -922,19 +1098,25 @@ pa_benchmark_concurrent(PG_FUNCTION_ARGS)
 
 	benchmark_id = (uint64) nextval_internal(pa_extension_sequence("benchmarks_benchmark_id_seq"), false);
 
-	if (args.clients > 1)
+	pa_bc_take_lease(args.clients);
+	PG_ENSURE_ERROR_CLEANUP(pa_bc_release_lease, (Datum) 0);
 	{
-		PaBenchResult single;
-		int			n1 = Max((args.iterations + args.clients - 1) / args.clients,
-							 Min(args.iterations, PA_BC_SINGLE_MIN));
+		if (args.clients > 1)
+		{
+			PaBenchResult single;
+			int			n1 = Max((args.iterations + args.clients - 1) / args.clients,
+								 Min(args.iterations, PA_BC_SINGLE_MIN));
 
-		memset(&single, 0, sizeof(single));
-		pa_bc_pass(&args, 1, n1, &single);
-		res.single_p50_ms = single.p50_ms;
-		res.single_p95_ms = single.p95_ms;
-		res.single_throughput_qps = single.throughput_qps;
+			memset(&single, 0, sizeof(single));
+			pa_bc_pass(&args, 1, n1, &single);
+			res.single_p50_ms = single.p50_ms;
+			res.single_p95_ms = single.p95_ms;
+			res.single_throughput_qps = single.throughput_qps;
+		}
+		pa_bc_pass(&args, args.clients, args.iterations, &res);
 	}
-	pa_bc_pass(&args, args.clients, args.iterations, &res);
+	PG_END_ENSURE_ERROR_CLEANUP(pa_bc_release_lease, (Datum) 0);
+	pa_bc_release_lease(0, (Datum) 0);
 	if (args.clients == 1)
 	{
 		res.single_p50_ms = res.p50_ms;

@@ -14,6 +14,7 @@
 #include "pg_perfaudit.h"
 
 #include "miscadmin.h"
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
 #include "plan_inspect.h"
@@ -29,6 +30,8 @@ int			pa_n_plus_one_threshold = 5;
 int			pa_slow_query_ms = 0;
 int			pa_max_run_statements = 100000;
 int			pa_persist_timeout_ms = 30000;
+int			pa_max_benchmark_clients = 8;
+int			pa_benchmark_reserved_workers = 4;
 
 static const struct config_enum_entry pa_track_options[] = {
 	{"none", PA_TRACK_NONE, false},
@@ -178,6 +181,28 @@ pa_guc_init(void)
 							INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfaudit.max_benchmark_clients",
+							"Benchmark clients one role may run at once, over all its sessions.",
+							"Each client of benchmark_concurrent() is a background worker; set per role with ALTER ROLE ... SET.",
+							&pa_max_benchmark_clients,
+							8,
+							1,
+							1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfaudit.benchmark_reserved_workers",
+							"Background worker slots that benchmark clients, all roles together, always leave free.",
+							"For the pg_perfaudit writer of each database and for parallel query.",
+							&pa_benchmark_reserved_workers,
+							4,
+							1,
+							MAX_BACKENDS,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("perfaudit");

@@ -8,10 +8,20 @@
  * lost.  So the caller never writes results itself.  It puts the document
  * to store in a dynamic shared memory segment, queues a request in shared
  * memory and waits on a condition variable; a background worker connected
- * to the same database (one per database, started on demand, exiting after
- * a few idle seconds) runs the extension's storing function on it in a
- * transaction of its own, commits, and marks the request done.  When the
- * caller's next statement runs, the rows are committed and visible.
+ * to the same database (one per database, started on demand) runs the
+ * extension's storing function on it in a transaction of its own, commits,
+ * and marks the request done.  When the caller's next statement runs, the
+ * rows are committed and visible.
+ *
+ * The writer exits as soon as no request of its database is pending, and
+ * the requester whose request it finished last waits until it has left the
+ * database (its PGPROC is out of the proc array) before returning.  So a
+ * writer is connected only while some session of its database waits in
+ * stop() (or benchmark(), save_baseline()): once that session disconnects,
+ * DROP DATABASE, CREATE DATABASE ... TEMPLATE and ALTER DATABASE RENAME,
+ * which wait up to 5 s for every other backend of the database to leave and
+ * then fail, find nobody there.  A writer kept idle for later requests
+ * made them wait, then fail with "being accessed by other users".
  *
  * The queue has PA_MAX_REQUESTS slots; a requester that finds none free
  * waits for one, so a burst of stop() calls from many sessions is served in
@@ -40,6 +50,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -54,10 +65,10 @@
 #include "shmem.h"
 #include "text.h"
 
-/* A writer with nothing to do for this long exits. */
-#define PA_WRITER_IDLE_MS		5000
 /* A writer registered but not running after this long is presumed lost. */
 #define PA_WRITER_START_MS		10000
+/* How long a requester waits for the writer it used to leave the database. */
+#define PA_WRITER_EXIT_MS		5000
 
 /* The storing statement for each PaPersistKind. */
 static const char *const pa_store_sql[] = {
@@ -67,6 +78,7 @@ static const char *const pa_store_sql[] = {
 };
 
 static int	pa_writer_index = -1;	/* in the writer: its slot */
+static bool pa_writer_retired = false;	/* in the writer: gave its slot up */
 
 /* ----------------------------------------------------------------
  * Requester side
@@ -143,6 +155,35 @@ pa_writer_launch_failed(int slot, Oid dboid)
 	if (pa_shared->writers[slot].dboid == dboid && pa_shared->writers[slot].pid == 0)
 		pa_shared->writers[slot].dboid = InvalidOid;
 	LWLockRelease(pa_shared->lock);
+}
+
+/*
+ * The writer that finished our request found no other work and is exiting:
+ * wait until it is out of the proc array, where DROP DATABASE and CREATE
+ * DATABASE ... TEMPLATE (CountOtherDBBackends()) would see it.  That takes
+ * about a millisecond once it has committed.  The results are stored
+ * already, so this wait raises no error: it polls without checking for
+ * interrupts (a cancel now would report a failure that did not happen) and
+ * gives up after PA_WRITER_EXIT_MS.
+ */
+static void
+pa_wait_writer_gone(int pid)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   PA_WRITER_EXIT_MS);
+	long		sleep_us = 50;
+
+	while (BackendPidGetProc(pid) != NULL)
+	{
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			elog(DEBUG1, "pg_perfaudit writer %d still running after %d ms",
+				 pid, PA_WRITER_EXIT_MS);
+			break;
+		}
+		pg_usleep(sleep_us);
+		sleep_us = Min(sleep_us * 2, 2000);
+	}
 }
 
 void
@@ -260,6 +301,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	volatile PaRequestStatus status = PA_REQ_PENDING;
 	char		errmsg_copy[PA_ERRMSG_LEN];
 	volatile bool launch_warned = false;
+	volatile int exiting_pid = 0;
 
 	Assert((samples != NULL) == (kind == PA_PERSIST_BENCHMARK));
 	if (samples)
@@ -340,6 +382,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 						r->dboid = MyDatabaseId;
 						r->requester_pid = MyProcPid;
 						r->writer_pid = 0;
+						r->exiting_pid = 0;
 						r->handle = dsm_segment_handle(seg);
 						r->errmsg[0] = '\0';
 						req = i;
@@ -355,6 +398,7 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 				if (status == PA_REQ_DONE || status == PA_REQ_FAILED)
 				{
 					pa_clip_copy(errmsg_copy, r->errmsg, sizeof(errmsg_copy));
+					exiting_pid = r->exiting_pid;
 					r->status = PA_REQ_FREE;
 				}
 				else if (status == PA_REQ_PENDING)
@@ -396,6 +440,9 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	ConditionVariableCancelSleep();
 	dsm_detach(seg);
 
+	if (exiting_pid != 0)
+		pa_wait_writer_gone(exiting_pid);
+
 	if (status == PA_REQ_FAILED)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -410,16 +457,55 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
  * ----------------------------------------------------------------
  */
 
-/* Mark request idx finished (done or failed) and wake the requesters. */
+/* Is a request of our database waiting?  Called with the lock held. */
+static bool
+pa_writer_work_pending_locked(void)
+{
+	int			i;
+
+	for (i = 0; i < PA_MAX_REQUESTS; i++)
+		if (pa_shared->requests[i].status == PA_REQ_PENDING &&
+			pa_shared->requests[i].dboid == MyDatabaseId)
+			return true;
+	return false;
+}
+
+/* Give our writer slot up.  Called with the lock held exclusively. */
+static void
+pa_writer_release_slot_locked(void)
+{
+	if (pa_writer_index >= 0 &&
+		pa_shared->writers[pa_writer_index].pid == MyProcPid)
+	{
+		pa_shared->writers[pa_writer_index].dboid = InvalidOid;
+		pa_shared->writers[pa_writer_index].pid = 0;
+		pa_shared->writers[pa_writer_index].latch = NULL;
+	}
+	pa_writer_index = -1;
+	pa_writer_retired = true;
+}
+
+/*
+ * Mark request idx finished (done or failed) and wake the requesters.  If
+ * no other request of our database is pending, the writer retires in the
+ * same critical section (a request queued after it starts a new writer)
+ * and tells this requester to wait for it to exit.
+ */
 static void
 pa_writer_finish(int idx, PaRequestStatus status, const char *msg)
 {
+	bool		last;
+
 	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
+	last = !pa_writer_work_pending_locked();
+	if (last)
+		pa_writer_release_slot_locked();
 	if (pa_shared->requests[idx].abandoned)
 		pa_shared->requests[idx].status = PA_REQ_FREE;
 	else
 	{
 		pa_shared->requests[idx].status = status;
+		pa_shared->requests[idx].exiting_pid = last ? MyProcPid : 0;
 		pa_clip_copy(pa_shared->requests[idx].errmsg, msg ? msg : "",
 					 PA_ERRMSG_LEN);
 	}
@@ -460,28 +546,14 @@ pa_writer_claim(void)
 static bool
 pa_writer_retire(void)
 {
-	int			i;
+	bool		retire;
 
 	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < PA_MAX_REQUESTS; i++)
-	{
-		if (pa_shared->requests[i].status == PA_REQ_PENDING &&
-			pa_shared->requests[i].dboid == MyDatabaseId)
-		{
-			LWLockRelease(pa_shared->lock);
-			return false;
-		}
-	}
-	if (pa_writer_index >= 0 &&
-		pa_shared->writers[pa_writer_index].pid == MyProcPid)
-	{
-		pa_shared->writers[pa_writer_index].dboid = InvalidOid;
-		pa_shared->writers[pa_writer_index].pid = 0;
-		pa_shared->writers[pa_writer_index].latch = NULL;
-	}
-	pa_writer_index = -1;
+	retire = !pa_writer_work_pending_locked();
+	if (retire)
+		pa_writer_release_slot_locked();
 	LWLockRelease(pa_shared->lock);
-	return true;
+	return retire;
 }
 
 /*
@@ -495,13 +567,7 @@ pa_writer_shutdown(int code, Datum arg)
 	int			i;
 
 	LWLockAcquire(pa_shared->lock, LW_EXCLUSIVE);
-	if (pa_writer_index >= 0 &&
-		pa_shared->writers[pa_writer_index].pid == MyProcPid)
-	{
-		pa_shared->writers[pa_writer_index].dboid = InvalidOid;
-		pa_shared->writers[pa_writer_index].pid = 0;
-		pa_shared->writers[pa_writer_index].latch = NULL;
-	}
+	pa_writer_release_slot_locked();
 	for (i = 0; i < PA_MAX_REQUESTS; i++)
 	{
 		PaRequest  *r = &pa_shared->requests[i];
@@ -513,6 +579,7 @@ pa_writer_shutdown(int code, Datum arg)
 			else
 			{
 				r->status = PA_REQ_FAILED;
+				r->exiting_pid = MyProcPid;
 				pa_clip_copy(r->errmsg, "the writer worker exited", PA_ERRMSG_LEN);
 			}
 			r->writer_pid = 0;
@@ -621,7 +688,6 @@ pa_writer_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	MemoryContext work_cxt;
-	TimestampTz idle_since;
 	int			i;
 
 	pqsignal(SIGTERM, die);
@@ -658,9 +724,15 @@ pa_writer_main(Datum main_arg)
 
 	work_cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit writer",
 									 ALLOCSET_DEFAULT_SIZES);
-	idle_since = GetCurrentTimestamp();
 
-	for (;;)
+	/*
+	 * Serve the queue until it is empty, then exit at once: an idle writer
+	 * would keep the database busy for DROP DATABASE and CREATE DATABASE
+	 * ... TEMPLATE.  The writer retires when it finishes its last request
+	 * (pa_writer_finish()), or here if it found nothing to do (the
+	 * requester gave up before it started).
+	 */
+	while (!pa_writer_retired)
 	{
 		int			idx;
 
@@ -668,21 +740,9 @@ pa_writer_main(Datum main_arg)
 
 		idx = pa_writer_claim();
 		if (idx >= 0)
-		{
 			pa_writer_process(idx, work_cxt);
-			idle_since = GetCurrentTimestamp();
-			continue;
-		}
-
-		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
-									   PA_WRITER_IDLE_MS) &&
-			pa_writer_retire())
+		else if (pa_writer_retire())
 			break;
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 250, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
 	}
 
 	proc_exit(0);

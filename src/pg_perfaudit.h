@@ -42,6 +42,8 @@ extern int	pa_n_plus_one_threshold;
 extern int	pa_slow_query_ms;
 extern int	pa_max_run_statements;
 extern int	pa_persist_timeout_ms;
+extern int	pa_max_benchmark_clients;
+extern int	pa_benchmark_reserved_workers;
 
 extern void pa_guc_init(void);
 extern const char *pa_track_name(int level);

@@ -6,9 +6,10 @@
  * Locking contract
  * ----------------
  * PaSharedState->lock (named tranche "pg_perfaudit") protects db_runs[],
- * writers[] and requests[].  It is taken only when a run starts or stops,
+ * writers[], requests[] and bench_leases[].  It is taken only when a run starts or stops,
  * when a backend notices that the set of database-scope runs changed, and
- * around persistence requests: never once per statement.  Nothing that can
+ * around persistence requests and benchmark_concurrent() calls: never once
+ * per statement.  Nothing that can
  * raise an error is done while it is held.
  *
  * db_runs_generation is an atomic counter bumped (under the lock, exclusive)

@@ -23,6 +23,8 @@
 /* Persistence requests in flight at once (more wait for a free slot). */
 #define PA_MAX_REQUESTS		64
 #define PA_ERRMSG_LEN		256
+/* benchmark_concurrent() calls running at once, cluster-wide. */
+#define PA_MAX_BENCH_LEASES	64
 
 typedef struct PaDbRunSlot
 {
@@ -42,6 +44,15 @@ typedef struct PaWriterSlot
 	Latch	   *latch;			/* the writer's procLatch once running */
 } PaWriterSlot;
 
+/* The worker slots one benchmark_concurrent() call holds: see bench_concurrent.c. */
+typedef struct PaBenchLease
+{
+	int			pid;			/* the leader; 0: free */
+	Oid			roleid;			/* the session user its clients connect as */
+	Oid			dboid;
+	int			nclients;
+} PaBenchLease;
+
 typedef enum PaRequestStatus
 {
 	PA_REQ_FREE = 0,
@@ -59,6 +70,7 @@ typedef struct PaRequest
 	Oid			dboid;
 	int			requester_pid;
 	int			writer_pid;		/* set while RUNNING */
+	int			exiting_pid;	/* the writer that finished it and exits */
 	dsm_handle	handle;			/* payload */
 	char		errmsg[PA_ERRMSG_LEN];
 } PaRequest;
@@ -71,6 +83,7 @@ typedef struct PaSharedState
 	PaDbRunSlot db_runs[PA_MAX_DB_RUNS];
 	PaWriterSlot writers[PA_MAX_WRITERS];
 	PaRequest	requests[PA_MAX_REQUESTS];
+	PaBenchLease bench_leases[PA_MAX_BENCH_LEASES];
 	pg_atomic_uint64 persisted;
 	pg_atomic_uint64 persist_failures;
 

@@ -103,9 +103,14 @@ $hog->query_until(qr/started/, q{
 });
 $node->poll_query_until('postgres', q{
     SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_perfaudit benchmark client'});
+# The role's cap (perfaudit.max_benchmark_clients, 8) is reached first;
+# raised, the slots benchmarks may use (12 - 4 reserved) are all taken.
 ($ret, $out, $err) = $node->psql('postgres',
-    q{SELECT perfaudit.benchmark_concurrent('SELECT 1', 12, 12)});
-like($err, qr/could not start benchmark client \d+ of 12: no free background worker slot/,
+    q{SELECT perfaudit.benchmark_concurrent('SELECT 1', 2, 2)});
+like($err, qr/too many benchmark clients for role/, 'cap of the role reached: error names it');
+($ret, $out, $err) = $node->psql('postgres',
+    q{SET perfaudit.max_benchmark_clients = 12; SELECT perfaudit.benchmark_concurrent('SELECT 1', 2, 2)});
+like($err, qr/not enough background worker slots for 2 benchmark clients/,
      'slots taken: error names the shortage');
 $node->safe_psql('postgres', q{
     SELECT pg_cancel_backend(pid) FROM pg_stat_activity
