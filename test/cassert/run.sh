@@ -160,7 +160,7 @@ if step discard; then
     t0=$(date +%s)
     rc=0
     "${run_as[@]}" env PATH="$prefix/bin:$PATH" make -C "$work/src" installcheck PG_CONFIG="$pg_config" \
-        TAP_TESTS= ISOLATION= REGRESS_OPTS="--temp-instance=./tmp_regress --temp-config=$work/discard.conf" \
+        TAP_TESTS= ISOLATION= REGRESS_OPTS="--temp-instance=./tmp_regress --temp-config=$work/discard.conf --dbname=contrib_regression" \
         >"$work/discard.log" 2>&1 || rc=$?
     grep -E '^(test |ok |not ok)|tests (passed|failed)' "$work/discard.log" | tail -n 30
     echo "   debug_discard_caches: exit $rc, $(($(date +%s) - t0)) s"
