@@ -28,10 +28,9 @@
 #
 # Pass: no server process crashed (the server log has no "terminated by
 # signal", "was terminated by", "TRAP:" or "PANIC:"), and every test that
-# fails with the extension fails identically in the baseline.  Diffs are
-# compared per test after masking what is environmental:
-#   - the diff's own header lines (paths of the two output directories and
-#     file times) and hunk positions;
+# fails with the extension fails identically in the baseline.  Outputs are
+# compared per test: those of a test that failed (results/) with
+# and without the extension, after masking what is environmental:
 #   - "Query Identifier: N" lines of EXPLAIN VERBOSE (compute_query_id =
 #     on): the identifier hashes relation OIDs, which differ when the
 #     extension's objects were created first; and with them the width of
@@ -134,27 +133,21 @@ trap 'exit 130' INT TERM
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
 
-# normalize DIFFS OUTDIR: one file per failed test in OUTDIR, masked.
-normalize() {
+# failed_tests DIFFS OUTDIR: an empty file in OUTDIR per test that failed.
+failed_tests() {
     local diffs=$1 out=$2
     mkdir -p "$out"
     [ -f "$diffs" ] || return 0
-    awk -v out="$out" '
-        /^diff / {
-            f = $NF; sub(/.*\//, "", f); sub(/\.out$/, "", f); sub(/_[0-9]+$/, "", f)
-            file = out "/" f; printf "" > file; next
-        }
-        /^(---|\+\+\+) / { next }
-        /^@@ / { print "@@" >> file; next }
-        {
-            gsub(/Query Identifier: -?[0-9]+ */, "Query Identifier: N")
-            # The QUERY PLAN header and its rule are as wide as the widest
-            # plan line, which may be the Query Identifier line.
-            if ($0 ~ /^[-+ ] *QUERY PLAN *$/) $0 = substr($0, 1, 1) "QUERY PLAN"
-            else if ($0 ~ /^[-+ ]-+$/) $0 = substr($0, 1, 1) "-"
-            print >> file
-        }
-    ' "$diffs"
+    awk -v out="$out" '/^diff / { f = $NF; sub(/.*\//, "", f); sub(/\.out$/, "", f); printf "" > (out "/" f) }' "$diffs"
+}
+
+# mask RESULTFILE: a test's output with what is environmental masked (see
+# the header): Query Identifier values, and the width of the QUERY PLAN
+# header and its rule of dashes.  The outputs are compared, not the diffs:
+# a header that happens to be as wide as the expected one is context in
+# one diff and a change in the other.
+mask() {
+    sed -E 's/Query Identifier: -?[0-9]+ */Query Identifier: N/; s/^ *QUERY PLAN *$/QUERY PLAN/; s/^-+$/-/' "$1"
 }
 
 psql_at() { "${run_as[@]}" psql -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres "$@"; }
@@ -256,7 +249,7 @@ run_suite() {
     local summary
     summary=$(grep -E 'tests? (passed|failed)' "$out/pg_regress.log" | sed 's/^ *//; s/ *$//' | tr '\n' ' ')
     echo "$config $suite: $(secs "$t0" "$t1") s, $summary(exit $rc) $figures"
-    normalize "$out/regression.diffs" "$work/norm/$suite"
+    failed_tests "$out/regression.diffs" "$work/norm/$suite"
 }
 
 results=()
@@ -307,22 +300,24 @@ for config in $CORE_CONFIGS; do
         for f in "$dir/norm/$suite"/*; do
             [ -e "$f" ] || continue
             t=$(basename "$f")
-            if [ -f "$base/norm/$suite/$t" ] && cmp -s "$f" "$base/norm/$suite/$t"; then
+            r=$dir/$suite/results/$t.out b=$base/$suite/results/$t.out
+            if [ -f "$base/norm/$suite/$t" ] && [ -f "$r" ] && [ -f "$b" ] &&
+               cmp -s <(mask "$r") <(mask "$b"); then
                 continue
             fi
             reason=$(printf '%s\n' "$KNOWN" | sed -n "s|^$suite/$t: ||p")
             if [ -n "$reason" ]; then
                 echo "known  $config $suite/$t: $reason"
-                if [ "${CORE_SHOW_KNOWN:-0}" = 1 ]; then
-                    cat "$f"
+                if [ "${CORE_SHOW_KNOWN:-0}" = 1 ] && [ -f "$r" ] && [ -f "$b" ]; then
+                    diff -u <(mask "$b") <(mask "$r") || true
                 fi
                 continue
             fi
             echo "FAIL   $config $suite/$t: fails with the extension, not identically in the baseline"
-            if [ -f "$base/norm/$suite/$t" ]; then
-                diff -u "$base/norm/$suite/$t" "$f" | head -n 60 || true
+            if [ -f "$r" ] && [ -f "$b" ]; then
+                diff -u <(mask "$b") <(mask "$r") | head -n 60 || true
             else
-                head -n 60 "$f"
+                awk -v f="/$t.out" '/^diff /{p = index($0, f) > 0} p' "$dir/$suite/regression.diffs" | head -n 60
             fi
             failed=1
         done
