@@ -863,4 +863,59 @@ BEGIN
                            || COALESCE(pg_catalog.format(E'\n(run %s)', rid), '');
     END IF;
     RETURN true;
+
+-- report_json(): row_to_json()::jsonb instead of to_jsonb() of a row (keys
+-- read from a released row type descriptor after a cache invalidation).
+CREATE OR REPLACE FUNCTION perfaudit.report_json(run_id bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r perfaudit.runs;
+BEGIN
+    r := perfaudit._assert_run(report_json.run_id);
+    RETURN jsonb_build_object(
+        'pg_perfaudit_report', 1,
+        -- row_to_json()::jsonb, not to_jsonb() of the row: 15's to_jsonb() of
+        -- a composite keeps pointers to the column names of a row type
+        -- descriptor it has already released, and a cache invalidation
+        -- while it runs (debug_discard_caches = 1 shows it every time)
+        -- leaves freed memory as the keys.
+        'run', row_to_json(r)::jsonb - 'userid' || jsonb_build_object('role', r.userid::regrole::text),
+        'tenants', COALESCE((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'tenant', t.tenant, 'statements', t.stmts, 'calls', t.calls,
+                       'total_ms', t.total_ms, 'max_ms', t.max_ms, 'slowest', t.slowest)
+                   ORDER BY t.total_ms DESC, t.tenant)
+              FROM (SELECT s.tenant, count(*) AS stmts, sum(s.calls) AS calls,
+                           sum(s.total_ms) AS total_ms, max(s.max_ms) AS max_ms,
+                           (SELECT jsonb_agg(jsonb_build_object(
+                                       'queryid', x.queryid, 'query', x.query, 'calls', x.calls,
+                                       'total_ms', x.total_ms, 'mean_ms', x.mean_ms, 'max_ms', x.max_ms,
+                                       'rows', x.rows, 'shared_blks_hit', x.shared_blks_hit,
+                                       'shared_blks_read', x.shared_blks_read, 'seq_scans', x.seq_scans,
+                                       'nesting_level', x.nesting_level)
+                                   ORDER BY x.total_ms DESC, x.queryid)
+                              FROM (SELECT * FROM perfaudit.run_statements y
+                                     WHERE y.run_id = r.run_id AND y.tenant IS NOT DISTINCT FROM s.tenant
+                                     ORDER BY y.total_ms DESC, y.queryid LIMIT 5) AS x) AS slowest
+                      FROM perfaudit.run_statements s
+                     WHERE s.run_id = r.run_id
+                     GROUP BY s.tenant) AS t), '[]'),
+        'findings', COALESCE((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'finding_id', f.finding_id, 'kind', f.kind, 'severity', f.severity,
+                       'relation', f.relation, 'queryid', f.queryid, 'tenant', f.tenant,
+                       'calls', f.calls, 'total_ms', f.total_ms, 'query', f.query,
+                       'message', f.message, 'suggestion', f.suggestion, 'detail', f.detail)
+                   ORDER BY array_position(ARRAY['high', 'medium', 'low'], f.severity), f.finding_id)
+              FROM perfaudit.findings f
+             WHERE f.run_id = r.run_id), '[]'),
+        'benchmarks', COALESCE((
+            SELECT jsonb_agg(row_to_json(b)::jsonb - 'samples_ms' - 'userid' ORDER BY b.benchmark_id)
+              FROM perfaudit.benchmarks b
+             WHERE b.userid = r.userid
+               AND b.started_at >= r.started_at
+               AND b.started_at <= COALESCE(r.stopped_at, now())), '[]'));
 END $$;

@@ -949,7 +949,12 @@ BEGIN
     r := perfaudit._assert_run(report_json.run_id);
     RETURN jsonb_build_object(
         'pg_perfaudit_report', 1,
-        'run', to_jsonb(r) - 'userid' || jsonb_build_object('role', r.userid::regrole::text),
+        -- row_to_json()::jsonb, not to_jsonb() of the row: 15's to_jsonb() of
+        -- a composite keeps pointers to the column names of a row type
+        -- descriptor it has already released, and a cache invalidation
+        -- while it runs (debug_discard_caches = 1 shows it every time)
+        -- leaves freed memory as the keys.
+        'run', row_to_json(r)::jsonb - 'userid' || jsonb_build_object('role', r.userid::regrole::text),
         'tenants', COALESCE((
             SELECT jsonb_agg(jsonb_build_object(
                        'tenant', t.tenant, 'statements', t.stmts, 'calls', t.calls,
@@ -980,7 +985,7 @@ BEGIN
               FROM perfaudit.findings f
              WHERE f.run_id = r.run_id), '[]'),
         'benchmarks', COALESCE((
-            SELECT jsonb_agg(to_jsonb(b) - 'samples_ms' - 'userid' ORDER BY b.benchmark_id)
+            SELECT jsonb_agg(row_to_json(b)::jsonb - 'samples_ms' - 'userid' ORDER BY b.benchmark_id)
               FROM perfaudit.benchmarks b
              WHERE b.userid = r.userid
                AND b.started_at >= r.started_at

@@ -234,6 +234,33 @@ pa_bc_count_error(PaBcClient *me, ErrorData *edata)
 }
 
 /*
+ * The client's transactions run as the leader's role, in the leader's
+ * security context (SECURITY DEFINER, a security-restricted operation),
+ * entered after each transaction starts and left before it ends, as a
+ * parallel worker does: core starts a transaction only outside any such
+ * context (StartTransaction asserts it) and an abort goes back to the
+ * context the transaction started in.  Set by pa_bc_client_run().
+ */
+static Oid	pa_bc_userid = InvalidOid;
+static int	pa_bc_sec_context = 0;
+static Oid	pa_bc_outer_userid = InvalidOid;
+static int	pa_bc_outer_sec_context = 0;
+
+static void
+pa_bc_start_transaction(void)
+{
+	StartTransactionCommand();
+	SetUserIdAndSecContext(pa_bc_userid, pa_bc_sec_context);
+}
+
+/* Back to the client's own context, before the transaction ends. */
+static void
+pa_bc_leave_context(void)
+{
+	SetUserIdAndSecContext(pa_bc_outer_userid, pa_bc_outer_sec_context);
+}
+
+/*
  * One execution in a transaction of its own.  Returns true and the time
  * and rows when it succeeded; on error counts it and returns false.
  */
@@ -244,7 +271,7 @@ pa_bc_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback,
 	volatile bool ok = false;
 
 	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	pa_bc_start_transaction();
 	PG_TRY();
 	{
 		SPIExecuteOptions opts;
@@ -279,6 +306,7 @@ pa_bc_execute(SPIPlanPtr plan, ParamListInfo params, bool rollback,
 		 * counted, not at the next CHECK_FOR_INTERRUPTS() outside.
 		 */
 		CHECK_FOR_INTERRUPTS();
+		pa_bc_leave_context();
 		if (rollback)
 			AbortCurrentTransaction();
 		else
@@ -354,13 +382,15 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	StartTransactionCommand();
 	RestoreGUCState(base + sh->guc_off);
 	CommitTransactionCommand();
-	SetUserIdAndSecContext(sh->userid, sh->sec_context);
+	GetUserIdAndSecContext(&pa_bc_outer_userid, &pa_bc_outer_sec_context);
+	pa_bc_userid = sh->userid;
+	pa_bc_sec_context = sh->sec_context;
 
 	pgstat_report_activity(STATE_RUNNING, args.query);
 
 	/* Prepare once; the plan is kept across the transactions. */
 	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	pa_bc_start_transaction();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -369,6 +399,7 @@ pa_bc_client_run(PaBcShared *sh, int c)
 		elog(ERROR, "SPI_keepplan failed");
 	SPI_finish();
 	PopActiveSnapshot();
+	pa_bc_leave_context();
 	CommitTransactionCommand();
 	params = pa_bench_params(ptype, keep_cxt);
 

@@ -170,6 +170,14 @@ pa_planned_queryid(PlannedStmt *pstmt, const char *sourceText)
 	parse_variable_parameters(pstate, types, n)
 #endif
 
+/*
+ * pg_get_querydef() (deparse a Query) is exported from 15 on; on 14 the
+ * statements of SQL-standard function bodies keep their empty text.
+ */
+#if PG_VERSION_NUM >= 150000
+#define PA_HAVE_QUERYDEF 1
+#endif
+
 /* MERGE exists from 15 on. */
 #if PG_VERSION_NUM >= 150000
 #define PA_HAVE_MERGE 1

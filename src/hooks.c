@@ -46,6 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/ruleutils.h"
 
 #include "capture.h"
 #include "hooks.h"
@@ -76,6 +77,7 @@ typedef struct PaQueryState
 	QueryDesc  *queryDesc;
 	PaRunIds	runs;
 	int16		level;
+	uint64		queryid;
 	uint64		param_hash;
 	double		plan_ms;
 	uint64		rows;			/* summed over ExecutorRun calls */
@@ -94,6 +96,30 @@ static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
 static uint64 pa_plan_queryid = 0;
 static int	pa_plan_level = -1;
 static double pa_plan_ms = 0;
+
+/*
+ * Statements that have no source text: those of a SQL function written
+ * with a SQL-standard body (BEGIN ATOMIC ... END, RETURN ...).  Core runs
+ * them from the stored parse trees with an empty source string and no
+ * query identifier (stored trees keep none), so they would all share one
+ * text ("") and one identifier (the hash of ""), however many functions
+ * and statements there are.  The planner deparses such a statement (what
+ * \sf prints) and keeps the text and an identifier hashed from it for the
+ * plan's ExecutorStart, keyed by the plan; the entry lives in the plan's
+ * memory context and leaves the list when that context goes.
+ */
+typedef struct PaBodyText
+{
+	dlist_node	node;
+	const PlannedStmt *stmt;
+	const Plan *plan;			/* a second key: stmt's planTree */
+	uint64		queryid;
+	int			len;
+	MemoryContextCallback cb;
+	char		text[FLEXIBLE_ARRAY_MEMBER];
+} PaBodyText;
+
+static dlist_head pa_body_texts = DLIST_STATIC_INIT(pa_body_texts);
 
 /*
  * The one test every hook makes first: is this backend tracking at all?
@@ -277,6 +303,74 @@ pa_params_fingerprint(ParamListInfo params)
 }
 
 /* ----------------------------------------------------------------
+ * Statements without source text
+ * ----------------------------------------------------------------
+ */
+
+/* Is this source string empty once white space and semicolons are cut? */
+static bool
+pa_source_empty(const char *src)
+{
+	if (src == NULL)
+		return false;
+	for (; *src != '\0'; src++)
+		if (!scanner_isspace(*src) && *src != ';')
+			return false;
+	return true;
+}
+
+static void
+pa_body_text_forget(void *arg)
+{
+	PaBodyText *bt = (PaBodyText *) arg;
+
+	dlist_delete(&bt->node);
+}
+
+/*
+ * Keep the deparsed text of a statement planned from an empty source
+ * string for its executions.  Called right after planning, in the memory
+ * context the plan was made in.
+ */
+static void
+pa_body_text_remember(const PlannedStmt *stmt, const char *text)
+{
+	int			len;
+	PaBodyText *bt;
+	uint64		id;
+
+	while (scanner_isspace(*text))
+		text++;
+	len = strlen(text);
+	bt = palloc(offsetof(PaBodyText, text) + len + 1);
+	bt->stmt = stmt;
+	bt->plan = stmt->planTree;
+	bt->len = len;
+	memcpy(bt->text, text, len + 1);
+	id = DatumGetUInt64(hash_any_extended((const unsigned char *) text, len, 0));
+	bt->queryid = id != UINT64CONST(0) ? id : UINT64CONST(1);
+	bt->cb.func = pa_body_text_forget;
+	bt->cb.arg = bt;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &bt->cb);
+	dlist_push_head(&pa_body_texts, &bt->node);
+}
+
+static const PaBodyText *
+pa_body_text_find(const PlannedStmt *stmt)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &pa_body_texts)
+	{
+		PaBodyText *bt = dlist_container(PaBodyText, node, iter.cur);
+
+		if (bt->stmt == stmt && bt->plan == stmt->planTree)
+			return bt;
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------------
  * Open-query bookkeeping
  * ----------------------------------------------------------------
  */
@@ -337,6 +431,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	PaQueryState *st;
 	ParamListInfo params = queryDesc->params;
 	bool		check_tag;
+	const PaBodyText *body;
 
 	/* The tenant buffer at the end needs no zeroing. */
 	if (!dlist_is_empty(&pa_free_states))
@@ -362,12 +457,27 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	st->stats = stats;
 	st->runs = *ids;
 	st->level = pa_nesting_level;
+	st->queryid = PA_QUERYID(queryDesc->plannedstmt);
+	body = NULL;
+	if (st->queryid == UINT64CONST(0))
+	{
+		if (!dlist_is_empty(&pa_body_texts))
+			body = pa_body_text_find(queryDesc->plannedstmt);
+		st->queryid = body != NULL ? body->queryid :
+			pa_planned_queryid(queryDesc->plannedstmt, queryDesc->sourceText);
+	}
 
 	if (ids->n > 0)
 	{
-		st->text = pa_statement_text(queryDesc->sourceText,
-									 queryDesc->plannedstmt->stmt_location,
-									 queryDesc->plannedstmt->stmt_len, &st->text_len);
+		if (body != NULL)
+		{
+			st->text = body->text;
+			st->text_len = body->len;
+		}
+		else
+			st->text = pa_statement_text(queryDesc->sourceText,
+										 queryDesc->plannedstmt->stmt_location,
+										 queryDesc->plannedstmt->stmt_len, &st->text_len);
 
 		/*
 		 * What tells one execution's values from another's: the bound
@@ -426,7 +536,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.shared_blks_hit = queryDesc->totaltime->bufusage.shared_blks_hit;
 		info.shared_blks_read = queryDesc->totaltime->bufusage.shared_blks_read;
 	}
-	info.queryid = pa_planned_queryid(queryDesc->plannedstmt, queryDesc->sourceText);
+	info.queryid = st->queryid;
 	info.rows = st->rows;
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;
@@ -464,12 +574,27 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	bool		timed;
 	instr_time	start;
 	instr_time	duration;
+	char	   *body;
 
 	timed = !pa_capture_idle() && pa_enabled() &&
 		parse->queryId != UINT64CONST(0) &&
 		pa_capture_eligible(pa_nesting_level, &ids);
 	if (timed)
 		INSTR_TIME_SET_CURRENT(start);
+
+	/*
+	 * A statement without source text (see PaBodyText) is deparsed before
+	 * the planner, which may scribble on the tree, and only when its
+	 * execution will be recorded.
+	 */
+	body = NULL;
+#ifdef PA_HAVE_QUERYDEF
+	if (parse->queryId == UINT64CONST(0) && parse->commandType != CMD_UTILITY &&
+		pa_enabled() && pa_source_empty(query_string) &&
+		(pa_tenant_stats_wanted(pa_nesting_level) ||
+		 (!pa_capture_idle() && pa_capture_eligible(pa_nesting_level, &ids))))
+		body = pg_get_querydef(parse, false);
+#endif
 
 	/* Statements run while planning (SPI in a function) are nested. */
 	pa_nesting_level++;
@@ -485,6 +610,12 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 		pa_nesting_level--;
 	}
 	PG_END_TRY();
+
+	if (body != NULL)
+	{
+		pa_body_text_remember(result, body);
+		pfree(body);
+	}
 
 	if (timed)
 	{
@@ -687,10 +818,18 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/*
 	 * EXECUTE runs its statement through the executor at this same level,
-	 * where it is counted; PREPARE and DEALLOCATE touch no data.
+	 * where it is counted; PREPARE and DEALLOCATE touch no data.  A
+	 * sub-command (the CREATE SEQUENCE of a serial column, the CREATE INDEX
+	 * of a PRIMARY KEY or UNIQUE constraint, the statements CREATE TABLE
+	 * ... (LIKE) and ALTER TABLE expand to, those of CREATE SCHEMA ...
+	 * CREATE TABLE) is part of the statement that issued it, which counts
+	 * it in its own time: core passes it with the parent's text and
+	 * location and no queryid of its own.  pg_stat_statements skips it
+	 * too, for lack of a queryid.  Statements it runs (SPI) stay nested
+	 * under the parent.
 	 */
 	if (IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
-		IsA(parsetree, DeallocateStmt))
+		IsA(parsetree, DeallocateStmt) || context == PROCESS_UTILITY_SUBCOMMAND)
 	{
 		pa_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							   params, queryEnv, dest, qc);

@@ -69,3 +69,28 @@ pa_stop_cluster() {
     "${run_as[@]}" "/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_ctl" -D "$work/data" -m fast -w stop \
         >/dev/null 2>&1 || true
 }
+
+# pa_pg_source: prints the directory of the PostgreSQL 15.18 source tree
+# (Debian's postgresql-15 source package, patches applied), fetching it with
+# apt-get source into $PA_CACHE (default /var/cache/pg_perfaudit) the first
+# time: deb-src is added to Debian's sources file (idempotently), and the
+# packages the builds need (bison, flex, dpkg-dev to unpack, zlib, ICU) are
+# installed.  The tree is kept pristine: the scripts build in separate
+# (VPATH) directories.  Needs root the first time.
+PA_PG_SOURCE_VERSION=${PA_PG_SOURCE_VERSION:-15.18-0+deb12u1}
+pa_pg_source() {
+    local cache=${PA_CACHE:-/var/cache/pg_perfaudit} upstream=${PA_PG_SOURCE_VERSION%%-*}
+    local dir=$cache/postgresql-15-$upstream sources=/etc/apt/sources.list.d/debian.sources
+    if [ -f "$dir/configure" ]; then echo "$dir"; return 0; fi
+    pa_install bison flex dpkg-dev zlib1g-dev libicu-dev pkg-config gcc make >&2 || return 1
+    if [ -f "$sources" ] && grep -q '^Types: deb$' "$sources"; then
+        sed -i 's/^Types: deb$/Types: deb deb-src/' "$sources"
+        apt-get update -qq >&2 || return 1
+    fi
+    mkdir -p "$cache"
+    (cd "$cache" && apt-get source -qq "postgresql-15=$PA_PG_SOURCE_VERSION") >&2 ||
+        { apt-get update -qq >&2 &&
+          (cd "$cache" && apt-get source -qq "postgresql-15=$PA_PG_SOURCE_VERSION") >&2; } || return 1
+    [ -f "$dir/configure" ] || { echo "no source tree in $dir" >&2; return 1; }
+    echo "$dir"
+}

@@ -15,7 +15,11 @@
 #                                     sources compiled against the
 #                                     PostgreSQL 17 and 18 headers, and the
 #                                     pg_regress, isolation and TAP suites
-#                                     on 17 and 18 in Debian chroots
+#                                     on 17 and 18 in Debian chroots;
+#                                     PostgreSQL's own regression suites
+#                                     with us preloaded (test/core), and our
+#                                     suites on an assert-enabled build
+#                                     (test/cassert)
 #
 # PostgreSQL refuses to run its server as root, so the suites run as the
 # 'postgres' user on a copy of the tree that user owns.
@@ -125,6 +129,12 @@ if [ $long -eq 1 ]; then
     check long_compat_headers bash "$top/test/compat/headers.sh"
     check long_pg17 bash "$top/test/compat/chroot.sh" 17
     check long_pg18 bash "$top/test/compat/chroot.sh" 18
+    # PostgreSQL's own regression, isolation and plpgsql suites (15.18)
+    # with pg_perfaudit preloaded, in both orders, capturing everything.
+    check long_core bash "$top/test/core/run.sh"
+    # Our suites and sqlsmith on an assert-enabled 15.18 build (cached),
+    # and pg_regress with debug_discard_caches = 1.
+    check long_cassert bash "$top/test/cassert/run.sh"
 fi
 
 # One closing line for CI: counts of pg_regress tests and TAP assertions.

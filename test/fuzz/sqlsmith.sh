@@ -25,6 +25,9 @@
 #   FUZZ_LOG_ALLOW    extended regex of crash-looking log lines to accept
 #   FUZZ_KEEP         1: keep the work directory (it is always kept on failure)
 #   PG_MAJOR          PostgreSQL major version (default 15)
+#   PG_BINDIR         the server's bin directory (default /usr/lib/postgresql/
+#                     $PG_MAJOR/bin; test/cassert/run.sh points it at an
+#                     assert-enabled build)
 #
 # Which role sqlsmith runs as.  sqlsmith calls every function it finds in
 # pg_proc with whatever arguments it can build.  As a superuser it would
@@ -61,7 +64,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
+bindir=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}
 export PATH=$bindir:$PATH
 
 FUZZ_QUERIES=${FUZZ_QUERIES:-2000}
@@ -85,8 +88,8 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 . "$top/test/lib.sh"
 pa_install sqlsmith gzip postgresql-$PG_MAJOR postgresql-contrib
-if [ ! -f /usr/share/postgresql/$PG_MAJOR/extension/pg_perfaudit.control ]; then
-    echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR (make install first)" >&2
+if [ ! -f "$("$bindir/pg_config" --sharedir)/extension/pg_perfaudit.control" ]; then
+    echo "pg_perfaudit is not installed for the server in $bindir (make install first)" >&2
     exit 1
 fi
 
