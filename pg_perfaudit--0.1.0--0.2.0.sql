@@ -863,6 +863,7 @@ BEGIN
                            || COALESCE(pg_catalog.format(E'\n(run %s)', rid), '');
     END IF;
     RETURN true;
+END $$;
 
 -- report_json(): row_to_json()::jsonb instead of to_jsonb() of a row (keys
 -- read from a released row type descriptor after a cache invalidation).

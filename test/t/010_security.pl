@@ -852,6 +852,14 @@ is_deeply(\%seen, \%allowed,
   or diag(join("\n", map { "$_: " . ($seen{$_} // '(absent)') . ' vs allowed ' . ($allowed{$_} // '(not listed)') }
 	  grep { ($seen{$_} // '') ne ($allowed{$_} // '') } sort(keys %seen, keys %allowed)));
 
+# Catalog hygiene as core's opr_sanity checks it: an IMMUTABLE function is
+# PARALLEL SAFE, and (above) none is SECURITY DEFINER.
+is($node->safe_psql('app', q{
+    SELECT coalesce(string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1), 'none')
+      FROM pg_proc p
+     WHERE p.pronamespace = 'perfaudit'::regnamespace AND p.provolatile = 'i' AND p.proparallel <> 's'}),
+	'none', 'every IMMUTABLE function of the extension is PARALLEL SAFE');
+
 # An ordinary role cannot reach past the checks of import_baseline().
 check_as('alice', '',
 	[ q{SELECT perfaudit._baseline_from_doc('{}')::text}, qr/^42501: permission denied/,
