@@ -153,17 +153,24 @@ pa_call_internal(const char *fname, int nargs, Oid *argtypes, Datum *args, bool 
 	return result;
 }
 
+/* The value of key in the JSON object doc, or NULL. */
+static JsonbValue *
+pa_doc_field(Jsonb *doc, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = unconstify(char *, key);
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+}
+
 /* Number of elements of the array doc.metrics (0 if absent). */
 static int
 pa_metrics_count(Jsonb *doc)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = pa_doc_field(doc, "metrics");
 
-	k.type = jbvString;
-	k.val.string.val = "metrics";
-	k.val.string.len = strlen("metrics");
-	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
 		return 0;
 	return JsonContainerSize(v->val.binary.data);
@@ -173,13 +180,8 @@ pa_metrics_count(Jsonb *doc)
 static text *
 pa_doc_name(Jsonb *doc)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = pa_doc_field(doc, "name");
 
-	k.type = jbvString;
-	k.val.string.val = "name";
-	k.val.string.len = strlen("name");
-	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
