@@ -484,7 +484,8 @@ BEGIN
     -- run once, in a subtransaction rolled back: the check leaves no trace
     b := perfaudit.benchmark(query, 1, 0, NULL, 'assert_no_seq_scan', true);
     IF pg_catalog.cardinality(b.seq_scan_tables) OPERATOR(pg_catalog.>) 0 THEN
-        RAISE EXCEPTION 'query scans % sequentially', pg_catalog.array_to_string(b.seq_scan_tables, ', ')
+        RAISE EXCEPTION 'query scans % sequentially',
+                        perfaudit._escape(pg_catalog.array_to_string(b.seq_scan_tables, ', '))
             USING ERRCODE = 'PA001',
                   DETAIL = pg_catalog.format('%s sequential scan(s) of tables with at least %s rows (benchmark_id %s)',
                                              pg_catalog.cardinality(b.seq_scan_tables),
@@ -817,7 +818,7 @@ BEGIN
             DETAIL = pg_catalog.format('noise_ms = %s', noise_ms);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM perfaudit.baselines b WHERE b.name = baseline) THEN
-        RAISE EXCEPTION 'baseline "%" does not exist', baseline USING ERRCODE = '42704',
+        RAISE EXCEPTION 'baseline "%" does not exist', perfaudit._escape(baseline) USING ERRCODE = '42704',
             HINT = 'Create it with perfaudit.save_baseline() or perfaudit.import_baseline().';
     END IF;
     IF EXISTS (SELECT 1 FROM perfaudit.baselines b
@@ -834,7 +835,7 @@ BEGIN
          WHERE b.name = baseline
     )
     SELECT array_agg(pg_catalog.format('%s%s: %s > %s x %s%s',
-                                       x.metric,
+                                       perfaudit._escape(x.metric),
                                        CASE WHEN x.key <> '' THEN ' [' || perfaudit._escape(x.key) || ']' ELSE '' END,
                                        round(x.cur::numeric, 3), tolerance, round(x.base::numeric, 3),
                                        CASE WHEN x.query IS NOT NULL
@@ -856,7 +857,7 @@ BEGIN
     nworse := COALESCE(cardinality(worse), 0);
     IF nworse > 0 THEN
         RAISE EXCEPTION 'performance regressed against baseline "%": % metric(s) worse than % x baseline',
-            baseline, nworse, tolerance
+            perfaudit._escape(baseline), nworse, tolerance
             USING ERRCODE = 'PA001',
                   DETAIL = array_to_string(worse[1:20], E'\n')
                            || CASE WHEN nworse > 20 THEN pg_catalog.format(E'\n... and %s more', nworse - 20) ELSE '' END
@@ -919,4 +920,60 @@ BEGIN
              WHERE b.userid = r.userid
                AND b.started_at >= r.started_at
                AND b.started_at <= COALESCE(r.stopped_at, now())), '[]'));
+END $$;
+
+-- The label in its error is escaped, as in report().
+CREATE OR REPLACE FUNCTION perfaudit.assert_max_queries(max_queries bigint, run_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r perfaudit.runs;
+BEGIN
+    IF max_queries IS NULL OR max_queries OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'max_queries must be zero or more' USING ERRCODE = '22023';
+    END IF;
+    r := perfaudit._assert_run(assert_max_queries.run_id);
+    IF r.statements OPERATOR(pg_catalog.>) max_queries THEN
+        RAISE EXCEPTION 'capture run executed more statements than allowed'
+            USING ERRCODE = 'PA001',
+                  DETAIL = pg_catalog.format('Run %s%s executed %s statements; at most %s allowed.',
+                                             r.run_id,
+                                             COALESCE(pg_catalog.format(' (%s)', perfaudit._escape(r.label)), ''),
+                                             r.statements, max_queries);
+    END IF;
+    RETURN true;
+END $$;
+
+-- Run by the writer: replace the baseline doc.baseline.name for role
+-- doc.userid, unless another role (one doc.userid is not a member of) owns it.
+CREATE OR REPLACE FUNCTION perfaudit._store_baseline(doc jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b jsonb := doc -> 'baseline';
+    nm text := b ->> 'name';
+    uid oid := (doc ->> 'userid')::oid;
+BEGIN
+    IF EXISTS (SELECT 1 FROM perfaudit.baselines x
+                WHERE x.name = nm AND NOT pg_has_role(uid, x.userid, 'USAGE')) THEN
+        RAISE EXCEPTION 'baseline "%" belongs to another role', nm USING ERRCODE = '42501';
+    END IF;
+    -- What import_baseline() checks, again where every path ends (a 0.1.0
+    -- installation's _persist_baseline() is still callable until updated).
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(b -> 'metrics') AS m
+                WHERE jsonb_typeof(m -> 'value') IS DISTINCT FROM 'number'
+                   OR NOT ((m -> 'value')::numeric BETWEEN -1e300 AND 1e300))
+       OR NOT COALESCE(isfinite((b ->> 'recorded_at')::timestamptz), true) THEN
+        RAISE EXCEPTION 'baseline "%" has a value that is not a finite number or a recorded_at that is not a finite timestamp', nm
+            USING ERRCODE = '22023';
+    END IF;
+    DELETE FROM perfaudit.baselines x WHERE x.name = nm;
+    INSERT INTO perfaudit.baselines (name, metric, key, value, recorded_at, query, userid)
+    SELECT nm, m ->> 'metric', COALESCE(m ->> 'key', ''), (m ->> 'value')::float8,
+           COALESCE((b ->> 'recorded_at')::timestamptz, now()), m ->> 'query', uid
+      FROM jsonb_array_elements(b -> 'metrics') AS m;
 END $$;

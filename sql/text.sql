@@ -61,6 +61,23 @@ SELECT strpos(d, E'(forged\\nFindings (0)\\n  none\\\\)') > 0 AS label_escaped,
        d ~ E'\n' AS has_finding_lines
   FROM pa_detail_of(format('SELECT perfaudit.assert_no_findings(NULL, %s)', :forged_run)) AS d;
 
+CREATE FUNCTION pa_message_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLERRM;
+END $$;
+SELECT d !~ E'\nFindings \\(0\\)' AS max_queries_no_forged_line
+  FROM pa_detail_of(format('SELECT perfaudit.assert_max_queries(0, %s)', :forged_run)) AS d;
+SELECT m AS seq_scan_message, m !~ E'\n' AS seq_scan_one_line
+  FROM pa_message_of(E'SELECT perfaudit.assert_no_seq_scan(''SELECT i FROM "evil\nFindings (0)" WHERE i = 5'')') AS m;
+
+-- The writer's storing function refuses values import_baseline() would
+-- (a 0.1.0 installation's _persist_baseline() reaches it unchecked).
+SELECT pa_message_of($$SELECT perfaudit._store_baseline('{"userid": 10, "baseline": {"name": "nan", "metrics": [{"metric": "m", "value": "NaN"}]}}')$$);
+SELECT pa_message_of($$SELECT perfaudit._store_baseline('{"userid": 10, "baseline": {"name": "inf", "recorded_at": "infinity", "metrics": [{"metric": "m", "value": 1}]}}')$$);
+
 -- _escape() on its own.
 SELECT perfaudit._escape(E'a\\b\nc\rd\te\x01f\x1fg\x7fh') AS escaped,
        perfaudit._escape(E'a\\b\nc\rd\te\x01f', true) AS for_html,

@@ -510,6 +510,46 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->ready = 1;
 }
 
+/*
+ * A statement of this session's own run as its owner may see it.  Nested
+ * statements can run as another role: a SECURITY DEFINER function, or a
+ * maintenance command's index expressions run as the table's owner.  Unless
+ * the run's owner has that role's privileges (or pg_read_all_stats, as a
+ * database-scope run's owner must), it sees what pg_stat_statements shows:
+ * the statement counted and timed, its text "<insufficient privilege>", no
+ * tenant (a tenant setting may have been read with the other role's
+ * privileges) and no plan facts (they name relations).  The verdict for the
+ * last user id is kept: the check runs only when the user id changes.
+ */
+static const PaStmtInfo *
+pa_visible_to_run(const PaStmtInfo *info)
+{
+	static Oid	checked_user = InvalidOid;
+	static Oid	checked_owner = InvalidOid;
+	static bool visible = true;
+	static PaStmtInfo redacted;
+	static const char hidden[] = "<insufficient privilege>";
+	Oid			user = GetUserId();
+
+	if (user == pa_run->userid || pa_run->database_scope)
+		return info;
+	if (user != checked_user || pa_run->userid != checked_owner)
+	{
+		visible = has_privs_of_role(pa_run->userid, user) ||
+			has_privs_of_role(pa_run->userid, ROLE_PG_READ_ALL_STATS);
+		checked_user = user;
+		checked_owner = pa_run->userid;
+	}
+	if (visible)
+		return info;
+	redacted = *info;
+	redacted.text = hidden;
+	redacted.text_len = sizeof(hidden) - 1;
+	redacted.tenant = NULL;
+	redacted.facts = NULL;
+	return &redacted;
+}
+
 void
 pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info)
 {
@@ -522,7 +562,9 @@ pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info)
 		{
 			if (ids->ids[j] == pa_sinks[i]->run_id)
 			{
-				pa_sink_append(pa_sinks[i], info);
+				pa_sink_append(pa_sinks[i],
+							   pa_run != NULL && pa_run->run_id == pa_sinks[i]->run_id ?
+							   pa_visible_to_run(info) : info);
 				break;
 			}
 		}

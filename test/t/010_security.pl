@@ -933,6 +933,32 @@ as_role('mallory', 'app', q{
 		'discard_run() refuses inside a security-restricted operation');
 }
 
+# A statement run as another role inside the caller's own run (a
+# superuser's SECURITY DEFINER function alice may call) is counted, but its
+# text, tenant and plan facts are hidden from alice, as pg_stat_statements
+# hides them.
+$node->safe_psql('app', q{
+    GRANT SET ON PARAMETER perfaudit.track TO alice;
+    CREATE FUNCTION public.pa_definer_reads_secret() RETURNS text LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog AS $$
+    BEGIN
+        RETURN (SELECT string_agg(v, ',') FROM public.secret WHERE v <> 'only the superuser reads this' OR true);
+    END $$;
+    GRANT EXECUTE ON FUNCTION public.pa_definer_reads_secret() TO alice;
+});
+{
+	my $out = as_role('alice', 'app', q{
+        SET perfaudit.track = 'all';
+        SELECT perfaudit.start('definer') IS NOT NULL;
+        SELECT public.pa_definer_reads_secret() IS NOT NULL;
+        SELECT statements FROM perfaudit.stop();
+        SELECT count(*) FILTER (WHERE query LIKE '%FROM public.secret%') || ' ' ||
+               count(*) FILTER (WHERE query = '<insufficient privilege>' AND nesting_level > 0)
+          FROM perfaudit.run_statements WHERE run_id = perfaudit.last_run();});
+	like($out, qr/\n0 [1-9]\d*$/,
+		"the definer's statement is counted in alice's run, its text hidden (" . ($out =~ s/\n/ /gr) . ')');
+}
+
 # The server is up and logged no internal error and no crash.
 is($node->safe_psql('app', 'SELECT 1'), '1', 'the server is up');
 my $log = slurp_file($node->logfile);
