@@ -512,41 +512,36 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 
 /*
  * A statement of this session's own run as its owner may see it.  Nested
- * statements can run as another role: a SECURITY DEFINER function, or a
- * maintenance command's index expressions run as the table's owner.  Unless
- * the run's owner has that role's privileges (or pg_read_all_stats, as a
- * database-scope run's owner must), it sees what pg_stat_statements shows:
- * the statement counted and timed, its text "<insufficient privilege>", no
- * tenant (a tenant setting may have been read with the other role's
- * privileges) and no plan facts (they name relations).  The verdict for the
- * last user id is kept: the check runs only when the user id changes.
+ * statements can run as another role: a SECURITY DEFINER function (its
+ * cursors and set-returning functions too, which end as the caller), or a
+ * maintenance command's index expressions run as the table's owner.  The
+ * role is the one the statement started as, when its text, tenant and plan
+ * were read.  Unless the run's owner has that role's privileges (or
+ * pg_read_all_stats, as a database-scope run's owner must), it sees what
+ * pg_stat_statements shows: the statement counted and timed, its text
+ * "<insufficient privilege>", no tenant (a tenant setting may have been
+ * read with the other role's privileges), no plan facts (they name
+ * relations) and one parameter fingerprint for all (distinct_params must
+ * not tell whether a guess equals the hidden values).  has_privs_of_role()
+ * is asked each time the roles differ: its cache follows GRANT and REVOKE.
  */
 static const PaStmtInfo *
 pa_visible_to_run(const PaStmtInfo *info)
 {
-	static Oid	checked_user = InvalidOid;
-	static Oid	checked_owner = InvalidOid;
-	static bool visible = true;
 	static PaStmtInfo redacted;
 	static const char hidden[] = "<insufficient privilege>";
-	Oid			user = GetUserId();
 
-	if (user == pa_run->userid || pa_run->database_scope)
-		return info;
-	if (user != checked_user || pa_run->userid != checked_owner)
-	{
-		visible = has_privs_of_role(pa_run->userid, user) ||
-			has_privs_of_role(pa_run->userid, ROLE_PG_READ_ALL_STATS);
-		checked_user = user;
-		checked_owner = pa_run->userid;
-	}
-	if (visible)
+	if (info->userid == pa_run->userid || pa_run->database_scope ||
+		!OidIsValid(info->userid) ||
+		has_privs_of_role(pa_run->userid, info->userid) ||
+		has_privs_of_role(pa_run->userid, ROLE_PG_READ_ALL_STATS))
 		return info;
 	redacted = *info;
 	redacted.text = hidden;
 	redacted.text_len = sizeof(hidden) - 1;
 	redacted.tenant = NULL;
 	redacted.facts = NULL;
+	redacted.param_hash = 0;
 	return &redacted;
 }
 

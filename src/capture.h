@@ -47,6 +47,7 @@ typedef struct PaStmtInfo
 	int			text_len;
 	const char *tenant;			/* NUL-terminated, or NULL */
 	const char *facts;			/* plan facts (plan_inspect.h), or NULL */
+	Oid			userid;			/* the role it ran as (at its start) */
 } PaStmtInfo;
 
 /*

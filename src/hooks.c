@@ -75,6 +75,7 @@ typedef struct PaQueryState
 	bool		linked;
 	bool		stats;			/* goes into the tenant statistics */
 	QueryDesc  *queryDesc;
+	Oid			userid;			/* the role it started as */
 	PaRunIds	runs;
 	int16		level;
 	uint64		queryid;
@@ -439,6 +440,8 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 	else
 		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
 	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	/* Its text, tenant and plan are read now, as this role. */
+	st->userid = GetUserId();
 
 	/*
 	 * Timing and buffer counts for the whole query, across every
@@ -537,6 +540,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.shared_blks_read = queryDesc->totaltime->bufusage.shared_blks_read;
 	}
 	info.queryid = st->queryid;
+	info.userid = st->userid;
 	info.rows = st->rows;
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;
@@ -854,6 +858,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		info.queryid = pa_utility_queryid(pstmt, queryString);
 		info.nesting_level = pa_nesting_level;
+		info.userid = GetUserId();
 		info.flags = PA_STMT_UTILITY;
 		if (IsA(parsetree, FetchStmt))
 			info.flags |= PA_STMT_CURSOR_READ;

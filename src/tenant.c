@@ -150,11 +150,13 @@ pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 	 * perfaudit.tenant_setting is settable by anyone, so a setting only
 	 * superusers may read (data_directory, say) must not leak into the
 	 * run's tenant column: such settings are skipped unless the role could
-	 * read them anyway.
+	 * read them anyway: the current role (a SECURITY DEFINER function's
+	 * owner, say) and the session's own (who chose the setting's name).
 	 */
 	if (pa_tenant_setting != NULL && pa_tenant_setting[0] != '\0' &&
 		((GetConfigOptionFlags(pa_tenant_setting, true) & GUC_SUPERUSER_ONLY) == 0 ||
-		 has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS)))
+		 (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS) &&
+		  has_privs_of_role(GetOuterUserId(), ROLE_PG_READ_ALL_SETTINGS))))
 	{
 		const char *v = GetConfigOption(pa_tenant_setting, true, false);
 

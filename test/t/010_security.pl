@@ -945,18 +945,35 @@ $node->safe_psql('app', q{
         RETURN (SELECT string_agg(v, ',') FROM public.secret WHERE v <> 'only the superuser reads this' OR true);
     END $$;
     GRANT EXECUTE ON FUNCTION public.pa_definer_reads_secret() TO alice;
+    -- a cursor the definer opens, which alice fetches and ends as herself
+    CREATE FUNCTION public.pa_definer_cursor() RETURNS refcursor LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog AS $$
+    DECLARE
+        c refcursor := 'pa_c';
+    BEGIN
+        OPEN c FOR EXECUTE 'SELECT 1 FROM public.secret WHERE v = '
+                           || quote_literal((SELECT v FROM public.secret LIMIT 1));
+        RETURN c;
+    END $$;
+    GRANT EXECUTE ON FUNCTION public.pa_definer_cursor() TO alice;
 });
 {
 	my $out = as_role('alice', 'app', q{
         SET perfaudit.track = 'all';
         SELECT perfaudit.start('definer') IS NOT NULL;
         SELECT public.pa_definer_reads_secret() IS NOT NULL;
+        BEGIN;
+        SELECT public.pa_definer_cursor() IS NOT NULL;
+        FETCH ALL FROM pa_c;
+        COMMIT;
         SELECT statements FROM perfaudit.stop();
         SELECT count(*) FILTER (WHERE query LIKE '%FROM public.secret%') || ' ' ||
                count(*) FILTER (WHERE query = '<insufficient privilege>' AND nesting_level > 0)
-          FROM perfaudit.run_statements WHERE run_id = perfaudit.last_run();});
-	like($out, qr/\n0 [1-9]\d*$/,
-		"the definer's statement is counted in alice's run, its text hidden (" . ($out =~ s/\n/ /gr) . ')');
+          FROM perfaudit.run_statements WHERE run_id = perfaudit.last_run();
+        SELECT count(*) FROM perfaudit.run_statements
+         WHERE run_id = perfaudit.last_run() AND query LIKE '%only the superuser%';});
+	like($out, qr/\n0 [2-9]\d*\n0$/,
+		"the definer's statements (one a cursor alice fetched) are counted in alice's run, their texts hidden (" . ($out =~ s/\n/ /gr) . ')');
 }
 
 # The server is up and logged no internal error and no crash.
