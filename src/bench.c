@@ -763,7 +763,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	args.clients = 1;
 
 	/* Fail before measuring if the results could not be stored. */
-	benchmark_id = (uint64) nextval_internal(pa_extension_sequence("benchmarks_benchmark_id_seq"), false);
+	benchmark_id = (uint64) nextval_internal(pa_extension_relation("benchmarks_benchmark_id_seq"), false);
 
 	memset(&res, 0, sizeof(res));
 	pa_run_benchmark(&args, &res);

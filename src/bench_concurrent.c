@@ -1127,7 +1127,7 @@ pa_benchmark_concurrent(PG_FUNCTION_ARGS)
 		res.ptype = ptype;
 	}
 
-	benchmark_id = (uint64) nextval_internal(pa_extension_sequence("benchmarks_benchmark_id_seq"), false);
+	benchmark_id = (uint64) nextval_internal(pa_extension_relation("benchmarks_benchmark_id_seq"), false);
 
 	pa_bc_take_lease(args.clients);
 	PG_ENSURE_ERROR_CLEANUP(pa_bc_release_lease, (Datum) 0);

@@ -692,7 +692,7 @@ pa_start(PG_FUNCTION_ARGS)
 				 errdetail("Repetitions of a statement that differ only in constants are not recognised, so n_plus_one and repeated_query findings are missed, and queryid does not match pg_stat_statements."),
 				 errhint("Set compute_query_id to \"auto\" or \"on\".")));
 
-	run_id = (uint64) nextval_internal(pa_extension_sequence("runs_run_id_seq"), false);
+	run_id = (uint64) nextval_internal(pa_extension_relation("runs_run_id_seq"), false);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit run",
 								ALLOCSET_SMALL_SIZES);

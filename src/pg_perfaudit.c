@@ -79,13 +79,6 @@ pa_extension_relation(const char *relname)
 	return rel;
 }
 
-/* The same, for the sequences the run and benchmark ids come from. */
-Oid
-pa_extension_sequence(const char *relname)
-{
-	return pa_extension_relation(relname);
-}
-
 /* Fill one column of a result row (runs, benchmarks) by name. */
 void
 pa_set_column(TupleDesc tupdesc, Datum *values, bool *nulls,

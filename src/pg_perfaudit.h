@@ -52,7 +52,6 @@ extern const char *pa_track_name(int level);
 extern bool pa_preloaded;
 extern void pa_require_preload(void);
 extern Oid	pa_extension_relation(const char *relname);
-extern Oid	pa_extension_sequence(const char *relname);
 extern void pa_set_column(TupleDesc tupdesc, Datum *values, bool *nulls,
 						  const char *name, Datum value, bool isnull);
 
