@@ -1,8 +1,8 @@
 # pg_perfaudit -- PGXS build
 #
 # The control file is the one version source: EXTVERSION is read from it, the
-# install script is generated as pg_perfaudit--$(EXTVERSION).sql and the C code
-# receives it as PA_EXTVERSION.  META.json is checked against it by
+# install script is generated as pg_perfaudit--$(EXTVERSION).sql (from the
+# parts in sql-src/) and the C code receives it as PA_EXTVERSION.  META.json is checked against it by
 # test/check-version.sh (part of the test suite).
 
 EXTENSION = pg_perfaudit
@@ -44,5 +44,11 @@ include $(PGXS)
 # changes (a struct that grew must not be read with the old layout).
 $(OBJS): $(wildcard src/*.h)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql $(EXTENSION).control
-	sed -e "s/@EXTVERSION@/$(EXTVERSION)/g" $< > $@
+# The install script is its parts joined in name order (the pg_cron way):
+# sql-src/00_schema.sql first, the numbers say what follows what.  sed reads
+# the files as one stream.  The directory is a prerequisite too, so that a
+# part added, removed or renamed rebuilds the script.
+SQL_PARTS = $(sort $(wildcard sql-src/*.sql))
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql-src $(EXTENSION).control
+	sed -e "s/@EXTVERSION@/$(EXTVERSION)/g" $(SQL_PARTS) > $@
