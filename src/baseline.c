@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "access/skey.h"
 #include "access/stratnum.h"
@@ -38,64 +38,15 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "guc.h"
 #include "persist.h"
+#include "store.h"
 
 /* Longest baseline name (bytes): names are part of the primary key. */
 #define PA_MAX_BASELINE_NAME	1000
 
 PG_FUNCTION_INFO_V1(pa_save_baseline);
 PG_FUNCTION_INFO_V1(pa_import_baseline);
-
-/*
- * The role that owns baseline name, or InvalidOid when there is none: read
- * past row-level security (no SQL runs), so that a name another role holds
- * is refused before anything is gathered.
- */
-static Oid
-pa_baseline_owner(text *name)
-{
-	Relation	rel = table_open(pa_extension_relation("baselines"), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	AttrNumber	name_att = InvalidAttrNumber;
-	AttrNumber	userid_att = InvalidAttrNumber;
-	ScanKeyData key;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	Oid			owner = InvalidOid;
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped)
-			continue;
-		if (strcmp(NameStr(att->attname), "name") == 0 && att->atttypid == TEXTOID)
-			name_att = att->attnum;
-		else if (strcmp(NameStr(att->attname), "userid") == 0 && att->atttypid == OIDOID)
-			userid_att = att->attnum;
-	}
-	if (name_att == InvalidAttrNumber || userid_att == InvalidAttrNumber)
-		elog(ERROR, "perfaudit.baselines has no name or userid column");
-
-	ScanKeyEntryInitialize(&key, 0, name_att, BTEqualStrategyNumber, InvalidOid,
-						   TupleDescAttr(desc, name_att - 1)->attcollation,
-						   F_TEXTEQ, PointerGetDatum(name));
-	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 1, &key);
-	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, userid_att, &isnull);
-
-		if (!isnull)
-			owner = DatumGetObjectId(d);
-	}
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
-	return owner;
-}
 
 /*
  * Raise the standard error unless the caller may store baseline name: it
@@ -117,7 +68,7 @@ pa_check_baseline_name(text *name)
 				 errmsg("baseline name is too long"),
 				 errdetail("The name has %zu bytes; at most %d are allowed.",
 						   (size_t) VARSIZE_ANY_EXHDR(name), PA_MAX_BASELINE_NAME)));
-	owner = pa_baseline_owner(name);
+	owner = pa_store_baseline_owner(name);
 	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -200,7 +151,7 @@ pa_store_baseline(Jsonb *doc)
 	appendStringInfo(&buf, "{\"userid\":%u,\"baseline\":", GetUserId());
 	(void) JsonbToCString(&buf, &doc->root, VARSIZE(doc));
 	appendStringInfoChar(&buf, '}');
-	pa_persist(PA_PERSIST_BASELINE, buf.data, buf.len);
+	pa_persist(PA_PERSIST_BASELINE, buf.data, buf.len, NULL);
 }
 
 /* save_baseline(name text, run_id bigint DEFAULT NULL) RETURNS int */

@@ -19,8 +19,8 @@
  * execution runs in a subtransaction that is rolled back, so writes leave
  * nothing behind; the subtransaction's cost is then part of the samples.
  *
- * The executor hook watches the statement's executions (hooks.c,
- * PaBenchProbe): the plan analysis that capture runs use gives the
+ * An execution observer (hooks.h) watches the statement's executions
+ * (PaBenchProbe): the plan analysis that capture runs use gives the
  * sequential scans, which become seq_scan findings tied to the benchmark.
  *
  * Backend memory growth is the difference in memory allocated by all of
@@ -36,7 +36,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include <math.h>
 
@@ -64,10 +64,14 @@
 
 #include "bench.h"
 #include "detect.h"
+#include "facts.h"
+#include "guc.h"
 #include "hooks.h"
-#include "jsonout.h"
 #include "persist.h"
 #include "plan_inspect.h"
+#include "stats.h"
+#include "stmtid.h"
+#include "store.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(pa_benchmark);
@@ -119,176 +123,6 @@ pa_check_statement(const char *query)
 					 errmsg("benchmark query must be a SELECT, INSERT, UPDATE, DELETE or MERGE"),
 					 errhint("Utility statements cannot be prepared; wrap them in a function to time them.")));
 	}
-}
-
-/* percentile_cont over sorted samples. */
-double
-pa_percentile(const double *sorted, int n, double p)
-{
-	double		pos = p * (n - 1);
-	int			lo = (int) floor(pos);
-	int			hi = (int) ceil(pos);
-
-	if (n == 0)
-		return 0;
-	if (lo == hi)
-		return sorted[lo];
-	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/*
- * pa_qsort_doubles(double *v, size_t n): ascending, by comparison, with
- * the comparison inlined (qsort() calls a comparator through a pointer).
- */
-#define ST_SORT pa_qsort_doubles
-#define ST_ELEMENT_TYPE double
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-#define PA_RADIX_BITS	11
-#define PA_RADIX_SIZE	(1 << PA_RADIX_BITS)
-#define PA_RADIX_PASSES	((64 + PA_RADIX_BITS - 1) / PA_RADIX_BITS)
-
-/* pa_qsort_u64(uint64 *v, size_t n): ascending, by comparison. */
-#define ST_SORT pa_qsort_u64
-#define ST_ELEMENT_TYPE uint64
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-/*
- * Sort n unsigned 64-bit keys ascending.  A benchmark sorts every sample it
- * takes, and a comparison sort spent 10-30 ns on each one, 2-5 % of a
- * trivial statement's execution; a least-significant-digit radix sort
- * takes about 2 ns: one pass counts all digits, then each digit that is
- * not the same in every key (the high digits of samples of similar size
- * are) takes one stable pass.  Short arrays are sorted by comparison.
- */
-static void
-pa_sort_u64(uint64 *keys, size_t n)
-{
-	uint32	   *counts;
-	uint64	   *src;
-	uint64	   *dst;
-	uint64	   *tmp;
-	size_t		i;
-	int			d;
-
-	if (n < 256)
-	{
-		pa_qsort_u64(keys, n);
-		return;
-	}
-
-	counts = palloc0(sizeof(uint32) * PA_RADIX_PASSES * PA_RADIX_SIZE);
-	for (i = 0; i < n; i++)
-	{
-		uint64		k = keys[i];
-
-		for (d = 0; d < PA_RADIX_PASSES; d++)
-			counts[d * PA_RADIX_SIZE + ((k >> (d * PA_RADIX_BITS)) & (PA_RADIX_SIZE - 1))]++;
-	}
-
-	tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * n);
-	src = keys;
-	dst = tmp;
-	for (d = 0; d < PA_RADIX_PASSES; d++)
-	{
-		uint32	   *c = counts + d * PA_RADIX_SIZE;
-		int			shift = d * PA_RADIX_BITS;
-		uint32		sum = 0;
-		int			b;
-
-		/* The same digit in every key: this pass would change nothing. */
-		if (c[(src[0] >> shift) & (PA_RADIX_SIZE - 1)] == n)
-			continue;
-		for (b = 0; b < PA_RADIX_SIZE; b++)
-		{
-			uint32		cb = c[b];
-
-			c[b] = sum;
-			sum += cb;
-		}
-		for (i = 0; i < n; i++)
-			dst[c[(src[i] >> shift) & (PA_RADIX_SIZE - 1)]++] = src[i];
-		{
-			uint64	   *t = src;
-
-			src = dst;
-			dst = t;
-		}
-	}
-	if (src != keys)
-		memcpy(keys, src, sizeof(uint64) * n);
-	pfree(tmp);
-	pfree(counts);
-}
-
-/*
- * Sort n doubles ascending.  The bits of non-negative doubles (IEEE 754)
- * order as unsigned integers do, so durations are sorted as such; an array
- * holding a negative value or a NaN is sorted by comparison.
- */
-void
-pa_sort_doubles(double *values, size_t n)
-{
-	size_t		i;
-
-	StaticAssertStmt(sizeof(double) == sizeof(uint64), "double is 64 bits");
-	for (i = 0; i < n; i++)
-		if (!(values[i] >= 0) || signbit(values[i]))	/* negative, -0 or NaN */
-		{
-			pa_qsort_doubles(values, n);
-			return;
-		}
-	pa_sort_u64((uint64 *) values, n);
-}
-
-/*
- * A float8[] with room for capacity samples, to be written in place through
- * PA_SAMPLES(arr) and given its final length by pa_bench_summarise().  The
- * samples are taken straight into the array that is returned and stored:
- * copying tens of thousands of them, each copy into fresh pages, cost more
- * than taking them.
- */
-ArrayType *
-pa_samples_array(int64 capacity)
-{
-	ArrayType  *arr;
-
-	if (capacity < 0 || (Size) capacity > MaxArraySize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many samples for one array: " INT64_FORMAT, capacity)));
-	arr = (ArrayType *) MemoryContextAllocHuge(CurrentMemoryContext,
-											   ARR_OVERHEAD_NONULLS(1) +
-											   sizeof(double) * (Size) capacity);
-	arr->dataoffset = 0;
-	arr->elemtype = FLOAT8OID;
-	pa_samples_set_length(arr, 0);
-	return arr;
-}
-
-/*
- * Shorten (or set) the number of samples in arr; its capacity is not
- * checked.  No samples is the empty array, which has no dimensions.
- */
-void
-pa_samples_set_length(ArrayType *arr, int n)
-{
-	if (n == 0)
-	{
-		arr->ndim = 0;
-		SET_VARSIZE(arr, ARR_OVERHEAD_NONULLS(0));
-		return;
-	}
-	arr->ndim = 1;
-	SET_VARSIZE(arr, ARR_OVERHEAD_NONULLS(1) + sizeof(double) * (Size) n);
-	ARR_DIMS(arr)[0] = n;
-	ARR_LBOUND(arr)[0] = 1;
 }
 
 static Size
@@ -626,12 +460,68 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 }
 
 /* The plan source of a prepared one-statement plan. */
-const struct CachedPlanSource *
+static const struct CachedPlanSource *
 pa_bench_plan_source(SPIPlanPtr plan)
 {
 	List	   *sources = SPI_plan_get_plan_sources(plan);
 
 	return list_length(sources) == 1 ? (CachedPlanSource *) linitial(sources) : NULL;
+}
+
+/*
+ * A benchmark's execution: keep what its plan says.  A generic plan is the
+ * same plan every time and is inspected once; a custom plan is new each
+ * time (and may differ per tenant) and is always inspected.
+ */
+static void
+pa_bench_probe_inspect(QueryDesc *queryDesc, void *arg)
+{
+	PaBenchProbe *probe = (PaBenchProbe *) arg;
+	const CachedPlan *gplan = probe->source ? probe->source->gplan : NULL;
+	bool		generic;
+	PaPlanFacts facts;
+	bool		has_comment;
+
+	generic = gplan != NULL &&
+		list_member_ptr(gplan->stmt_list, queryDesc->plannedstmt);
+	if (generic && probe->inspected_gplan == (const void *) gplan &&
+		probe->inspected_generation == gplan->generation)
+		return;
+
+	pa_inspect_plan(queryDesc, &facts, &has_comment);
+	if (generic)
+	{
+		probe->inspected_gplan = gplan;
+		probe->inspected_generation = gplan->generation;
+	}
+	/* Keep the facts of the plan with the most sequential scans. */
+	if (facts.facts != NULL &&
+		(probe->facts == NULL || facts.seq_scans > probe->seq_scans))
+	{
+		if (probe->facts != NULL)
+			pfree((void *) probe->facts);
+		probe->facts = MemoryContextStrdup(probe->cxt, facts.facts);
+	}
+	probe->seq_scans = Max(probe->seq_scans, facts.seq_scans);
+	probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
+}
+
+void
+pa_bench_probe_begin(PaBenchProbe *probe, SPIPlanPtr plan, MemoryContext cxt)
+{
+	memset(probe, 0, sizeof(*probe));
+	probe->observer.level = pa_nesting_level;	/* SPI runs at the caller's level */
+	probe->observer.fn = pa_bench_probe_inspect;
+	probe->observer.arg = probe;
+	probe->cxt = cxt;
+	probe->source = pa_bench_plan_source(plan);
+	probe->saved = pa_set_observer(&probe->observer);
+}
+
+void
+pa_bench_probe_end(PaBenchProbe *probe)
+{
+	(void) pa_set_observer(probe->saved);
 }
 
 void
@@ -641,7 +531,6 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	SPIPlanPtr	plan;
 	Datum	   *tenant_values;
 	PaBenchProbe probe;
-	PaBenchProbe *saved_probe = pa_bench_probe;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -649,21 +538,17 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	plan = pa_bench_prepare(args, cxt, &res->ptype, &tenant_values);
 
 	/* Watch the executions of the statement for its plan's facts. */
-	memset(&probe, 0, sizeof(probe));
-	probe.level = pa_nesting_level;	/* SPI runs at the caller's level */
-	probe.cxt = cxt;
-	probe.source = pa_bench_plan_source(plan);
-	pa_bench_probe = &probe;
+	pa_bench_probe_begin(&probe, plan, cxt);
 	/* Its executions are the extension's own: not in runs or statistics. */
-	pa_internal_depth++;
+	pa_internal_enter();
 	PG_TRY();
 	{
 		pa_bench_loop(plan, args, tenant_values, res, cxt);
 	}
 	PG_FINALLY();
 	{
-		pa_internal_depth--;
-		pa_bench_probe = saved_probe;
+		pa_internal_exit();
+		pa_bench_probe_end(&probe);
 	}
 	PG_END_TRY();
 
@@ -763,7 +648,7 @@ pa_benchmark(PG_FUNCTION_ARGS)
 	args.clients = 1;
 
 	/* Fail before measuring if the results could not be stored. */
-	benchmark_id = (uint64) nextval_internal(pa_extension_relation("benchmarks_benchmark_id_seq"), false);
+	benchmark_id = pa_store_next_benchmark_id();
 
 	memset(&res, 0, sizeof(res));
 	pa_run_benchmark(&args, &res);
@@ -841,116 +726,15 @@ static List *
 pa_seq_scan_tables(const char *facts)
 {
 	List	   *tables = NIL;
-	const char *p = facts;
+	const char *cursor = facts;
+	PaFact		fact;
 
-	if (facts == NULL)
-		return NIL;
-	while (*p != '\0')
-	{
-		const char *end = strchr(p, PA_FACT_END);
-		const char *rel = strchr(p, PA_FACT_FIELD_SEP);
-
-		if (end == NULL || rel == NULL || rel > end)
-			break;
-		if (rel - p == 8 && strncmp(p, "seq_scan", 8) == 0)
-		{
-			const char *relend = strchr(rel + 1, PA_FACT_FIELD_SEP);
-
-			if (relend != NULL && relend < end)
-				tables = lappend(tables, pnstrdup(rel + 1, relend - rel - 1));
-		}
-		p = end + 1;
-	}
+	while (pa_fact_next(&cursor, &fact))
+		if (strcmp(fact.kind, "seq_scan") == 0)
+			tables = lappend(tables, (char *) fact.relation);
 	return tables;
 }
 
-/*
- * The perfaudit.benchmarks row of a document and its samples: the
- * document's fields by jsonb_populate_record, samples_ms set to the array.
- * _benchmark_row() (which _store_benchmark() inserts) and benchmark()'s
- * own result both come from here, so the row returned is the row stored.
- * The array is set directly: through PL/pgSQL or JSON, tens of thousands
- * of samples would cost more than the benchmark of a fast statement.
- */
-static Datum
-pa_benchmark_row(Datum doc, Datum samples, bool samples_null)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {JSONBOID};
-	Datum		args[1];
-	Datum		row;
-	bool		isnull;
-	int			ret;
-	HeapTupleHeader td;
-	HeapTupleData tuple;
-	TupleDesc	tupdesc;
-	HeapTuple	modified;
-	int			attnum = 0;
-	int			i;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	args[0] = doc;
-	pa_internal_depth++;
-	PG_TRY();
-	{
-		ret = SPI_execute_with_args("SELECT pg_catalog.jsonb_populate_record(NULL::perfaudit.benchmarks, "
-									"$1 OPERATOR(pg_catalog.->) 'benchmark')",
-									1, argtypes, args, NULL, true, 1);
-	}
-	PG_FINALLY();
-	{
-		pa_internal_depth--;
-	}
-	PG_END_TRY();
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not build the benchmark row: %s", SPI_result_code_string(ret));
-	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "could not build the benchmark row");
-
-	td = DatumGetHeapTupleHeader(row);
-	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = td;
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
-	for (i = 0; i < tupdesc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), "samples_ms") == 0)
-			attnum = i + 1;
-	}
-	if (attnum == 0)
-		elog(ERROR, "perfaudit.benchmarks has no samples_ms column");
-	/*
-	 * Formed in the caller's context, the new tuple is already a valid
-	 * composite datum (heap_form_tuple() fills in the datum header), and no
-	 * value in it is toasted: no second copy of the samples is needed.
-	 */
-	MemoryContextSwitchTo(cxt);
-	modified = heap_modify_tuple_by_cols(&tuple, tupdesc, 1, &attnum, &samples, &samples_null);
-	if (HeapTupleHasExternal(modified))
-		row = heap_copy_tuple_as_datum(modified, tupdesc);
-	else
-		row = PointerGetDatum(modified->t_data);
-	ReleaseTupleDesc(tupdesc);
-	SPI_finish();
-	return row;
-}
-
-PG_FUNCTION_INFO_V1(pa_benchmark_row_sql);
-
-/* _benchmark_row(doc jsonb, samples float8[]) */
-Datum
-pa_benchmark_row_sql(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(pa_benchmark_row(PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
-									 PG_ARGISNULL(1)));
-}
 
 Datum
 pa_bench_store(const PaBenchArgs *args,
@@ -958,17 +742,18 @@ pa_bench_store(const PaBenchArgs *args,
 {
 	StringInfoData doc;
 	StringInfoData findings;
-	bool		first = true;
-	int			nfindings = 0;
-	List	   *seq_tables = pa_seq_scan_tables(res->facts);
-	bool		concurrent = args->clients > 1 || res->error_counts != NULL;
-	int			i;
+	PaBenchmarkRow b;
+
+	memset(&b, 0, sizeof(b));
+	b.benchmark_id = benchmark_id;
+	b.userid = GetUserId();
 
 	/* The findings of its plan, tied to the benchmark. */
 	initStringInfo(&findings);
 	if (res->facts != NULL)
 	{
 		PaGroupSummary g;
+		PaFindingOwner owner;
 
 		memset(&g, 0, sizeof(g));
 		g.queryid = res->queryid;
@@ -978,80 +763,56 @@ pa_bench_store(const PaBenchArgs *args,
 		g.nesting_level = 0;
 		g.nfacts = 1;
 		g.facts[0] = res->facts;
-		nfindings = pa_benchmark_findings(&findings, benchmark_id, GetUserId(), &g);
+		owner.run_id = 0;
+		owner.benchmark_id = benchmark_id;
+		owner.userid = b.userid;
+		b.findings = pa_detect_plan_findings(&findings, &owner, &g);
 	}
 
+	b.label = args->label;
+	b.query = args->query;
+	b.iterations = args->iterations;
+	b.warmup = args->warmup;
+	b.clients = args->clients;
+	b.concurrent = args->clients > 1 || res->error_counts != NULL;
+	b.n = res->n;
+	b.min_ms = res->min_ms;
+	b.p50_ms = res->p50_ms;
+	b.p95_ms = res->p95_ms;
+	b.p99_ms = res->p99_ms;
+	b.max_ms = res->max_ms;
+	b.mean_ms = res->mean_ms;
+	b.stddev_ms = res->stddev_ms;
+	b.rows_per_call = res->rows_per_call;
+	b.shared_blks_hit = res->shared_blks_hit;
+	b.shared_blks_read = res->shared_blks_read;
+	b.seq_scans = res->seq_scans;
+	b.memory_growth = res->memory_growth;
+	b.n_mem_checkpoints = res->n_mem_checkpoints;
+	b.mem_checkpoints = res->mem_checkpoints;
+	b.throughput_qps = res->throughput_qps;
+	b.errors = res->errors;
+	b.started_at = started_at;
+	b.custom_plans = res->custom_plans;
+	b.generic_plans = res->generic_plans;
+	b.tenants_type = OidIsValid(res->ptype) ? format_type_be(res->ptype) : NULL;
+	b.rollback = args->rollback;
+	b.error_counts = res->error_counts;
+	b.wall_ms = res->wall_ms;
+	b.single_p50_ms = res->single_p50_ms;
+	b.single_p95_ms = res->single_p95_ms;
+	b.single_throughput_qps = res->single_throughput_qps;
+	b.seq_scan_tables = pa_seq_scan_tables(res->facts);
+
 	initStringInfo(&doc);
-	appendStringInfo(&doc, "{\"findings\":[%s],\"benchmark\":{", findings.data);
-	pa_json_int(&doc, "benchmark_id", (int64) benchmark_id, &first);
-	pa_json_str(&doc, "label", args->label, &first);
-	pa_json_str(&doc, "query", args->query, &first);
-	pa_json_int(&doc, "iterations", args->iterations, &first);
-	pa_json_int(&doc, "warmup", args->warmup, &first);
-	pa_json_int(&doc, "clients", args->clients, &first);
-	if (res->n > 0)
-	{
-		pa_json_num(&doc, "min_ms", res->min_ms, &first);
-		pa_json_num(&doc, "p50_ms", res->p50_ms, &first);
-		pa_json_num(&doc, "p95_ms", res->p95_ms, &first);
-		pa_json_num(&doc, "p99_ms", res->p99_ms, &first);
-		pa_json_num(&doc, "max_ms", res->max_ms, &first);
-		pa_json_num(&doc, "mean_ms", res->mean_ms, &first);
-		pa_json_num(&doc, "stddev_ms", res->stddev_ms, &first);
-		pa_json_num(&doc, "rows_per_call", res->rows_per_call, &first);
-	}
-	pa_json_int(&doc, "shared_blks_hit", res->shared_blks_hit, &first);
-	pa_json_int(&doc, "shared_blks_read", res->shared_blks_read, &first);
-	pa_json_int(&doc, "seq_scans", res->seq_scans, &first);
-	if (!concurrent)
-		pa_json_int(&doc, "memory_growth_bytes", res->memory_growth, &first);
-	pa_json_num(&doc, "throughput_qps", res->throughput_qps, &first);
-	pa_json_int(&doc, "errors", res->errors, &first);
-	pa_json_ts(&doc, "started_at", started_at, &first);
-	pa_json_int(&doc, "userid", GetUserId(), &first);
-	if (!concurrent)
-	{
-		pa_json_int(&doc, "custom_plans", res->custom_plans, &first);
-		pa_json_int(&doc, "generic_plans", res->generic_plans, &first);
-	}
-	pa_json_str(&doc, "tenants_type", OidIsValid(res->ptype) ? format_type_be(res->ptype) : NULL, &first);
-	pa_json_int(&doc, "findings", nfindings, &first);
-	pa_json_raw(&doc, "rollback", args->rollback ? "true" : "false", &first);
-	if (concurrent)
-	{
-		pa_json_raw(&doc, "error_counts", res->error_counts ? res->error_counts : "{}", &first);
-		pa_json_num(&doc, "wall_ms", res->wall_ms, &first);
-		pa_json_num(&doc, "single_p50_ms", res->single_p50_ms, &first);
-		pa_json_num(&doc, "single_p95_ms", res->single_p95_ms, &first);
-		pa_json_num(&doc, "single_throughput_qps", res->single_throughput_qps, &first);
-		if (res->single_p95_ms > 0 && res->n > 0)
-			pa_json_num(&doc, "p95_degradation", res->p95_ms / res->single_p95_ms, &first);
-	}
-	else
-	{
-		appendStringInfoString(&doc, ",\"memory_samples\":[");
-		for (i = 0; i < res->n_mem_checkpoints; i++)
-			appendStringInfo(&doc, "%s" INT64_FORMAT, i > 0 ? "," : "", res->mem_checkpoints[i]);
-		appendStringInfoChar(&doc, ']');
-	}
-	appendStringInfoString(&doc, ",\"seq_scan_tables\":[");
-	for (i = 0; i < list_length(seq_tables); i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(&doc, ',');
-		escape_json(&doc, (char *) list_nth(seq_tables, i));
-	}
-	appendStringInfoChar(&doc, ']');
-	appendStringInfoString(&doc, "}}");
+	pa_store_benchmark_doc(&doc, &b, findings.data);
 
 	if (res->samples_arr == NULL)
 		res->samples_arr = pa_samples_array(0);
 
 	/* The samples go in binary, beside the document. */
-	pa_persist_samples(PA_PERSIST_BENCHMARK, doc.data, doc.len, res->samples_arr);
+	pa_persist(PA_PERSIST_BENCHMARK, doc.data, doc.len, res->samples_arr);
 
 	/* The row, as stored: built from the document by the same function. */
-	return pa_benchmark_row(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc.data)),
-							PointerGetDatum(res->samples_arr),
-							false);
+	return pa_store_benchmark_row(doc.data, res->samples_arr);
 }

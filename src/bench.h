@@ -14,8 +14,11 @@
 #include "utils/array.h"
 #include "utils/timestamp.h"
 
+#include "hooks.h"
+#include "stats.h"
+
 /* Upper bounds that keep a mistyped argument from exhausting memory. */
-#define PA_MAX_ITERATIONS	10000000
+#define PA_MAX_ITERATIONS	PA_MAX_SAMPLES
 #define PA_MAX_WARMUP		10000000
 
 /* Memory is sampled at this many points across the timed iterations. */
@@ -55,7 +58,7 @@ typedef struct PaBenchResult
 	int64		generic_plans;
 	Oid			ptype;			/* $1's inferred type, or InvalidOid */
 	uint64		queryid;
-	const char *facts;			/* plan facts (plan_inspect.h), or NULL */
+	const char *facts;			/* plan facts (facts.h), or NULL */
 	double		throughput_qps;
 	int64		errors;
 	/* benchmark_concurrent() only */
@@ -79,17 +82,30 @@ extern void pa_bench_arg_not_null(FunctionCallInfo fcinfo, int argno, const char
 /* Run a benchmark in the current transaction, as the current role. */
 extern void pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res);
 
-/* percentile_cont over n sorted values; sorting doubles ascending. */
-extern double pa_percentile(const double *sorted, int n, double p);
-extern void pa_sort_doubles(double *values, size_t n);
-extern ArrayType *pa_samples_array(int64 capacity);
-extern void pa_samples_set_length(ArrayType *arr, int n);
+/*
+ * What the plan of a benchmark's statement says, from the executions an
+ * observer (hooks.h) sees at the benchmark's level: a generic plan,
+ * executed again and again, is inspected once (per generation); custom
+ * plans are built for each execution and always inspected.
+ */
+typedef struct PaBenchProbe
+{
+	PaExecObserver observer;
+	PaExecObserver *saved;		/* the observer before this one */
+	MemoryContext cxt;			/* where facts is copied */
+	int64		seq_scans;		/* most seen in one execution */
+	uint64		queryid;
+	const char *facts;			/* of the plan with the most seq scans */
+	const struct CachedPlanSource *source;
+	const void *inspected_gplan;
+	int			inspected_generation;
+} PaBenchProbe;
 
-/* The samples of a pa_samples_array(), as a C array. */
-#define PA_SAMPLES(arr)	((double *) ((char *) (arr) + ARR_OVERHEAD_NONULLS(1)))
+/* Watch the executions of plan at this level; stop watching. */
+extern void pa_bench_probe_begin(PaBenchProbe *probe, SPIPlanPtr plan, MemoryContext cxt);
+extern void pa_bench_probe_end(PaBenchProbe *probe);
 
 /* Pieces shared with benchmark_concurrent(). */
-extern const struct CachedPlanSource *pa_bench_plan_source(SPIPlanPtr plan);
 extern SPIPlanPtr pa_bench_prepare(const PaBenchArgs *args, MemoryContext cxt,
 								   Oid *ptype, Datum **values);
 extern ParamListInfo pa_bench_params(Oid ptype, MemoryContext cxt);

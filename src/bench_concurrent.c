@@ -54,7 +54,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "access/xact.h"
 #include "commands/sequence.h"
@@ -87,10 +87,13 @@
 #include "utils/timeout.h"
 
 #include "bench.h"
+#include "facts.h"
+#include "guc.h"
 #include "hooks.h"
-#include "plan_inspect.h"
-#include "text.h"
+#include "persist.h"
 #include "shmem.h"
+#include "store.h"
+#include "text.h"
 
 #define PA_BC_MAGIC			0x50414243
 #define PA_BC_MAX_CLIENTS	1000
@@ -404,14 +407,8 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	params = pa_bench_params(ptype, keep_cxt);
 
 	/* Client 0 watches its executions for the plan's facts. */
-	memset(&probe, 0, sizeof(probe));
 	if (c == 0)
-	{
-		probe.level = pa_nesting_level;
-		probe.cxt = keep_cxt;
-		probe.source = pa_bench_plan_source(plan);
-		pa_bench_probe = &probe;
-	}
+		pa_bench_probe_begin(&probe, plan, keep_cxt);
 
 	for (i = 0; i < sh->warmup; i++)
 	{
@@ -440,7 +437,8 @@ pa_bc_client_run(PaBcShared *sh, int c)
 	ConditionVariableCancelSleep();
 	if (pg_atomic_read_u32(&sh->go) != PA_BC_GO)
 	{
-		pa_bench_probe = NULL;
+		if (c == 0)
+			pa_bench_probe_end(&probe);
 		return;
 	}
 
@@ -477,20 +475,14 @@ pa_bc_client_run(PaBcShared *sh, int c)
 
 	if (c == 0)
 	{
-		pa_bench_probe = NULL;
+		pa_bench_probe_end(&probe);
 		sh->queryid = probe.queryid;
 		sh->seq_scans = probe.seq_scans;
 		if (probe.facts != NULL)
 		{
 			/* Whole facts only: cut after the last one that fits. */
-			Size		len = strlen(probe.facts);
+			Size		len = pa_facts_clip(probe.facts, PA_BC_FACTS_LEN);
 
-			if (len >= PA_BC_FACTS_LEN)
-			{
-				len = PA_BC_FACTS_LEN - 1;
-				while (len > 0 && probe.facts[len - 1] != PA_FACT_END)
-					len--;
-			}
 			memcpy(sh->facts, probe.facts, len);
 			sh->facts[len] = '\0';
 		}
@@ -522,7 +514,7 @@ pa_bench_client_main(Datum main_arg)
 	me = &sh->clients[c];
 
 	/* Benchmark executions are the extension's own: not in runs or statistics. */
-	pa_internal_depth = 1;
+	pa_internal_enter();
 	BackgroundWorkerInitializeConnectionByOid(sh->dboid, sh->session_userid, 0);
 
 	PG_TRY();
@@ -535,7 +527,7 @@ pa_bench_client_main(Datum main_arg)
 
 		/* Tell the leader why, then exit as any failed worker does. */
 		MemoryContextSwitchTo(TopMemoryContext);
-		pa_bench_probe = NULL;
+		(void) pa_set_observer(NULL);
 		edata = CopyErrorData();
 		pa_bc_clip(me->failure, edata->message ? edata->message : "unknown error");
 		PG_RE_THROW();
@@ -839,21 +831,14 @@ pa_bc_pass(const PaBenchArgs *args, int nclients, int iterations, PaBenchResult 
 	{
 		for (c = 0; c < nclients; c++)
 		{
-			BackgroundWorker worker;
+			char		name[BGW_MAXLEN];
 
-			memset(&worker, 0, sizeof(worker));
-			snprintf(worker.bgw_name, BGW_MAXLEN,
-					 "pg_perfaudit benchmark client %d for PID %d", c + 1, MyProcPid);
-			snprintf(worker.bgw_type, BGW_MAXLEN, "pg_perfaudit benchmark client");
-			worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-			worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-			worker.bgw_restart_time = BGW_NEVER_RESTART;
-			snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_perfaudit");
-			snprintf(worker.bgw_function_name, BGW_MAXLEN, "pa_bench_client_main");
-			worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-			memcpy(worker.bgw_extra, &c, sizeof(int));
-			worker.bgw_notify_pid = MyProcPid;
-			if (!RegisterDynamicBackgroundWorker(&worker, &handles[c]))
+			snprintf(name, sizeof(name), "pg_perfaudit benchmark client %d for PID %d",
+					 c + 1, MyProcPid);
+			if (!pa_register_worker(name, "pg_perfaudit benchmark client",
+									"pa_bench_client_main",
+									UInt32GetDatum(dsm_segment_handle(seg)),
+									&c, sizeof(int), MyProcPid, &handles[c]))
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 						 errmsg("could not start benchmark client %d of %d: no free background worker slot",
@@ -1127,7 +1112,7 @@ pa_benchmark_concurrent(PG_FUNCTION_ARGS)
 		res.ptype = ptype;
 	}
 
-	benchmark_id = (uint64) nextval_internal(pa_extension_relation("benchmarks_benchmark_id_seq"), false);
+	benchmark_id = pa_store_next_benchmark_id();
 
 	pa_bc_take_lease(args.clients);
 	PG_ENSURE_ERROR_CLEANUP(pa_bc_release_lease, (Datum) 0);

@@ -95,63 +95,6 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
- * The query identifier type became int64 in 18 (uint64 before).  We keep it
- * as uint64 internally and print it as the signed bigint SQL sees.
- */
-#define PA_QUERYID(stmt) ((uint64) (stmt)->queryId)
-
-/*
- * The query identifier of a utility statement.  pg_stat_statements, when
- * its ProcessUtility hook runs before ours (it was loaded after us), sets
- * pstmt->queryId to 0 before passing the statement on.  Core computes a
- * utility statement's identifier on 14 and 15 as a hash of the cleaned
- * statement text, which we recompute here, so the identifier is the same
- * whatever the load order.  From 16 on core jumbles the parse tree instead;
- * there the text hash still keeps utility statements apart, but does not
- * equal core's identifier.
- */
-static inline uint64
-pa_utility_queryid(PlannedStmt *pstmt, const char *queryString)
-{
-	int			location = pstmt->stmt_location;
-	int			len = pstmt->stmt_len;
-	const char *sql;
-	uint64		id;
-
-	if (pstmt->queryId != UINT64CONST(0))
-		return (uint64) pstmt->queryId;
-	if (queryString == NULL)
-		return 0;
-	sql = CleanQuerytext(queryString, &location, &len);
-	id = DatumGetUInt64(hash_any_extended((const unsigned char *) sql, len, 0));
-	return id != UINT64CONST(0) ? id : UINT64CONST(2);
-}
-
-/*
- * The identifier of a planned statement.  With compute_query_id = off core
- * leaves it 0 for every statement, which would make one "statement" of all
- * of them (and N+1 findings out of unrelated queries): fall back to a hash
- * of the statement's text, which keeps statements apart but cannot see
- * that two differ only in their constants.  start() warns about this.
- */
-static inline uint64
-pa_planned_queryid(PlannedStmt *pstmt, const char *sourceText)
-{
-	int			location = pstmt->stmt_location;
-	int			len = pstmt->stmt_len;
-	const char *sql;
-	uint64		id;
-
-	if (pstmt->queryId != UINT64CONST(0))
-		return (uint64) pstmt->queryId;
-	if (sourceText == NULL)
-		return 0;
-	sql = CleanQuerytext(sourceText, &location, &len);
-	id = DatumGetUInt64(hash_any_extended((const unsigned char *) sql, len, 0));
-	return id != UINT64CONST(0) ? id : UINT64CONST(1);
-}
-
-/*
  * MyBackendId was renamed MyProcNumber in 17; we only need a per-process
  * number that is stable for the life of the backend, and the pid serves.
  */

@@ -29,47 +29,53 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "detect.h"
+#include "facts.h"
+#include "guc.h"
 #include "jsonout.h"
-#include "plan_inspect.h"
+#include "store.h"
 
 /*
- * Start a finding object.  run_id is a run's id, or a benchmark's with
- * PA_BENCHMARK_FINDING set.
+ * Append one finding of group g: the envelope from the group, the rest
+ * from the caller.
  */
-#define PA_BENCHMARK_FINDING	(UINT64CONST(1) << 63)
+static void
+pa_emit(StringInfo buf, int *count, const PaFindingOwner *owner,
+		const PaGroupSummary *g, const char *kind, const char *severity,
+		const char *relation, const char *message, const char *suggestion,
+		StringInfo detail)
+{
+	PaFinding	f;
+
+	appendStringInfoChar(detail, '}');
+	f.kind = kind;
+	f.severity = severity;
+	f.queryid = g->queryid;
+	f.tenant = g->tenant;
+	f.calls = g->calls;
+	f.total_ms = g->total_ms;
+	f.query = g->text;
+	f.relation = relation;
+	f.message = message;
+	f.suggestion = suggestion;
+	f.detail = detail->data;
+	pa_store_finding(buf, count, owner, &f);
+}
 
 static void
-pa_finding_begin(StringInfo buf, int *count, uint64 run_id, Oid userid,
-				 const PaGroupSummary *g, const char *kind,
-				 const char *severity, bool *first)
+pa_detail_begin(StringInfo detail)
 {
-	if (*count > 0)
-		appendStringInfoChar(buf, ',');
-	(*count)++;
-	appendStringInfoChar(buf, '{');
-	*first = true;
-	if (run_id & PA_BENCHMARK_FINDING)
-		pa_json_int(buf, "benchmark_id", (int64) (run_id & ~PA_BENCHMARK_FINDING), first);
-	else
-		pa_json_int(buf, "run_id", (int64) run_id, first);
-	pa_json_str(buf, "kind", kind, first);
-	pa_json_str(buf, "severity", severity, first);
-	pa_json_int(buf, "queryid", (int64) g->queryid, first);
-	pa_json_str(buf, "tenant", g->tenant, first);
-	pa_json_int(buf, "calls", g->calls, first);
-	pa_json_num(buf, "total_ms", g->total_ms, first);
-	pa_json_str(buf, "query", g->text, first);
-	pa_json_int(buf, "userid", userid, first);
+	initStringInfo(detail);
+	appendStringInfoChar(detail, '{');
 }
 
 /*
  * Emit the findings of a group's plan facts, each (kind, relation) once.
  */
 static void
-pa_fact_findings(StringInfo buf, int *count, uint64 run_id, Oid userid,
+pa_fact_findings(StringInfo buf, int *count, const PaFindingOwner *owner,
 				 const PaGroupSummary *g)
 {
 	List	   *seen = NIL;
@@ -77,37 +83,17 @@ pa_fact_findings(StringInfo buf, int *count, uint64 run_id, Oid userid,
 
 	for (k = 0; k < g->nfacts; k++)
 	{
-		char	   *entry = pstrdup(g->facts[k]);
-		char	   *next;
+		const char *cursor = g->facts[k];
+		PaFact		fact;
 
-		for (; entry != NULL && *entry != '\0'; entry = next)
+		while (pa_fact_next(&cursor, &fact))
 		{
-			char	   *field[4] = {NULL, NULL, NULL, NULL};
-			char	   *end = strchr(entry, PA_FACT_END);
-			char	   *p = entry;
-			char	   *key;
-			int			f;
-			bool		first;
+			char	   *key = psprintf("%s/%s", fact.kind, fact.relation);
 			bool		dfirst = true;
 			StringInfoData detail;
 			ListCell   *lc;
 			bool		dup = false;
 
-			next = end ? end + 1 : NULL;
-			if (end)
-				*end = '\0';
-			for (f = 0; f < 4 && p != NULL; f++)
-			{
-				char	   *sep = strchr(p, PA_FACT_FIELD_SEP);
-
-				field[f] = p;
-				if (sep)
-					*sep = '\0';
-				p = sep ? sep + 1 : NULL;
-			}
-			if (field[1] == NULL)
-				continue;
-			key = psprintf("%s/%s", field[0], field[1]);
 			foreach(lc, seen)
 				if (strcmp((char *) lfirst(lc), key) == 0)
 					dup = true;
@@ -115,39 +101,26 @@ pa_fact_findings(StringInfo buf, int *count, uint64 run_id, Oid userid,
 				continue;
 			seen = lappend(seen, key);
 
-			initStringInfo(&detail);
-			appendStringInfoChar(&detail, '{');
-			pa_json_num(&detail, "table_rows", field[3] ? atof(field[3]) : 0, &dfirst);
+			pa_detail_begin(&detail);
+			pa_json_num(&detail, "table_rows", fact.rows[0] ? atof(fact.rows) : 0, &dfirst);
 			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
 
-			if (strcmp(field[0], "seq_scan") == 0)
-			{
-				pa_finding_begin(buf, count, run_id, userid, g, "seq_scan",
-								 g->calls >= pa_n_plus_one_threshold ? "high" : "medium", &first);
-				pa_json_str(buf, "relation", field[1], &first);
-				pa_json_str(buf, "message",
-							psprintf("sequential scan of %s (about %s rows)%s",
-									 field[1], field[3] ? field[3] : "?",
-									 field[2] && field[2][0] ? "" : ", without a filter an index could serve"),
-							&first);
-				pa_json_str(buf, "suggestion", field[2] && field[2][0] ? field[2] : NULL, &first);
-			}
+			if (strcmp(fact.kind, "seq_scan") == 0)
+				pa_emit(buf, count, owner, g, "seq_scan",
+						g->calls >= pa_n_plus_one_threshold ? "high" : "medium",
+						fact.relation,
+						psprintf("sequential scan of %s (about %s rows)%s",
+								 fact.relation, fact.rows[0] ? fact.rows : "?",
+								 fact.suggestion[0] ? "" : ", without a filter an index could serve"),
+						fact.suggestion[0] ? fact.suggestion : NULL, &detail);
 			else
-			{
-				pa_finding_begin(buf, count, run_id, userid, g, "unscoped_tenant_query", "high", &first);
-				pa_json_str(buf, "relation", field[1], &first);
-				pa_json_str(buf, "message",
-							psprintf("tenant table %s was read without a predicate on %s and without a row-level-security policy: every tenant's rows are reachable",
-									 field[1], pa_tenant_column),
-							&first);
-				pa_json_str(buf, "suggestion",
-							psprintf("Filter on %s (the current organization), or enable a row-level-security policy on %s for the application's role.",
-									 pa_tenant_column, field[1]),
-							&first);
-			}
-			appendStringInfoChar(&detail, '}');
-			pa_json_raw(buf, "detail", detail.data, &first);
-			appendStringInfoChar(buf, '}');
+				pa_emit(buf, count, owner, g, "unscoped_tenant_query", "high",
+						fact.relation,
+						psprintf("tenant table %s was read without a predicate on %s and without a row-level-security policy: every tenant's rows are reachable",
+								 fact.relation, pa_tenant_column),
+						psprintf("Filter on %s (the current organization), or enable a row-level-security policy on %s for the application's role.",
+								 pa_tenant_column, fact.relation),
+						&detail);
 		}
 	}
 }
@@ -159,7 +132,7 @@ pa_for_tenant(const PaGroupSummary *g)
 }
 
 int
-pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
+pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 				   const PaGroupSummary *groups, int ngroups)
 {
 	int			threshold = pa_n_plus_one_threshold;
@@ -170,7 +143,6 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 	{
 		const PaGroupSummary *g = &groups[i];
 		StringInfoData detail;
-		bool		first;
 		bool		dfirst = true;
 
 		/*
@@ -183,21 +155,9 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 		{
 			/* no loop, no repeat */
 		}
-		else if (g->loop_calls >= threshold && g->loop_distinct >= threshold)
+		else if (pa_detect_is_loop(g))
 		{
-			pa_finding_begin(buf, &count, run_id, userid, g, "n_plus_one",
-							 g->loop_calls >= 4 * threshold ? "high" : "medium", &first);
-			pa_json_str(buf, "message",
-						psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern",
-								 (long long) g->loop_calls, (long long) g->loop_distinct,
-								 pa_for_tenant(g)), &first);
-			pa_json_str(buf, "suggestion",
-						"Fetch the rows in one query (a join, or WHERE id = ANY($1)) instead of one query per row; "
-						"in an ORM, eager-load the relation (Laravel with(), Django select_related()/prefetch_related(), Rails includes()).",
-						&first);
-
-			initStringInfo(&detail);
-			appendStringInfoChar(&detail, '{');
+			pa_detail_begin(&detail);
 			pa_json_int(&detail, "calls", g->loop_calls, &dfirst);
 			pa_json_int(&detail, "distinct_params", g->loop_distinct, &dfirst);
 			pa_json_int(&detail, "run_calls", g->calls, &dfirst);
@@ -217,96 +177,78 @@ pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
 				appendStringInfoChar(&src, '}');
 				pa_json_raw(&detail, "source", src.data, &dfirst);
 			}
-			appendStringInfoChar(&detail, '}');
-			pa_json_raw(buf, "detail", detail.data, &first);
-			appendStringInfoChar(buf, '}');
+			pa_emit(buf, &count, owner, g, "n_plus_one",
+					g->loop_calls >= 4 * threshold ? "high" : "medium", NULL,
+					psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern",
+							 (long long) g->loop_calls, (long long) g->loop_distinct,
+							 pa_for_tenant(g)),
+					"Fetch the rows in one query (a join, or WHERE id = ANY($1)) instead of one query per row; "
+					"in an ORM, eager-load the relation (Laravel with(), Django select_related()/prefetch_related(), Rails includes()).",
+					&detail);
 		}
 		else if (g->max_repeats >= threshold)
 		{
-			pa_finding_begin(buf, &count, run_id, userid, g, "repeated_query",
-							 g->max_repeats >= 4 * threshold ? "medium" : "low", &first);
-			pa_json_str(buf, "message",
-						psprintf("the same statement with the same parameter values executed %lld times%s",
-								 (long long) g->max_repeats, pa_for_tenant(g)), &first);
-			pa_json_str(buf, "suggestion",
-						"Run it once and reuse the result (hoist it out of the loop, or cache it for the request).",
-						&first);
-			initStringInfo(&detail);
-			appendStringInfoChar(&detail, '{');
+			pa_detail_begin(&detail);
 			pa_json_int(&detail, "calls", g->calls, &dfirst);
 			pa_json_int(&detail, "identical_calls", g->max_repeats, &dfirst);
 			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
 			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
-			appendStringInfoChar(&detail, '}');
-			pa_json_raw(buf, "detail", detail.data, &first);
-			appendStringInfoChar(buf, '}');
+			pa_emit(buf, &count, owner, g, "repeated_query",
+					g->max_repeats >= 4 * threshold ? "medium" : "low", NULL,
+					psprintf("the same statement with the same parameter values executed %lld times%s",
+							 (long long) g->max_repeats, pa_for_tenant(g)),
+					"Run it once and reuse the result (hoist it out of the loop, or cache it for the request).",
+					&detail);
 		}
 
-		pa_fact_findings(buf, &count, run_id, userid, g);
+		pa_fact_findings(buf, &count, owner, g);
 
 		if (g->cross_calls > 0)
 		{
+			bool		one = g->tenant != NULL && strchr(g->tenant, ',') == NULL;
+
 			dfirst = true;
-			pa_finding_begin(buf, &count, run_id, userid, g, "cross_tenant_query", "high", &first);
-			if (g->tenant != NULL && strchr(g->tenant, ',') == NULL)
-			{
-				/* One tenant from the setting or tag, another in the predicates. */
-				pa_json_str(buf, "message",
-							psprintf("the statement ran for tenant %s but its predicates name another tenant",
-									 g->tenant), &first);
-				pa_json_str(buf, "suggestion",
-							"Take the organization id in the query from the current tenant, not from request input.",
-							&first);
-			}
-			else
-			{
-				pa_json_str(buf, "message",
-							psprintf("one statement touched several tenants (%s)",
-									 g->tenant ? g->tenant : "?"), &first);
-				pa_json_str(buf, "suggestion",
-							"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
-							&first);
-			}
-			initStringInfo(&detail);
-			appendStringInfoChar(&detail, '{');
+			pa_detail_begin(&detail);
 			pa_json_int(&detail, "cross_tenant_calls", g->cross_calls, &dfirst);
 			pa_json_str(&detail, "tenants", g->tenant, &dfirst);
-			appendStringInfoChar(&detail, '}');
-			pa_json_raw(buf, "detail", detail.data, &first);
-			appendStringInfoChar(buf, '}');
+			/* One tenant from the setting or tag, another in the predicates. */
+			pa_emit(buf, &count, owner, g, "cross_tenant_query", "high", NULL,
+					one ?
+					psprintf("the statement ran for tenant %s but its predicates name another tenant",
+							 g->tenant) :
+					psprintf("one statement touched several tenants (%s)",
+							 g->tenant ? g->tenant : "?"),
+					one ?
+					"Take the organization id in the query from the current tenant, not from request input." :
+					"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
+					&detail);
 		}
 
 		if (g->slow_calls > 0)
 		{
 			dfirst = true;
-			pa_finding_begin(buf, &count, run_id, userid, g, "slow_query", "high", &first);
-			pa_json_str(buf, "message",
-						psprintf("%lld of %lld executions took longer than %d ms%s",
-								 (long long) g->slow_calls, (long long) g->calls,
-								 pa_slow_query_ms, pa_for_tenant(g)), &first);
-			pa_json_str(buf, "suggestion",
-						"Look at its plan with EXPLAIN (ANALYZE, BUFFERS) for the tenant concerned.",
-						&first);
-			initStringInfo(&detail);
-			appendStringInfoChar(&detail, '{');
+			pa_detail_begin(&detail);
 			pa_json_int(&detail, "slow_calls", g->slow_calls, &dfirst);
 			pa_json_int(&detail, "threshold_ms", pa_slow_query_ms, &dfirst);
 			pa_json_num(&detail, "max_ms", g->max_ms, &dfirst);
-			appendStringInfoChar(&detail, '}');
-			pa_json_raw(buf, "detail", detail.data, &first);
-			appendStringInfoChar(buf, '}');
+			pa_emit(buf, &count, owner, g, "slow_query", "high", NULL,
+					psprintf("%lld of %lld executions took longer than %d ms%s",
+							 (long long) g->slow_calls, (long long) g->calls,
+							 pa_slow_query_ms, pa_for_tenant(g)),
+					"Look at its plan with EXPLAIN (ANALYZE, BUFFERS) for the tenant concerned.",
+					&detail);
 		}
 	}
 	return count;
 }
 
 int
-pa_benchmark_findings(StringInfo buf, uint64 benchmark_id, Oid userid,
-					  const PaGroupSummary *g)
+pa_detect_plan_findings(StringInfo buf, const PaFindingOwner *owner,
+						const PaGroupSummary *g)
 {
 	int			count = 0;
 
-	pa_fact_findings(buf, &count, benchmark_id | PA_BENCHMARK_FINDING, userid, g);
+	pa_fact_findings(buf, &count, owner, g);
 	return count;
 }

@@ -1,8 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * detect.h
- *		Findings of a capture run: N+1 patterns, repeated queries, slow
- *		executions.
+ *		The detection rules: groups of executions in, findings out.
+ *
+ * Aggregation (aggregate.c) builds the groups and asks the rules below
+ * what to count; everything that decides whether something is a finding
+ * is here and in detect.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +13,9 @@
 #define PA_DETECT_H
 
 #include "lib/stringinfo.h"
+
+#include "guc.h"
+#include "store.h"
 
 /* Distinct plan-fact strings kept per group (plans of one statement). */
 #define PA_MAX_GROUP_FACTS	4
@@ -41,18 +47,47 @@ typedef struct PaGroupSummary
 	uint64		source_rows;
 } PaGroupSummary;
 
+/* An execution that counts as slow (perfaudit.slow_query_ms; 0: off). */
+static inline bool
+pa_detect_is_slow(double ms)
+{
+	return pa_slow_query_ms > 0 && ms > pa_slow_query_ms;
+}
+
+/* Is the group's busiest session a loop over rows (an N+1)? */
+static inline bool
+pa_detect_is_loop(const PaGroupSummary *g)
+{
+	return g->loop_calls >= pa_n_plus_one_threshold &&
+		g->loop_distinct >= pa_n_plus_one_threshold;
+}
+
+/*
+ * Could an execution that returned 'rows' rows be the source of a loop of
+ * loop_calls executions (the list the loop walks)?  Within 25 %.
+ */
+static inline bool
+pa_detect_is_loop_source(uint64 rows, int64 loop_calls)
+{
+	return !(rows * 5 < (uint64) loop_calls * 4 ||
+			 rows * 4 > (uint64) loop_calls * 5);
+}
+
+/* How far back (and on), in executions, the source of a loop is looked for. */
+#define PA_SOURCE_LOOKBACK	64
+
 /*
  * Append the findings of the groups to 'buf' as comma-separated JSON
  * objects (rows of perfaudit.findings); returns how many.
  */
-extern int	pa_detect_findings(StringInfo buf, uint64 run_id, Oid userid,
+extern int	pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 							   const PaGroupSummary *groups, int ngroups);
 
 /*
- * The plan-fact findings (seq_scan, unscoped_tenant_query) of a benchmark's
- * statement, tied to its benchmark_id; returns how many.
+ * The plan-fact findings (seq_scan, unscoped_tenant_query) of one group:
+ * a benchmark's statement; returns how many.
  */
-extern int	pa_benchmark_findings(StringInfo buf, uint64 benchmark_id, Oid userid,
-								  const PaGroupSummary *g);
+extern int	pa_detect_plan_findings(StringInfo buf, const PaFindingOwner *owner,
+									const PaGroupSummary *g);
 
 #endif							/* PA_DETECT_H */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *		The perfaudit.* settings.
+ *		The perfaudit.* settings, and whether the library was preloaded.
  *
  * One DefineCustom*Variable per setting, in the narrowest context that
  * works: sizes of shared memory are PGC_POSTMASTER, what gets tracked for
@@ -11,13 +11,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
-#include "plan_inspect.h"
+#include "guc.h"
 
 int			pa_track = PA_TRACK_TOP;
 bool		pa_track_tenants = true;
@@ -32,6 +32,8 @@ int			pa_max_run_statements = 100000;
 int			pa_persist_timeout_ms = 30000;
 int			pa_max_benchmark_clients = 8;
 int			pa_benchmark_reserved_workers = 4;
+uint32		pa_config_generation = 0;
+bool		pa_preloaded = false;
 
 static const struct config_enum_entry pa_track_options[] = {
 	{"none", PA_TRACK_NONE, false},
@@ -55,18 +57,30 @@ pa_track_name(int level)
 static void
 pa_assign_tenant_column(const char *newval, void *extra)
 {
-	pa_plan_inspect_config_changed();
+	pa_config_generation++;
 }
 
 static void
 pa_assign_seq_scan_min_rows(int newval, void *extra)
 {
-	pa_plan_inspect_config_changed();
+	pa_config_generation++;
+}
+
+void
+pa_require_preload(void)
+{
+	if (!pa_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_perfaudit must be loaded via shared_preload_libraries"),
+				 errhint("Add pg_perfaudit to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
 void
 pa_guc_init(void)
 {
+	pa_preloaded = process_shared_preload_libraries_in_progress;
+
 	DefineCustomStringVariable("perfaudit.tenant_column",
 							   "Column that marks tenant tables and tenant predicates.",
 							   NULL,

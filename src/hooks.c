@@ -12,12 +12,16 @@
  *
  * Per-query state is kept per QueryDesc, never in a single "current query"
  * global: cursors, PL/pgSQL FOR loops and extended-protocol portals start
- * and end executors out of order.  The state lives in the executor's own
- * memory context (es_query_cxt) and a reset callback on that context takes
- * it off the open list, so a query that never reaches ExecutorEnd (an
- * error, a portal dropped at abort) leaves nothing behind.
+ * and end executors out of order.  The states are pooled in
+ * TopMemoryContext (pa_free_states) and tied to the executor's memory
+ * context (es_query_cxt) by a reset callback that takes a state off the
+ * open list and back to the pool, so a query that never reaches
+ * ExecutorEnd (an error, a portal dropped at abort) leaves nothing behind.
  *
- * When nothing is being captured, the hooks do a few loads and compare and
+ * Whether a statement is measured is asked in one place, pa_measure_wanted():
+ * tracking on, not the extension's own SQL, not a parallel worker, and then
+ * wanted by the tenant statistics or by a capture run.  When nothing is
+ * being captured or counted, the hooks do a few loads and compares and
  * pass through: no allocation, no instrumentation, no lock.  Parallel
  * workers never record anything (their leader counts the query once), and
  * neither does SQL that pg_perfaudit runs itself.
@@ -33,7 +37,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "access/parallel.h"
 #include "common/hashfn.h"
@@ -48,15 +52,17 @@
 #include "utils/plancache.h"
 #include "utils/ruleutils.h"
 
-#include "capture.h"
+#include "guc.h"
 #include "hooks.h"
 #include "plan_inspect.h"
+#include "runbuf.h"
+#include "stmtid.h"
 #include "tenant.h"
 #include "tenant_stats.h"
 
 int			pa_nesting_level = 0;
-int			pa_internal_depth = 0;
-PaBenchProbe *pa_bench_probe = NULL;
+static int	pa_internal_depth = 0;
+static PaExecObserver *pa_observer = NULL;
 
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -98,278 +104,54 @@ static uint64 pa_plan_queryid = 0;
 static int	pa_plan_level = -1;
 static double pa_plan_ms = 0;
 
-/*
- * Statements that have no source text: those of a SQL function written
- * with a SQL-standard body (BEGIN ATOMIC ... END, RETURN ...).  Core runs
- * them from the stored parse trees with an empty source string and no
- * query identifier (stored trees keep none), so they would all share one
- * text ("") and one identifier (the hash of ""), however many functions
- * and statements there are.  The planner deparses such a statement (what
- * \sf prints) and keeps the text and an identifier hashed from it for the
- * plan's ExecutorStart, keyed by the plan; the entry lives in the plan's
- * memory context and leaves the list when that context goes.
- */
-typedef struct PaBodyText
+void
+pa_internal_enter(void)
 {
-	dlist_node	node;
-	const PlannedStmt *stmt;
-	const Plan *plan;			/* a second key: stmt's planTree */
-	uint64		queryid;
-	int			len;
-	MemoryContextCallback cb;
-	char		text[FLEXIBLE_ARRAY_MEMBER];
-} PaBodyText;
+	pa_internal_depth++;
+}
 
-static dlist_head pa_body_texts = DLIST_STATIC_INIT(pa_body_texts);
+void
+pa_internal_exit(void)
+{
+	Assert(pa_internal_depth > 0);
+	pa_internal_depth--;
+}
+
+PaExecObserver *
+pa_set_observer(PaExecObserver *observer)
+{
+	PaExecObserver *prev = pa_observer;
+
+	pa_observer = observer;
+	return prev;
+}
+
+/* What measuring a statement is for. */
+typedef struct PaMeasure
+{
+	bool		stats;			/* the tenant statistics */
+	PaRunIds	runs;			/* the capture runs it belongs to */
+} PaMeasure;
 
 /*
- * The one test every hook makes first: is this backend tracking at all?
+ * The one gate: is a statement starting now at nesting level 'level'
+ * measured, and for what?  Parallel workers never record anything (their
+ * leader counts the query once), and neither does SQL that pg_perfaudit
+ * runs itself.  A few loads and compares when nothing is captured.
  */
 static inline bool
-pa_enabled(void)
+pa_measure_wanted(int level, PaMeasure *m)
 {
-	return pa_track != PA_TRACK_NONE && pa_internal_depth == 0 &&
-		!IsParallelWorker();
-}
-
-/* ----------------------------------------------------------------
- * Statement text and parameter fingerprints
- * ----------------------------------------------------------------
- */
-
-/*
- * The text of one statement within a possibly multi-statement source
- * string, trimmed.  The source may be NULL (some extended-protocol paths).
- */
-static const char *
-pa_statement_text(const char *src, int location, int len, int *out_len)
-{
-	int			total;
-
-	*out_len = 0;
-	if (src == NULL)
-		return NULL;
-	total = strlen(src);
-	if (location < 0 || location > total)
-	{
-		location = 0;
-		len = total;
-	}
-	else if (len <= 0 || location + len > total)
-		len = total - location;
-	src += location;
-	while (len > 0 && scanner_isspace(*src))
-	{
-		src++;
-		len--;
-	}
-	while (len > 0 && (scanner_isspace(src[len - 1]) || src[len - 1] == ';'))
-		len--;
-	*out_len = len;
-	return src;
-}
-
-static inline uint64
-pa_fnv(uint64 h, unsigned char c)
-{
-	return (h ^ c) * UINT64CONST(0x100000001b3);
-}
-
-/*
- * Fingerprint of a statement's text with comments and runs of white space
- * left out: two executions with the same queryid and different literals
- * (an ORM that inlines values) get different fingerprints, while a
- * per-request comment tag (SQLCommenter's traceparent) does not make
- * identical statements look different.  Quoted strings and identifiers are
- * kept whole so that "--" or "/ *" inside them is not mistaken for a comment.
- */
-static uint64
-pa_text_fingerprint(const char *s, int len)
-{
-	uint64		h = UINT64CONST(0xcbf29ce484222325);
-	int			i = 0;
-	bool		space = false;
-
-	while (i < len)
-	{
-		char		c = s[i];
-
-		if (c == '-' && i + 1 < len && s[i + 1] == '-')
-		{
-			while (i < len && s[i] != '\n')
-				i++;
-			space = true;
-			continue;
-		}
-		if (c == '/' && i + 1 < len && s[i + 1] == '*')
-		{
-			i += 2;
-			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
-				i++;
-			i += 2;
-			space = true;
-			continue;
-		}
-		if (scanner_isspace(c))
-		{
-			space = true;
-			i++;
-			continue;
-		}
-		if (space)
-			h = pa_fnv(h, ' ');
-		space = false;
-		if (c == '\'' || c == '"')
-		{
-			char		q = c;
-
-			h = pa_fnv(h, c);
-			i++;
-			while (i < len && s[i] != q)
-				h = pa_fnv(h, s[i++]);
-			if (i < len)
-				h = pa_fnv(h, s[i++]);
-			continue;
-		}
-		h = pa_fnv(h, c);
-		i++;
-	}
-	return h;
-}
-
-static uint64
-pa_hash_datum(Datum value, Oid typid)
-{
-	/* A one-entry cache: a statement's parameters are mostly of one type. */
-	static Oid	cached_typid = InvalidOid;
-	static int16 typlen;
-	static bool typbyval;
-
-	if (typid != cached_typid)
-	{
-		get_typlenbyval(typid, &typlen, &typbyval);
-		cached_typid = typid;
-	}
-	if (typbyval)
-		return hash_bytes_uint32_extended((uint32) value, (uint64) (value >> 32));
-	if (typlen == -1)
-	{
-		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
-
-		return hash_bytes_extended((const unsigned char *) VARDATA_ANY(v),
-								   VARSIZE_ANY_EXHDR(v), 0);
-	}
-	if (typlen == -2)
-		return hash_bytes_extended((const unsigned char *) DatumGetCString(value),
-								   strlen(DatumGetCString(value)), 0);
-	return hash_bytes_extended((const unsigned char *) DatumGetPointer(value),
-							   typlen, 0);
-}
-
-/*
- * Fingerprint of the bound parameter values.  Parameters are read through
- * paramFetch when the list has one (PL/pgSQL fills them lazily and returns
- * an empty slot for variables the statement does not use), so only the
- * values this statement actually receives count.  Must run at
- * ExecutorStart: by ExecutorEnd of a cursor, PL/pgSQL may have moved on.
- */
-static uint64
-pa_params_fingerprint(ParamListInfo params)
-{
-	uint64		h = 0;
-	int			i;
-
-	if (params == NULL)
-		return 0;
-	for (i = 0; i < params->numParams; i++)
-	{
-		ParamExternData workspace;
-		ParamExternData *prm;
-		uint64		v;
-
-		if (params->paramFetch != NULL)
-			prm = params->paramFetch(params, i + 1, true, &workspace);
-		else
-			prm = &params->params[i];
-
-		if (prm == NULL || !OidIsValid(prm->ptype))
-			continue;			/* not used by this statement */
-		if (prm->isnull)
-			v = UINT64CONST(0x5bd1e9955bd1e995);
-		else
-			v = pa_hash_datum(prm->value, prm->ptype);
-		h = hash_combine64(h, hash_combine64(v, (uint64) i));
-	}
-	return h;
-}
-
-/* ----------------------------------------------------------------
- * Statements without source text
- * ----------------------------------------------------------------
- */
-
-/* Is this source string empty once white space and semicolons are cut? */
-static bool
-pa_source_empty(const char *src)
-{
-	if (src == NULL)
+	m->stats = false;
+	m->runs.n = 0;
+	if (pa_track == PA_TRACK_NONE || pa_internal_depth != 0 || IsParallelWorker())
 		return false;
-	for (; *src != '\0'; src++)
-		if (!scanner_isspace(*src) && *src != ';')
-			return false;
-	return true;
+	m->stats = pa_tenant_stats_wanted(level);
+	if (!pa_capture_idle())
+		(void) pa_capture_eligible(level, &m->runs);
+	return m->stats || m->runs.n > 0;
 }
 
-static void
-pa_body_text_forget(void *arg)
-{
-	PaBodyText *bt = (PaBodyText *) arg;
-
-	dlist_delete(&bt->node);
-}
-
-/*
- * Keep the deparsed text of a statement planned from an empty source
- * string for its executions.  Called right after planning, in the memory
- * context the plan was made in.
- */
-static void
-pa_body_text_remember(const PlannedStmt *stmt, const char *text)
-{
-	int			len;
-	PaBodyText *bt;
-	uint64		id;
-
-	while (scanner_isspace(*text))
-		text++;
-	len = strlen(text);
-	bt = palloc(offsetof(PaBodyText, text) + len + 1);
-	bt->stmt = stmt;
-	bt->plan = stmt->planTree;
-	bt->len = len;
-	memcpy(bt->text, text, len + 1);
-	id = DatumGetUInt64(hash_any_extended((const unsigned char *) text, len, 0));
-	bt->queryid = id != UINT64CONST(0) ? id : UINT64CONST(1);
-	bt->cb.func = pa_body_text_forget;
-	bt->cb.arg = bt;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, &bt->cb);
-	dlist_push_head(&pa_body_texts, &bt->node);
-}
-
-static const PaBodyText *
-pa_body_text_find(const PlannedStmt *stmt)
-{
-	dlist_iter	iter;
-
-	dlist_foreach(iter, &pa_body_texts)
-	{
-		PaBodyText *bt = dlist_container(PaBodyText, node, iter.cur);
-
-		if (bt->stmt == stmt && bt->plan == stmt->planTree)
-			return bt;
-	}
-	return NULL;
-}
 
 /* ----------------------------------------------------------------
  * Open-query bookkeeping
@@ -425,8 +207,9 @@ pa_query_find(QueryDesc *queryDesc)
  * with.
  */
 static void
-pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
+pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 {
+	const PaRunIds *ids = &m->runs;
 	MemoryContext cxt = queryDesc->estate->es_query_cxt;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	PaQueryState *st;
@@ -457,17 +240,16 @@ pa_query_begin(QueryDesc *queryDesc, const PaRunIds *ids, bool stats)
 		queryDesc->totaltime = &st->instr;
 	}
 	st->queryDesc = queryDesc;
-	st->stats = stats;
+	st->stats = m->stats;
 	st->runs = *ids;
 	st->level = pa_nesting_level;
 	st->queryid = PA_QUERYID(queryDesc->plannedstmt);
 	body = NULL;
 	if (st->queryid == UINT64CONST(0))
 	{
-		if (!dlist_is_empty(&pa_body_texts))
-			body = pa_body_text_find(queryDesc->plannedstmt);
+		body = pa_body_text_find(queryDesc->plannedstmt);
 		st->queryid = body != NULL ? body->queryid :
-			pa_planned_queryid(queryDesc->plannedstmt, queryDesc->sourceText);
+			pa_stmt_queryid(queryDesc->plannedstmt, queryDesc->sourceText, false);
 	}
 
 	if (ids->n > 0)
@@ -574,15 +356,16 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	PaRunIds	ids;
+	PaMeasure	m;
+	bool		wanted;
 	bool		timed;
 	instr_time	start;
 	instr_time	duration;
 	char	   *body;
 
-	timed = !pa_capture_idle() && pa_enabled() &&
-		parse->queryId != UINT64CONST(0) &&
-		pa_capture_eligible(pa_nesting_level, &ids);
+	/* Planning time is kept for capture runs only. */
+	wanted = pa_measure_wanted(pa_nesting_level, &m);
+	timed = m.runs.n > 0 && parse->queryId != UINT64CONST(0);
 	if (timed)
 		INSTR_TIME_SET_CURRENT(start);
 
@@ -593,10 +376,8 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	 */
 	body = NULL;
 #ifdef PA_HAVE_QUERYDEF
-	if (parse->queryId == UINT64CONST(0) && parse->commandType != CMD_UTILITY &&
-		pa_enabled() && pa_source_empty(query_string) &&
-		(pa_tenant_stats_wanted(pa_nesting_level) ||
-		 (!pa_capture_idle() && pa_capture_eligible(pa_nesting_level, &ids))))
+	if (wanted && parse->queryId == UINT64CONST(0) && parse->commandType != CMD_UTILITY &&
+		pa_source_empty(query_string))
 		body = pg_get_querydef(parse, false);
 #endif
 
@@ -632,69 +413,23 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
-/*
- * A benchmark's execution: keep what its plan says.  A generic plan is the
- * same plan every time and is inspected once; a custom plan is new each
- * time (and may differ per tenant) and is always inspected.
- */
-static void
-pa_bench_probe_inspect(QueryDesc *queryDesc)
-{
-	PaBenchProbe *probe = pa_bench_probe;
-	const CachedPlan *gplan = probe->source ? probe->source->gplan : NULL;
-	bool		generic;
-	PaPlanFacts facts;
-	bool		has_comment;
-
-	generic = gplan != NULL &&
-		list_member_ptr(gplan->stmt_list, queryDesc->plannedstmt);
-	if (generic && probe->inspected_gplan == (const void *) gplan &&
-		probe->inspected_generation == gplan->generation)
-		return;
-
-	pa_inspect_plan(queryDesc, &facts, &has_comment);
-	if (generic)
-	{
-		probe->inspected_gplan = gplan;
-		probe->inspected_generation = gplan->generation;
-	}
-	/* Keep the facts of the plan with the most sequential scans. */
-	if (facts.facts != NULL &&
-		(probe->facts == NULL || facts.seq_scans > probe->seq_scans))
-	{
-		if (probe->facts != NULL)
-			pfree((void *) probe->facts);
-		probe->facts = MemoryContextStrdup(probe->cxt, facts.facts);
-	}
-	probe->seq_scans = Max(probe->seq_scans, facts.seq_scans);
-	probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
-}
-
 static void
 pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	PaRunIds	ids;
+	PaMeasure	m;
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	if (pa_enabled() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
 	{
-		bool		stats = pa_tenant_stats_wanted(pa_nesting_level);
-
-		if (pa_capture_idle())
-			ids.n = 0;
-		else
-			(void) pa_capture_eligible(pa_nesting_level, &ids);
-		if (stats || ids.n > 0)
-			pa_query_begin(queryDesc, &ids, stats);
+		if (pa_measure_wanted(pa_nesting_level, &m))
+			pa_query_begin(queryDesc, &m);
+		if (pa_observer != NULL && pa_observer->level == pa_nesting_level)
+			pa_observer->fn(queryDesc, pa_observer->arg);
 	}
-
-	if (pa_bench_probe != NULL && pa_bench_probe->level == pa_nesting_level &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-		pa_bench_probe_inspect(queryDesc);
 }
 
 /*
@@ -811,7 +546,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	PaStmtInfo	info;
-	PaRunIds	ids;
+	PaMeasure	m;
 	bool		capture;
 	bool		stats;
 	instr_time	start;
@@ -842,11 +577,10 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	capture = false;
 	stats = false;
-	if (pa_enabled() && pa_utility_counted(parsetree))
+	if (pa_utility_counted(parsetree) && pa_measure_wanted(pa_nesting_level, &m))
 	{
-		stats = pa_tenant_stats_wanted(pa_nesting_level);
-		capture = !pa_capture_idle() &&
-			pa_capture_eligible(pa_nesting_level, &ids);
+		stats = m.stats;
+		capture = m.runs.n > 0;
 	}
 
 	/*
@@ -856,7 +590,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	memset(&info, 0, sizeof(info));
 	if (capture || stats)
 	{
-		info.queryid = pa_utility_queryid(pstmt, queryString);
+		info.queryid = pa_stmt_queryid(pstmt, queryString, true);
 		info.nesting_level = pa_nesting_level;
 		info.userid = GetUserId();
 		info.flags = PA_STMT_UTILITY;
@@ -908,7 +642,7 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
 								   info.rows, 0, false);
 		if (capture)
-			pa_capture_record(&ids, &info);
+			pa_capture_record(&m.runs, &info);
 	}
 }
 

@@ -1,44 +1,43 @@
 /*-------------------------------------------------------------------------
  *
  * hooks.h
- *		Planner, executor and utility hooks.
+ *		Planner, executor and utility hooks: the one measurement gate, the
+ *		nesting level, the extension's own SQL, and an observer of
+ *		executions for code outside the hooks (benchmarks).
  *
  *-------------------------------------------------------------------------
  */
 #ifndef PA_HOOKS_H
 #define PA_HOOKS_H
 
+#include "executor/execdesc.h"
+
 /* Executor/planner/utility nesting depth: 0 for what the client sent. */
 extern int	pa_nesting_level;
 
 /*
- * Greater than zero while pg_perfaudit itself runs SQL (the writer worker,
- * benchmarks): such statements are never captured.
+ * Around SQL that pg_perfaudit runs itself (the writer worker, benchmarks,
+ * building a result row): such statements are never measured.  Nest.
  */
-extern int	pa_internal_depth;
+extern void pa_internal_enter(void);
+extern void pa_internal_exit(void);
 
 /*
- * Set while benchmark() runs its statement: the executions at 'level' are
- * inspected (plan_inspect.c) and what their plan says is kept here.
+ * An observer sees every execution that starts at nesting level 'level'
+ * (after the executor started; EXPLAIN without ANALYZE excluded), also
+ * while internal: a benchmark watches its own statement's plans.
+ * pa_set_observer() installs one (NULL: none) and returns the previous.
  */
-typedef struct PaBenchProbe
+typedef void (*PaExecObserverFn) (QueryDesc *queryDesc, void *arg);
+
+typedef struct PaExecObserver
 {
 	int			level;
-	MemoryContext cxt;			/* where facts is copied */
-	int64		seq_scans;		/* most seen in one execution */
-	uint64		queryid;
-	const char *facts;			/* the first non-empty facts */
-	/*
-	 * The statement's plan source, if known: its generic plan, executed
-	 * again and again, is inspected once (per generation).  Custom plans are
-	 * built for each execution and always inspected.
-	 */
-	const struct CachedPlanSource *source;
-	const void *inspected_gplan;
-	int			inspected_generation;
-} PaBenchProbe;
+	PaExecObserverFn fn;
+	void	   *arg;
+} PaExecObserver;
 
-extern PaBenchProbe *pa_bench_probe;
+extern PaExecObserver *pa_set_observer(PaExecObserver *observer);
 
 extern void pa_hooks_init(void);
 

@@ -40,7 +40,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -59,10 +59,11 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "bench.h"
+#include "guc.h"
 #include "hooks.h"
 #include "persist.h"
 #include "shmem.h"
+#include "stats.h"
 #include "text.h"
 
 /* A writer registered but not running after this long is presumed lost. */
@@ -85,23 +86,37 @@ static bool pa_writer_retired = false;	/* in the writer: gave its slot up */
  * ----------------------------------------------------------------
  */
 
-static bool
-pa_launch_writer(Oid dboid)
+bool
+pa_register_worker(const char *name, const char *type, const char *function,
+				   Datum arg, const void *extra, Size extralen, int notify_pid,
+				   BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_perfaudit writer for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_perfaudit writer");
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, type, BGW_MAXLEN);
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_perfaudit");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pa_writer_main");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = 0;
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	worker.bgw_main_arg = arg;
+	Assert(extralen <= BGW_EXTRALEN);
+	if (extralen > 0)
+		memcpy(worker.bgw_extra, extra, extralen);
+	worker.bgw_notify_pid = notify_pid;
+	return RegisterDynamicBackgroundWorker(&worker, handle);
+}
 
-	return RegisterDynamicBackgroundWorker(&worker, NULL);
+static bool
+pa_launch_writer(Oid dboid)
+{
+	char		name[BGW_MAXLEN];
+
+	snprintf(name, sizeof(name), "pg_perfaudit writer for database %u", dboid);
+	return pa_register_worker(name, "pg_perfaudit writer", "pa_writer_main",
+							  ObjectIdGetDatum(dboid), NULL, 0, 0, NULL);
 }
 
 /*
@@ -186,84 +201,15 @@ pa_wait_writer_gone(int pid)
 	}
 }
 
-void
-pa_persist(PaPersistKind kind, const char *payload, Size len)
-{
-	pa_persist_samples(kind, payload, len, NULL);
-}
-
 /*
  * Segment layout: the document and its terminating NUL, padding to
- * MAXALIGN, then for a benchmark its samples: a PaSamplesHeader, then
- * either the float8[] as it is in memory, which the writer passes on as it
- * lies in the segment, or, when that is much shorter, runs of equal values.
- * A fast statement's samples are whole nanoseconds, sorted, and hold a few
- * dozen to a few hundred distinct values among tens of thousands: as runs
- * they take a few kB of shared memory instead of 8 bytes each, and the
- * segment's creation, page faults and removal cost nothing per sample.
+ * MAXALIGN, then for a benchmark its samples as pa_samples_pack() writes
+ * them (stats.c).
  */
-typedef struct PaSamplesHeader
-{
-	int64		nsamples;
-	int64		nruns;			/* 0: a float8[] follows; else that many runs */
-} PaSamplesHeader;
-
-typedef struct PaSampleRun
-{
-	double		value;
-	int64		count;
-} PaSampleRun;
-
 static Size
 pa_samples_offset(Size len)
 {
 	return MAXALIGN(len + 1);
-}
-
-/* Runs of bitwise equal adjacent values among n. */
-static int64
-pa_count_runs(const double *v, int64 n)
-{
-	int64		runs = n > 0 ? 1 : 0;
-	int64		i;
-
-	for (i = 1; i < n; i++)
-		if (memcmp(&v[i], &v[i - 1], sizeof(double)) != 0)
-			runs++;
-	return runs;
-}
-
-/* The samples as they lie in the segment, as a float8[]. */
-static Datum
-pa_segment_samples(const char *at)
-{
-	const PaSamplesHeader *h = (const PaSamplesHeader *) at;
-	const PaSampleRun *runs;
-	ArrayType  *arr;
-	double	   *out;
-	int64		total = 0;
-	int64		r;
-
-	if (h->nruns == 0)
-		return PointerGetDatum(at + MAXALIGN(sizeof(PaSamplesHeader)));
-	if (h->nsamples < 0 || h->nsamples > PA_MAX_ITERATIONS)
-		elog(ERROR, "invalid number of samples in the request: " INT64_FORMAT, h->nsamples);
-	arr = pa_samples_array(h->nsamples);
-	out = PA_SAMPLES(arr);
-	runs = (const PaSampleRun *) (at + MAXALIGN(sizeof(PaSamplesHeader)));
-	for (r = 0; r < h->nruns; r++)
-	{
-		int64		c;
-
-		if (runs[r].count <= 0 || runs[r].count > h->nsamples - total)
-			elog(ERROR, "invalid run of samples in the request");
-		for (c = 0; c < runs[r].count; c++)
-			out[total++] = runs[r].value;
-	}
-	if (total != h->nsamples)
-		elog(ERROR, "invalid runs of samples in the request");
-	pa_samples_set_length(arr, (int) total);
-	return PointerGetDatum(arr);
 }
 
 /*
@@ -292,8 +238,8 @@ pa_persist_abandon(int code, Datum arg)
 }
 
 void
-pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
-				   const ArrayType *samples)
+pa_persist(PaPersistKind kind, const char *payload, Size len,
+		   const ArrayType *samples)
 {
 	dsm_segment *seg;
 	volatile int req = -1;
@@ -306,44 +252,11 @@ pa_persist_samples(PaPersistKind kind, const char *payload, Size len,
 	Assert((samples != NULL) == (kind == PA_PERSIST_BENCHMARK));
 	if (samples)
 	{
-		const double *v = PA_SAMPLES(samples);
-		int64		n = ARR_NDIM(samples) == 0 ? 0 : ARR_DIMS(samples)[0];
-		int64		nruns = pa_count_runs(v, n);
-		Size		raw = VARSIZE(samples);
-		Size		packed = mul_size(nruns, sizeof(PaSampleRun));
-		PaSamplesHeader *h;
-		char	   *base;
+		PaSamplesPacking packing = pa_samples_plan(samples);
 
-		if (packed >= raw / 2)
-			nruns = 0;
-		seg = dsm_create(add_size(add_size(pa_samples_offset(len), MAXALIGN(sizeof(PaSamplesHeader))),
-								  nruns > 0 ? packed : raw), 0);
-		base = dsm_segment_address(seg);
-		h = (PaSamplesHeader *) (base + pa_samples_offset(len));
-		h->nsamples = n;
-		h->nruns = nruns;
-		if (nruns == 0)
-			memcpy((char *) h + MAXALIGN(sizeof(PaSamplesHeader)), samples, raw);
-		else
-		{
-			PaSampleRun *runs = (PaSampleRun *) ((char *) h + MAXALIGN(sizeof(PaSamplesHeader)));
-			int64		r = 0;
-			int64		i;
-
-			runs[0].value = v[0];
-			runs[0].count = 1;
-			for (i = 1; i < n; i++)
-			{
-				if (memcmp(&v[i], &v[i - 1], sizeof(double)) != 0)
-				{
-					r++;
-					runs[r].value = v[i];
-					runs[r].count = 0;
-				}
-				runs[r].count++;
-			}
-			Assert(r + 1 == nruns);
-		}
+		seg = dsm_create(add_size(pa_samples_offset(len), packing.size), 0);
+		pa_samples_pack(samples, &packing,
+						(char *) dsm_segment_address(seg) + pa_samples_offset(len));
 	}
 	else
 		seg = dsm_create(pa_samples_offset(len), 0);
@@ -643,7 +556,7 @@ pa_writer_process(int idx, MemoryContext work_cxt)
 		params->params[0].ptype = TEXTOID;
 		if (nargs > 1)
 		{
-			params->params[1].value = pa_segment_samples(base + pa_samples_offset(len));
+			params->params[1].value = pa_samples_unpack(base + pa_samples_offset(len));
 			params->params[1].isnull = false;
 			params->params[1].pflags = 0;
 			params->params[1].ptype = FLOAT8ARRAYOID;
@@ -694,7 +607,7 @@ pa_writer_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	/* Our own statements are never captured. */
-	pa_internal_depth = 1;
+	pa_internal_enter();
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 

@@ -49,7 +49,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "access/htup_details.h"
 #include "catalog/catalog.h"
@@ -69,7 +69,10 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "facts.h"
+#include "guc.h"
 #include "plan_inspect.h"
+#include "stmtid.h"
 #include "text.h"
 
 /* ----------------------------------------------------------------
@@ -228,11 +231,21 @@ pa_plan_inspect_init(void)
 	CacheRegisterRelcacheCallback(pa_rel_cache_inval, (Datum) 0);
 }
 
-void
-pa_plan_inspect_config_changed(void)
+/*
+ * A setting the analysis depends on changed (pa_config_generation moved):
+ * every cached plan analysis and relation entry is redone.
+ */
+static uint32 pa_seen_config_generation = 0;
+
+static inline void
+pa_config_sync(void)
 {
-	pa_plan_generation++;
-	pa_rel_cache_stale = true;
+	if (pa_seen_config_generation != pa_config_generation)
+	{
+		pa_seen_config_generation = pa_config_generation;
+		pa_plan_generation++;
+		pa_rel_cache_stale = true;
+	}
 }
 
 /* Create the relation and operator caches, or flush them when stale. */
@@ -641,25 +654,7 @@ static void
 pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 			const char *suggestion, double rows)
 {
-	int			start;
-	int			i;
-
-	appendStringInfo(&b->facts, "%s%c", kind, PA_FACT_FIELD_SEP);
-
-	/*
-	 * Names come from the catalog, and a table or column may be called
-	 * anything: the two separator bytes in them are written as '?', so that
-	 * no name can end a field or a fact early (ASCII control bytes, never
-	 * part of a multibyte character).
-	 */
-	start = b->facts.len;
-	appendStringInfo(&b->facts, "%s%c%s", relation, PA_FACT_FIELD_SEP,
-					 suggestion ? suggestion : "");
-	for (i = start; i < b->facts.len; i++)
-		if ((b->facts.data[i] == PA_FACT_FIELD_SEP && i != start + (int) strlen(relation)) ||
-			b->facts.data[i] == PA_FACT_END)
-			b->facts.data[i] = '?';
-	appendStringInfo(&b->facts, "%c%.0f%c", PA_FACT_FIELD_SEP, rows, PA_FACT_END);
+	pa_fact_append(&b->facts, kind, relation, suggestion, rows);
 }
 
 /* The CREATE INDEX a sequential scan with these filter columns suggests. */
@@ -1032,9 +1027,12 @@ pa_plan_info(QueryDesc *queryDesc)
 void
 pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 {
-	PaPlanInfo *info = pa_plan_info(queryDesc);
+	PaPlanInfo *info;
 	PaTenantSet set;
 	int			i;
+
+	pa_config_sync();
+	info = pa_plan_info(queryDesc);
 
 	/*
 	 * A plan is executed with the source text it was made from (a cached

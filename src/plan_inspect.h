@@ -14,10 +14,6 @@
 /* Distinct tenant values kept per execution; more set more_tenants. */
 #define PA_MAX_PLAN_TENANTS		8
 
-/* Separators inside a facts string (see PaPlanFacts.facts). */
-#define PA_FACT_FIELD_SEP	'\x1f'
-#define PA_FACT_END			'\x1e'
-
 /* What one execution of a plan tells. */
 typedef struct PaPlanFacts
 {
@@ -34,18 +30,14 @@ typedef struct PaPlanFacts
 	bool		cross_tenant;
 
 	/*
-	 * What a finding needs to know, as "kind<US>relation<US>suggestion<US>
-	 * rows<RS>" entries (US = 0x1f, RS = 0x1e): seq_scan and
-	 * unscoped_tenant_query.  Owned by the plan cache and the same pointer
+	 * What a finding needs to know (seq_scan and unscoped_tenant_query
+	 * entries), encoded by facts.c: decode with pa_fact_next().  Owned by the plan cache and the same pointer
 	 * for every execution of one plan; NULL when there is nothing to report.
 	 */
 	const char *facts;
 } PaPlanFacts;
 
 extern void pa_plan_inspect_init(void);
-
-/* A setting the analysis depends on changed (GUC assign hooks). */
-extern void pa_plan_inspect_config_changed(void);
 
 /*
  * Inspect a started plan (call after standard_ExecutorStart, in the

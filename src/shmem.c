@@ -28,7 +28,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -36,7 +36,6 @@
 #include "utils/timestamp.h"
 
 #include "shmem.h"
-#include "tenant_stats.h"
 
 PaSharedState *pa_shared = NULL;
 
@@ -45,10 +44,31 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* Subsystems with shared memory of their own (pa_shmem_register). */
+#define PA_MAX_SHMEM_CLIENTS	4
+static PaShmemSizeFn pa_client_size[PA_MAX_SHMEM_CLIENTS];
+static PaShmemStartupFn pa_client_startup[PA_MAX_SHMEM_CLIENTS];
+static int	pa_nclients = 0;
+
+void
+pa_shmem_register(PaShmemSizeFn size, PaShmemStartupFn startup)
+{
+	if (pa_nclients >= PA_MAX_SHMEM_CLIENTS)
+		elog(ERROR, "too many pg_perfaudit shared memory clients");
+	pa_client_size[pa_nclients] = size;
+	pa_client_startup[pa_nclients] = startup;
+	pa_nclients++;
+}
+
 static Size
 pa_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(PaSharedState)), pa_tenant_stats_shmem_size());
+	Size		size = MAXALIGN(sizeof(PaSharedState));
+	int			i;
+
+	for (i = 0; i < pa_nclients; i++)
+		size = add_size(size, pa_client_size[i]());
+	return size;
 }
 
 static void
@@ -66,6 +86,7 @@ static void
 pa_shmem_startup(void)
 {
 	bool		found;
+	int			i;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -87,7 +108,8 @@ pa_shmem_startup(void)
 		pg_atomic_init_u64(&pa_shared->tenant_evictions, 0);
 		pa_shared->tenant_stats_reset = GetCurrentTimestamp();
 	}
-	pa_tenant_stats_shmem_startup();
+	for (i = 0; i < pa_nclients; i++)
+		pa_client_startup[i]();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -95,6 +95,15 @@ typedef struct PaSharedState
 
 extern PaSharedState *pa_shared;
 
+/*
+ * A subsystem with shared memory of its own registers, before
+ * pa_shmem_init(), how much it needs and what sets it up; startup runs
+ * with AddinShmemInitLock held, after pa_shared is attached.
+ */
+typedef Size (*PaShmemSizeFn) (void);
+typedef void (*PaShmemStartupFn) (void);
+extern void pa_shmem_register(PaShmemSizeFn size, PaShmemStartupFn startup);
+
 extern void pa_shmem_init(void);
 
 #endif							/* PA_SHMEM_H */

@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "catalog/pg_authid.h"
 #include "mb/pg_wchar.h"
@@ -25,6 +25,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 
+#include "guc.h"
 #include "tenant.h"
 #include "text.h"
 

@@ -10,18 +10,13 @@
 
 /*
  * The tenant of a statement about to execute, from the execution context:
- * the session setting named by perfaudit.tenant_setting, else a
- * SQLCommenter-style tenant='...' tag in a comment of the source text.
- * Copies it (truncated to PA_MAX_TENANT_LEN bytes) into 'out', which has
- * PA_MAX_TENANT_LEN + 1 bytes, and returns true; false when neither source
- * names one.
- */
-/*
- * The tenant named by the session setting or (when check_tag) a tag in
- * the statement's own text -- source_text from stmt_location for stmt_len
- * bytes (0: to the end), so that a tag in one statement of a
- * multi-statement string names no other; false when neither names one.
- * out has room for PA_MAX_TENANT_LEN + 1 bytes.
+ * the session setting named by perfaudit.tenant_setting, else (when
+ * check_tag) a SQLCommenter-style tenant='...' tag in a comment of the
+ * statement's own text -- source_text from stmt_location for stmt_len bytes
+ * (0: to the end), so that a tag in one statement of a multi-statement
+ * string names no other.  Copies it, cut to PA_MAX_TENANT_LEN bytes at a
+ * character boundary, into out (PA_MAX_TENANT_LEN + 1 bytes) and returns
+ * true; false when neither source names one.
  */
 extern bool pa_tenant_from_context(const char *source_text, int stmt_location,
 								   int stmt_len, bool check_tag, char *out);

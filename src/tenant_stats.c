@@ -37,7 +37,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include <math.h>
 
@@ -56,9 +56,11 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "guc.h"
+#include "shmem.h"
 #include "tenant.h"
-#include "text.h"
 #include "tenant_stats.h"
+#include "text.h"
 
 #define PA_HIST_BUCKETS		128
 
@@ -142,7 +144,7 @@ pa_key_hash(const void *key, Size keysize)
 	return h;
 }
 
-Size
+static Size
 pa_tenant_stats_shmem_size(void)
 {
 	return add_size(hash_estimate_size(pa_max_tenants, sizeof(PaTenantEntry)),
@@ -151,7 +153,7 @@ pa_tenant_stats_shmem_size(void)
 }
 
 /* Called under AddinShmemInitLock from the shmem startup hook. */
-void
+static void
 pa_tenant_stats_shmem_startup(void)
 {
 	HASHCTL		info;
@@ -172,6 +174,12 @@ pa_tenant_stats_shmem_startup(void)
 										pa_max_tenant_statements,
 										&info, HASH_ELEM | HASH_FUNCTION);
 	pa_tenant_stats_ready = true;
+}
+
+void
+pa_tenant_stats_init(void)
+{
+	pa_shmem_register(pa_tenant_stats_shmem_size, pa_tenant_stats_shmem_startup);
 }
 
 /* ----------------------------------------------------------------

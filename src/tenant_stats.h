@@ -8,12 +8,10 @@
 #ifndef PA_TENANT_STATS_H
 #define PA_TENANT_STATS_H
 
-#include "pg_perfaudit.h"
-#include "shmem.h"
+#include "guc.h"
 
-/* Set up by shmem.c, in the shmem request and startup hooks. */
-extern Size pa_tenant_stats_shmem_size(void);
-extern void pa_tenant_stats_shmem_startup(void);
+/* Register the statistics' shared memory (shmem.c); from _PG_init. */
+extern void pa_tenant_stats_init(void);
 
 /* True when attached (the library was preloaded). */
 extern bool pa_tenant_stats_ready;

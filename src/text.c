@@ -25,7 +25,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_perfaudit.h"
+#include "perfaudit.h"
 
 #include "catalog/namespace.h"
 #include "fmgr.h"

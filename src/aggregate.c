@@ -1,0 +1,437 @@
+/*-------------------------------------------------------------------------
+ *
+ * aggregate.c
+ *		Aggregation of a closed run buffer into groups, one per queryid,
+ *		tenant and nesting level, and per-tenant latency distributions.
+ *
+ * One pass over the records (pa_agg_record), in hash tables: a group's
+ * counters, the distinct parameter values per group and, in a
+ * database-scope run, per session, and the latency of each tenant's
+ * top-level statements.  Then each group is summarised for the detection
+ * rules (pa_agg_summarise), with the likely source of an N+1 loop looked
+ * up among the records around it (pa_find_source, by detect.h's rule).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "perfaudit.h"
+
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "aggregate.h"
+#include "detect.h"
+#include "tenant.h"
+
+typedef struct PaGroupKey
+{
+	uint64		queryid;
+	int32		nesting_level;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
+	bool		has_tenant;
+} PaGroupKey;
+
+typedef struct PaGroup
+{
+	PaGroupKey	key;			/* hash key, must be first */
+	int			order;			/* first appearance */
+	int64		calls;
+	int64		distinct_params;
+	double		total_ms;
+	double		min_ms;
+	double		max_ms;
+	double		plan_ms;
+	uint64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		seq_scans;
+	int64		max_repeats;	/* in one session */
+	int64		loop_calls;		/* of the session with most distinct values */
+	int64		loop_distinct;
+	uint64		loop_first_index;	/* that session's first execution */
+	uint64		loop_last_index;	/* and last */
+	int64		slow_calls;
+	int64		cross_calls;
+	bool		cursor_read;	/* FETCH / MOVE */
+	int			nfacts;
+	const char *facts[PA_MAX_GROUP_FACTS];
+	uint64		first_index;	/* record index of the first execution */
+	const char *text;
+} PaGroup;
+
+/*
+ * Parameter values seen per group, over the whole run (pid 0) and, in a
+ * database-scope run, per session too: an N+1 loop or a repeated query is
+ * one request's pattern, and a request is one session's, so fifty clients
+ * each asking once for their organization's plan are not a repeat.
+ */
+typedef struct PaParamKey
+{
+	int			group;
+	int32		pid;
+	uint64		param_hash;
+} PaParamKey;
+
+typedef struct PaParamEntry
+{
+	PaParamKey	key;			/* hash key, must be first */
+	int64		count;
+} PaParamEntry;
+
+typedef struct PaSessionKey
+{
+	int			group;
+	int32		pid;
+} PaSessionKey;
+
+typedef struct PaSessionEntry
+{
+	PaSessionKey key;			/* hash key, must be first */
+	int64		calls;
+	int64		distinct_params;
+	uint64		first_index;
+	uint64		last_index;
+} PaSessionEntry;
+
+
+/* Is this execution the likely source of the group's loop? */
+static bool
+pa_is_source(PaRunBuffer *buf, bool database_scope, PaGroup *grp, PaExecRecord *first, PaExecRecord *r,
+			 PaGroupSummary *gs)
+{
+	if (!r->ready && database_scope)
+		return false;
+	if (r->pid != first->pid || r->queryid == grp->key.queryid ||
+		r->nesting_level > grp->key.nesting_level)
+		return false;
+	if (!pa_detect_is_loop_source(r->rows, grp->loop_calls))
+		return false;
+	gs->has_source = true;
+	gs->source_queryid = r->queryid;
+	gs->source_text = pa_buffer_text(buf, r->text_off);
+	gs->source_rows = r->rows;
+	return true;
+}
+
+/*
+ * The likely source of an N+1 loop: a different statement of the same
+ * backend, at the same or an outer level, that returned about as many rows
+ * as the loop ran.  Looked for among the executions shortly before the
+ * loop's first one (a list the application then walks), then shortly after
+ * its last one: a PL/pgSQL FOR loop's query, or a cursor, ends, and so is
+ * recorded, after the statements run for its rows.
+ */
+static void
+pa_find_source(PaRunBuffer *buf, bool database_scope, PaGroup *grp,
+			   PaGroupSummary *gs, uint64 nrecs)
+{
+	PaExecRecord *recs = PA_BUF_RECORDS(buf);
+	PaExecRecord *first = &recs[grp->loop_first_index];
+	uint64		lo = grp->loop_first_index > PA_SOURCE_LOOKBACK ?
+		grp->loop_first_index - PA_SOURCE_LOOKBACK : 0;
+	uint64		hi = Min(nrecs, grp->loop_last_index + 1 + PA_SOURCE_LOOKBACK);
+	uint64		j;
+
+	for (j = grp->loop_first_index; j > lo; j--)
+		if (pa_is_source(buf, database_scope, grp, first, &recs[j - 1], gs))
+			return;
+	for (j = grp->loop_last_index + 1; j < hi; j++)
+		if (pa_is_source(buf, database_scope, grp, first, &recs[j], gs))
+			return;
+}
+
+/* One distribution of the statements the application sent (level 0). */
+typedef struct PaTenantLatency
+{
+	char		tenant[PA_MAX_TENANT_LEN + 1];	/* hash key, must be first */
+	bool		has_tenant;
+	PaLatency	lat;
+} PaTenantLatency;
+
+typedef struct PaAggState
+{
+	PaRunBuffer *buf;
+	bool		database_scope;
+	HTAB	   *groups;
+	HTAB	   *params;
+	HTAB	   *sessions;		/* database scope only */
+	PaGroup   **ordered;
+	int			ngroups;
+	HTAB	   *lat_tenants;
+	PaTenantLatency **lat_ordered;
+	int			nlat;
+} PaAggState;
+
+static HTAB *
+pa_agg_table(const char *name, long nelem, Size keysize, Size entrysize, bool strings)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, nelem, &ctl,
+					   HASH_ELEM | (strings ? HASH_STRINGS : HASH_BLOBS) | HASH_CONTEXT);
+}
+
+/* Per tenant, the latency of the statements the application sent. */
+static void
+pa_agg_latency(PaAggState *st, const PaGroupKey *key, double ms)
+{
+	bool		found;
+
+	/* "" is no tenant: a tenant value is never empty. */
+	PaTenantLatency *t = hash_search(st->lat_tenants, key->tenant, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		memset((char *) t + sizeof(t->tenant), 0,
+			   sizeof(PaTenantLatency) - sizeof(t->tenant));
+		t->has_tenant = key->has_tenant;
+		st->lat_ordered[st->nlat++] = t;
+	}
+	pa_latency_add(&t->lat, ms);
+}
+
+/*
+ * Distinct parameter values: over the whole run and, in a database-scope
+ * run, per session, where the group's loop is its busiest session's.
+ */
+static void
+pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
+{
+	PaParamKey	pkey;
+	PaParamEntry *pent;
+	bool		found;
+
+	memset(&pkey, 0, sizeof(pkey));
+	pkey.group = grp->order;
+	pkey.param_hash = rec->param_hash;
+	pent = hash_search(st->params, &pkey, HASH_ENTER, &found);
+	if (!found)
+	{
+		grp->distinct_params++;
+		pent->count = 0;
+	}
+	pent->count++;
+
+	if (st->sessions == NULL)
+	{
+		/* one session: the run's figures are the session's */
+		grp->max_repeats = Max(grp->max_repeats, pent->count);
+		grp->loop_calls = grp->calls;
+		grp->loop_distinct = grp->distinct_params;
+		grp->loop_first_index = grp->first_index;
+		grp->loop_last_index = i;
+	}
+	else
+	{
+		PaSessionKey skey;
+		PaSessionEntry *sent;
+
+		pkey.pid = rec->pid;
+		pent = hash_search(st->params, &pkey, HASH_ENTER, &found);
+		if (!found)
+			pent->count = 0;
+		pent->count++;
+		grp->max_repeats = Max(grp->max_repeats, pent->count);
+
+		memset(&skey, 0, sizeof(skey));
+		skey.group = grp->order;
+		skey.pid = rec->pid;
+		sent = hash_search(st->sessions, &skey, HASH_ENTER, &found);
+		if (!found)
+		{
+			sent->calls = 0;
+			sent->distinct_params = 0;
+			sent->first_index = i;
+		}
+		sent->calls++;
+		sent->last_index = i;
+		if (pent->count == 1)
+			sent->distinct_params++;
+		if (sent->distinct_params > grp->loop_distinct ||
+			(sent->distinct_params == grp->loop_distinct &&
+			 sent->calls > grp->loop_calls))
+		{
+			grp->loop_calls = sent->calls;
+			grp->loop_distinct = sent->distinct_params;
+			grp->loop_first_index = sent->first_index;
+		}
+		if (grp->loop_first_index == sent->first_index)
+			grp->loop_last_index = i;
+	}
+}
+
+/* Add record i to its group. */
+static void
+pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
+{
+	PaRunBuffer *buf = st->buf;
+	PaGroupKey	key;
+	PaGroup    *grp;
+	bool		found;
+	const char *tenant;
+
+	memset(&key, 0, sizeof(key));
+	key.queryid = rec->queryid;
+	key.nesting_level = rec->nesting_level;
+	tenant = pa_buffer_text(buf, rec->tenant_off);
+	if (tenant != NULL)
+	{
+		pa_clip_tenant(key.tenant, tenant);
+		key.has_tenant = true;
+	}
+
+	if (rec->nesting_level == 0)
+		pa_agg_latency(st, &key, rec->duration_ms);
+
+	grp = hash_search(st->groups, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset((char *) grp + sizeof(PaGroupKey), 0,
+			   sizeof(PaGroup) - sizeof(PaGroupKey));
+		grp->order = st->ngroups;
+		grp->min_ms = rec->duration_ms;
+		grp->first_index = i;
+		st->ordered[st->ngroups++] = grp;
+	}
+	if (pa_detect_is_slow(rec->duration_ms))
+		grp->slow_calls++;
+	if (rec->flags & PA_STMT_CROSS_TENANT)
+		grp->cross_calls++;
+	if (rec->flags & PA_STMT_CURSOR_READ)
+		grp->cursor_read = true;
+	if (rec->facts_off != PA_NO_OFFSET)
+	{
+		const char *f = pa_buffer_text(buf, rec->facts_off);
+		int			k;
+		bool		have = false;
+
+		for (k = 0; k < grp->nfacts && !have; k++)
+			have = strcmp(grp->facts[k], f) == 0;
+		if (!have && f != NULL && grp->nfacts < PA_MAX_GROUP_FACTS)
+			grp->facts[grp->nfacts++] = f;
+	}
+	grp->calls++;
+	grp->total_ms += rec->duration_ms;
+	grp->min_ms = Min(grp->min_ms, rec->duration_ms);
+	grp->max_ms = Max(grp->max_ms, rec->duration_ms);
+	grp->plan_ms += rec->plan_ms;
+	grp->rows += rec->rows;
+	grp->shared_blks_hit += rec->shared_blks_hit;
+	grp->shared_blks_read += rec->shared_blks_read;
+	grp->seq_scans += rec->seq_scans;
+	if (grp->text == NULL)
+		grp->text = pa_buffer_text(buf, rec->text_off);
+
+	pa_agg_params(st, grp, rec, i);
+}
+
+/* A group as the rules and the store see it. */
+static void
+pa_agg_summarise(PaAggState *st, PaGroup *grp, uint64 nrecs,
+				 PaGroupSummary *gs, PaStatementRow *row)
+{
+	const char *tenant = grp->key.has_tenant ? grp->key.tenant : NULL;
+
+	gs->queryid = grp->key.queryid;
+	gs->nesting_level = grp->key.nesting_level;
+	gs->tenant = tenant;
+	gs->text = grp->text;
+	gs->calls = grp->calls;
+	gs->distinct_params = grp->distinct_params;
+	gs->loop_calls = grp->loop_calls;
+	gs->loop_distinct = grp->loop_distinct;
+	gs->max_repeats = grp->max_repeats;
+	gs->slow_calls = grp->slow_calls;
+	gs->cross_calls = grp->cross_calls;
+	gs->cursor_read = grp->cursor_read;
+	gs->nfacts = grp->nfacts;
+	memcpy(gs->facts, grp->facts, sizeof(gs->facts));
+	gs->total_ms = grp->total_ms;
+	gs->max_ms = grp->max_ms;
+	if (pa_detect_is_loop(gs))
+		pa_find_source(st->buf, st->database_scope, grp, gs, nrecs);
+
+	row->queryid = grp->key.queryid;
+	row->tenant = tenant;
+	row->query = grp->text;
+	row->calls = grp->calls;
+	row->distinct_params = grp->distinct_params;
+	row->total_ms = grp->total_ms;
+	row->min_ms = grp->min_ms;
+	row->max_ms = grp->max_ms;
+	row->rows = grp->rows;
+	row->shared_blks_hit = grp->shared_blks_hit;
+	row->shared_blks_read = grp->shared_blks_read;
+	row->seq_scans = grp->seq_scans;
+	row->nesting_level = grp->key.nesting_level;
+	row->plan_ms = grp->plan_ms;
+}
+
+void
+pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
+{
+	PaExecRecord *recs = PA_BUF_RECORDS(buf);
+	uint64		n = Min(pg_atomic_read_u64(&buf->next_record), buf->capacity);
+	PaAggState	st;
+	uint64		i;
+	int			g;
+
+	memset(&st, 0, sizeof(st));
+	st.buf = buf;
+	st.database_scope = database_scope;
+	st.groups = pa_agg_table("pg_perfaudit groups", 256, sizeof(PaGroupKey),
+							 sizeof(PaGroup), false);
+	st.params = pa_agg_table("pg_perfaudit params", 1024, sizeof(PaParamKey),
+							 sizeof(PaParamEntry), false);
+	if (database_scope)
+		st.sessions = pa_agg_table("pg_perfaudit sessions", 256, sizeof(PaSessionKey),
+								   sizeof(PaSessionEntry), false);
+	st.lat_tenants = pa_agg_table("pg_perfaudit tenant latency", 64, PA_MAX_TENANT_LEN + 1,
+								  sizeof(PaTenantLatency), true);
+	st.ordered = palloc(sizeof(PaGroup *) * Max(n, 1));
+	st.lat_ordered = palloc(sizeof(PaTenantLatency *) * Max(n, 1));
+
+	out->stored = 0;
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (database_scope && !pa_record_ready(&recs[i]))
+			continue;
+		out->stored++;
+		pa_agg_record(&st, &recs[i], i);
+	}
+
+	out->ngroups = st.ngroups;
+	out->groups = palloc0(sizeof(PaGroupSummary) * Max(st.ngroups, 1));
+	out->rows = palloc0(sizeof(PaStatementRow) * Max(st.ngroups, 1));
+	for (g = 0; g < st.ngroups; g++)
+		pa_agg_summarise(&st, st.ordered[g], n, &out->groups[g], &out->rows[g]);
+
+	/* The distributions, busiest tenant first (stable). */
+	{
+		int			a,
+					b;
+
+		for (a = 1; a < st.nlat; a++)
+			for (b = a; b > 0 && st.lat_ordered[b]->lat.calls > st.lat_ordered[b - 1]->lat.calls; b--)
+			{
+				PaTenantLatency *tmp = st.lat_ordered[b];
+
+				st.lat_ordered[b] = st.lat_ordered[b - 1];
+				st.lat_ordered[b - 1] = tmp;
+			}
+	}
+	out->ntenants = st.nlat;
+	out->tenants = palloc(sizeof(char *) * Max(st.nlat, 1));
+	out->latencies = palloc(sizeof(PaLatency *) * Max(st.nlat, 1));
+	for (g = 0; g < st.nlat; g++)
+	{
+		out->tenants[g] = st.lat_ordered[g]->has_tenant ? st.lat_ordered[g]->tenant : NULL;
+		out->latencies[g] = &st.lat_ordered[g]->lat;
+	}
+}

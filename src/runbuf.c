@@ -1,0 +1,517 @@
+/*-------------------------------------------------------------------------
+ *
+ * runbuf.c
+ *		Run buffers and the sinks the hooks append statement executions to.
+ *
+ * A run keeps every counted execution as a fixed-size PaExecRecord in a
+ * PaRunBuffer, followed by a text area that holds each statement text (and
+ * tenant value, and plan facts) once per writing backend.  A session-scope
+ * run's buffer is backend-local memory; a database-scope run's buffer is a
+ * dynamic shared memory segment that every backend of the database
+ * attaches to and appends to.  The buffer is sized once, at start(), from
+ * perfaudit.max_run_statements: executions beyond it are still counted and
+ * timed in the header counters and reported as runs.overflow, so memory is
+ * bounded and nothing is lost silently.
+ *
+ * Locking contract for PaRunBuffer (shared when database-scope)
+ * --------------------------------------------------------------
+ * No lock.  Writers reserve a record with an atomic fetch-add on
+ * next_record (and text bytes with one on text_used), fill it, issue a
+ * write barrier and set its ready flag last.  The owner sets closed before
+ * reading; it reads only records below next_record and waits (boundedly)
+ * for their ready flag.  Header counters are atomics; max_ns is raised with
+ * a compare-and-swap loop.
+ *
+ * A "sink" is this backend's handle on one run it appends to: its own
+ * session run, or a database run (its own or another backend's).  Sinks
+ * for other backends' database runs are refreshed lazily, when the
+ * generation counter in shared memory moves (see shmem.c).  The run
+ * lifecycle (capture.c) creates and drops the sinks of its own runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "perfaudit.h"
+
+#include "catalog/pg_authid.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "runbuf.h"
+#include "tenant.h"
+#include "text.h"
+
+/* A text-area entry: length, bytes, NUL. */
+typedef struct PaTextEntry
+{
+	uint32		len;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} PaTextEntry;
+
+struct PaSink
+{
+	uint64		run_id;
+	PaRunBuffer *buf;
+	dsm_segment *seg;			/* attached here; NULL when we own the run */
+	int			track;			/* fixed level, or -1: this session's GUC */
+	MemoryContext cxt;
+	HTAB	   *texts;			/* (queryid, level) -> text offset */
+	HTAB	   *tenants;		/* tenant -> text offset, sent once */
+	HTAB	   *facts;			/* hash of plan facts -> text offset */
+	uint32		last_facts_off; /* the facts sent last, checked first */
+	Oid			owner;			/* a session run's role, or InvalidOid */
+};
+
+typedef struct PaTextCacheEntry
+{
+	uint64		key;
+	uint32		off;
+} PaTextCacheEntry;
+
+typedef struct PaTenantCacheEntry
+{
+	char		tenant[PA_MAX_TENANT_LEN + 1];
+	uint32		off;
+} PaTenantCacheEntry;
+
+static PaSink *pa_sinks[PA_MAX_SINKS];
+int			pa_nsinks = 0;
+uint32		pa_seen_generation = 0;
+
+/* ----------------------------------------------------------------
+ * Run buffers and sinks
+ * ----------------------------------------------------------------
+ */
+
+Size
+pa_buffer_size(uint32 capacity, uint64 text_capacity)
+{
+	return MAXALIGN(sizeof(PaRunBuffer)) +
+		(Size) capacity * sizeof(PaExecRecord) + text_capacity;
+}
+
+/* Text area: 512 bytes per 8 records, within [256 kB, 64 MB]. */
+uint64
+pa_text_capacity(uint32 capacity)
+{
+	uint64		bytes = (uint64) capacity * 64;
+
+	return Min(Max(bytes, 256 * 1024), 64 * 1024 * 1024);
+}
+
+void
+pa_buffer_init(PaRunBuffer *buf, uint64 run_id, uint32 capacity,
+			   uint64 text_capacity)
+{
+	buf->magic = PA_BUFFER_MAGIC;
+	buf->capacity = capacity;
+	buf->run_id = run_id;
+	buf->text_capacity = text_capacity;
+	pg_atomic_init_u32(&buf->closed, 0);
+	pg_atomic_init_u64(&buf->next_record, 0);
+	pg_atomic_init_u64(&buf->text_used, 0);
+	pg_atomic_init_u64(&buf->statements, 0);
+	pg_atomic_init_u64(&buf->total_ns, 0);
+	pg_atomic_init_u64(&buf->max_ns, 0);
+	pg_atomic_init_u64(&buf->texts_dropped, 0);
+}
+
+PaSink *
+pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track,
+			   Oid owner)
+{
+	MemoryContext cxt;
+	PaSink	   *sink;
+	HASHCTL		ctl;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit sink",
+								ALLOCSET_SMALL_SIZES);
+	sink = MemoryContextAllocZero(cxt, sizeof(PaSink));
+	sink->run_id = run_id;
+	sink->buf = buf;
+	sink->seg = seg;
+	sink->track = track;
+	sink->owner = owner;
+	sink->cxt = cxt;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(PaTextCacheEntry);
+	ctl.hcxt = cxt;
+	sink->texts = hash_create("pg_perfaudit sink texts", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = PA_MAX_TENANT_LEN + 1;
+	ctl.entrysize = sizeof(PaTenantCacheEntry);
+	ctl.hcxt = cxt;
+	sink->tenants = hash_create("pg_perfaudit sink tenants", 64, &ctl,
+								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(PaTextCacheEntry);
+	ctl.hcxt = cxt;
+	sink->facts = hash_create("pg_perfaudit sink facts", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	sink->last_facts_off = PA_NO_OFFSET;
+	return sink;
+}
+
+void
+pa_sink_add(PaSink *sink)
+{
+	Assert(pa_nsinks < PA_MAX_SINKS);
+	pa_sinks[pa_nsinks++] = sink;
+}
+
+/* Forget a sink; detach its segment if we attached it. */
+static void
+pa_sink_drop(int i)
+{
+	PaSink	   *sink = pa_sinks[i];
+
+	if (sink->seg != NULL)
+		dsm_detach(sink->seg);
+	MemoryContextDelete(sink->cxt);
+	pa_sinks[i] = pa_sinks[--pa_nsinks];
+}
+
+void
+pa_sink_drop_run(uint64 run_id)
+{
+	int			i;
+
+	for (i = 0; i < pa_nsinks; i++)
+	{
+		if (pa_sinks[i]->run_id == run_id)
+		{
+			pa_sink_drop(i);
+			return;
+		}
+	}
+}
+
+/*
+ * Bring the sinks for other backends' database runs in line with the slots
+ * in shared memory.  Called when the generation counter moved.
+ */
+static void
+pa_refresh_db_sinks(void)
+{
+	uint32		gen;
+	uint64		live_ids[PA_MAX_DB_RUNS];
+	dsm_handle	live_handles[PA_MAX_DB_RUNS];
+	int			live_track[PA_MAX_DB_RUNS];
+	int			nlive = 0;
+	int			i,
+				j;
+
+	gen = pg_atomic_read_u32(&pa_shared->db_runs_generation);
+
+	LWLockAcquire(pa_shared->lock, LW_SHARED);
+	for (i = 0; i < PA_MAX_DB_RUNS; i++)
+	{
+		PaDbRunSlot *slot = &pa_shared->db_runs[i];
+
+		if (slot->in_use && slot->dboid == MyDatabaseId &&
+			slot->owner_pid != MyProcPid)
+		{
+			live_ids[nlive] = slot->run_id;
+			live_handles[nlive] = slot->handle;
+			live_track[nlive] = slot->track;
+			nlive++;
+		}
+	}
+	LWLockRelease(pa_shared->lock);
+
+	/* Drop sinks of ended runs (attached ones only: ours end in stop()). */
+	for (i = pa_nsinks - 1; i >= 0; i--)
+	{
+		bool		live = false;
+
+		if (pa_sinks[i]->seg == NULL)
+			continue;
+		for (j = 0; j < nlive; j++)
+			if (live_ids[j] == pa_sinks[i]->run_id)
+				live = true;
+		if (!live)
+			pa_sink_drop(i);
+	}
+
+	/* Attach to new ones. */
+	for (j = 0; j < nlive; j++)
+	{
+		bool		have = false;
+		dsm_segment *seg;
+		PaRunBuffer *buf;
+
+		for (i = 0; i < pa_nsinks; i++)
+			if (pa_sinks[i]->run_id == live_ids[j])
+				have = true;
+		if (have || pa_nsinks >= PA_MAX_SINKS)
+			continue;
+
+		seg = dsm_attach(live_handles[j]);
+		if (seg == NULL)
+			continue;			/* the run ended meanwhile */
+		buf = (PaRunBuffer *) dsm_segment_address(seg);
+		if (buf->magic != PA_BUFFER_MAGIC || buf->run_id != live_ids[j])
+		{
+			dsm_detach(seg);
+			continue;
+		}
+		dsm_pin_mapping(seg);
+		pa_sink_add(pa_sink_create(live_ids[j], buf, seg, live_track[j], InvalidOid));
+	}
+
+	pa_seen_generation = gen;
+}
+
+bool
+pa_capture_eligible(int level, PaRunIds *ids)
+{
+	int			i;
+
+	ids->n = 0;
+	if (pa_shared != NULL &&
+		pg_atomic_read_u32(&pa_shared->db_runs_generation) != pa_seen_generation)
+		pa_refresh_db_sinks();
+
+	for (i = 0; i < pa_nsinks; i++)
+	{
+		int			track = pa_sinks[i]->track >= 0 ? pa_sinks[i]->track : pa_track;
+
+		if (track == PA_TRACK_ALL || (track == PA_TRACK_TOP && level == 0))
+			ids->ids[ids->n++] = pa_sinks[i]->run_id;
+	}
+	return ids->n > 0;
+}
+
+/*
+ * Reserve and fill a text-area entry; PA_NO_OFFSET when the area is full.
+ */
+static uint32
+pa_buffer_put_text(PaRunBuffer *buf, const char *text, int len)
+{
+	Size		need = MAXALIGN(offsetof(PaTextEntry, data) + len + 1);
+	uint64		off;
+	PaTextEntry *e;
+
+	off = pg_atomic_fetch_add_u64(&buf->text_used, need);
+	if (off + need > buf->text_capacity || off >= PA_NO_OFFSET)
+	{
+		pg_atomic_fetch_add_u64(&buf->texts_dropped, 1);
+		return PA_NO_OFFSET;
+	}
+	e = (PaTextEntry *) (PA_BUF_TEXT(buf) + off);
+	memcpy(e->data, text, len);
+	e->data[len] = '\0';
+	e->len = len;
+	return (uint32) off;
+}
+
+/*
+ * The text of a statement, sent once per (queryid, nesting level): the same
+ * statement run by the client and inside a function usually differs in its
+ * literals, and each row of run_statements should show its own.
+ */
+static uint32
+pa_sink_text(PaSink *sink, uint64 queryid, int level, const char *text, int len)
+{
+	PaTextCacheEntry *e;
+	uint64		key = hash_combine64(queryid, (uint64) level);
+	bool		found;
+
+	if (text == NULL)
+		return PA_NO_OFFSET;
+	e = hash_search(sink->texts, &key, HASH_ENTER, &found);
+	if (!found)
+		e->off = pa_buffer_put_text(sink->buf, text,
+									 pa_clip_len(text, len, PA_MAX_QUERY_TEXT));
+	return e->off;
+}
+
+static uint32
+pa_sink_tenant(PaSink *sink, const char *tenant)
+{
+	char		key[PA_MAX_TENANT_LEN + 1];
+	PaTenantCacheEntry *e;
+	bool		found;
+
+	if (tenant == NULL)
+		return PA_NO_OFFSET;
+	pa_clip_tenant(key, tenant);
+	e = hash_search(sink->tenants, key, HASH_ENTER, &found);
+	if (!found)
+		e->off = pa_buffer_put_text(sink->buf, key, strlen(key));
+	return e->off;
+}
+
+static uint32
+pa_sink_facts(PaSink *sink, const char *facts)
+{
+	PaTextCacheEntry *e;
+	uint64		key;
+	bool		found;
+	int			len;
+
+	if (facts == NULL)
+		return PA_NO_OFFSET;
+
+	/* Mostly the same facts as last time (a loop over one statement). */
+	if (sink->last_facts_off != PA_NO_OFFSET &&
+		strcmp(pa_buffer_text(sink->buf, sink->last_facts_off), facts) == 0)
+		return sink->last_facts_off;
+
+	len = strlen(facts);
+	key = hash_bytes_extended((const unsigned char *) facts, len, 0);
+	e = hash_search(sink->facts, &key, HASH_ENTER, &found);
+	if (!found)
+		e->off = pa_buffer_put_text(sink->buf, facts, len);
+	sink->last_facts_off = e->off;
+	return e->off;
+}
+
+static void
+pa_sink_append(PaSink *sink, const PaStmtInfo *info)
+{
+	PaRunBuffer *buf = sink->buf;
+	uint64		ns = (uint64) (info->duration_ms * 1000000.0);
+	uint64		cur_max;
+	uint64		idx;
+	PaExecRecord *rec;
+
+	if (pg_atomic_read_u32(&buf->closed))
+		return;
+
+	pg_atomic_fetch_add_u64(&buf->statements, 1);
+	pg_atomic_fetch_add_u64(&buf->total_ns, ns);
+	cur_max = pg_atomic_read_u64(&buf->max_ns);
+	while (ns > cur_max &&
+		   !pg_atomic_compare_exchange_u64(&buf->max_ns, &cur_max, ns))
+		;
+
+	idx = pg_atomic_fetch_add_u64(&buf->next_record, 1);
+	if (idx >= buf->capacity)
+		return;					/* counted above, not kept: overflow */
+
+	rec = &PA_BUF_RECORDS(buf)[idx];
+	rec->queryid = info->queryid;
+	rec->param_hash = info->param_hash;
+	rec->duration_ms = info->duration_ms;
+	rec->plan_ms = info->plan_ms;
+	rec->rows = info->rows;
+	rec->shared_blks_hit = info->shared_blks_hit;
+	rec->shared_blks_read = info->shared_blks_read;
+	rec->pid = MyProcPid;
+	rec->seq_scans = info->seq_scans;
+	rec->nesting_level = info->nesting_level;
+	rec->flags = info->flags;
+	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
+								 info->text, info->text_len);
+	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
+	rec->facts_off = pa_sink_facts(sink, info->facts);
+	pg_write_barrier();
+	rec->ready = 1;
+}
+
+/*
+ * A statement of a session's own run as its owner may see it.  Nested
+ * statements can run as another role: a SECURITY DEFINER function (its
+ * cursors and set-returning functions too, which end as the caller), or a
+ * maintenance command's index expressions run as the table's owner.  The
+ * role is the one the statement started as, when its text, tenant and plan
+ * were read.  Unless the run's owner has that role's privileges (or
+ * pg_read_all_stats, as a database-scope run's owner must), it sees what
+ * pg_stat_statements shows: the statement counted and timed, its text
+ * "<insufficient privilege>", no tenant (a tenant setting may have been
+ * read with the other role's privileges), no plan facts (they name
+ * relations) and one parameter fingerprint for all (distinct_params must
+ * not tell whether a guess equals the hidden values).  has_privs_of_role()
+ * is asked each time the roles differ: its cache follows GRANT and REVOKE.
+ */
+static const PaStmtInfo *
+pa_visible_to(Oid owner, const PaStmtInfo *info)
+{
+	static PaStmtInfo redacted;
+	static const char hidden[] = "<insufficient privilege>";
+
+	if (info->userid == owner || !OidIsValid(info->userid) ||
+		has_privs_of_role(owner, info->userid) ||
+		has_privs_of_role(owner, ROLE_PG_READ_ALL_STATS))
+		return info;
+	redacted = *info;
+	redacted.text = hidden;
+	redacted.text_len = sizeof(hidden) - 1;
+	redacted.tenant = NULL;
+	redacted.facts = NULL;
+	redacted.param_hash = 0;
+	return &redacted;
+}
+
+void
+pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < pa_nsinks; i++)
+	{
+		for (j = 0; j < ids->n; j++)
+		{
+			if (ids->ids[j] == pa_sinks[i]->run_id)
+			{
+				pa_sink_append(pa_sinks[i],
+							   OidIsValid(pa_sinks[i]->owner) ?
+							   pa_visible_to(pa_sinks[i]->owner, info) : info);
+				break;
+			}
+		}
+	}
+}
+
+void
+pa_sink_free(PaSink *sink)
+{
+	MemoryContextDelete(sink->cxt);
+}
+
+void
+pa_buffer_close(PaRunBuffer *buf)
+{
+	pg_atomic_write_u32(&buf->closed, 1);
+	pg_memory_barrier();
+}
+
+const char *
+pa_buffer_text(PaRunBuffer *buf, uint32 off)
+{
+	if (off == PA_NO_OFFSET || off >= buf->text_capacity)
+		return NULL;
+	return ((PaTextEntry *) (PA_BUF_TEXT(buf) + off))->data;
+}
+
+/*
+ * Wait until a record of a shared buffer is fully written.  A writer fills
+ * a record in a few instructions after reserving it, so this returns at
+ * once in practice; the bound only guards against a writer that died in
+ * between (which takes the whole server through crash recovery anyway).
+ */
+bool
+pa_record_ready(PaExecRecord *rec)
+{
+	int			spins = 0;
+
+	while (!rec->ready)
+	{
+		if (++spins > 10000)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(100);
+	}
+	pg_read_barrier();
+	return true;
+}

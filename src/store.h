@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.h
+ *		The stored shape: the only C code that knows the columns of the
+ *		perfaudit.* tables (runs, run_statements, findings, benchmarks,
+ *		baselines) and their sequences.
+ *
+ * Callers fill plain structs; store.c writes them as the JSON documents
+ * the writer's storing functions take, and builds the rows SQL functions
+ * return.  A returned row is filled column by column by name: a name the
+ * row type does not have is an error, never a silent NULL (only columns
+ * that an older installed version of the SQL objects may lack are
+ * optional, so that a new library keeps working before ALTER EXTENSION
+ * UPDATE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PA_STORE_H
+#define PA_STORE_H
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/timestamp.h"
+
+#include "stats.h"
+
+/*
+ * The OID of one of the extension's relations in schema perfaudit, or an
+ * error saying the extension is not installed in this database.
+ */
+extern Oid	pa_extension_relation(const char *relname);
+
+/* The next runs.run_id / benchmarks.benchmark_id. */
+extern uint64 pa_store_next_run_id(void);
+extern uint64 pa_store_next_benchmark_id(void);
+
+/* A perfaudit.runs row. */
+typedef struct PaRunRow
+{
+	uint64		run_id;
+	const char *label;			/* NULL: none */
+	bool		database_scope;
+	const char *database;
+	int			pid;
+	TimestampTz started_at;
+	TimestampTz stopped_at;
+	uint64		statements;
+	double		total_ms;
+	double		max_ms;
+	int			findings;
+	Oid			userid;
+	const char *track;
+	uint64		overflow;
+	uint64		texts_dropped;
+	const char *tenant_latency; /* JSON array (pa_store_tenant_latency) */
+} PaRunRow;
+
+/* A perfaudit.run_statements row (its run_id and userid are the run's). */
+typedef struct PaStatementRow
+{
+	uint64		queryid;
+	const char *tenant;			/* NULL: none */
+	const char *query;
+	int64		calls;
+	int64		distinct_params;
+	double		total_ms;
+	double		min_ms;
+	double		max_ms;
+	uint64		rows;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		seq_scans;
+	int32		nesting_level;
+	double		plan_ms;
+} PaStatementRow;
+
+/* Who a finding belongs to: a run or a benchmark (the other is 0). */
+typedef struct PaFindingOwner
+{
+	uint64		run_id;
+	uint64		benchmark_id;
+	Oid			userid;
+} PaFindingOwner;
+
+/* A perfaudit.findings row. */
+typedef struct PaFinding
+{
+	const char *kind;
+	const char *severity;
+	uint64		queryid;
+	const char *tenant;			/* NULL: none */
+	int64		calls;
+	double		total_ms;
+	const char *query;
+	const char *relation;		/* NULL: none */
+	const char *message;
+	const char *suggestion;		/* NULL: none */
+	const char *detail;			/* a JSON object */
+} PaFinding;
+
+/*
+ * Append one element to a JSON array under construction: *count says how
+ * many are there already, and is raised.
+ */
+extern void pa_store_statement(StringInfo buf, int *count, uint64 run_id, Oid userid,
+							   const PaStatementRow *row);
+extern void pa_store_finding(StringInfo buf, int *count, const PaFindingOwner *owner,
+							 const PaFinding *f);
+
+/*
+ * runs.tenant_latency: one object per tenant (NULL: no tenant) with exact
+ * percentiles and the bucket counts; sorts each distribution's durations.
+ */
+extern void pa_store_tenant_latency(StringInfo buf, int n, const char *const *tenants,
+									PaLatency *const *latencies);
+
+/* The document _store_run() takes: the run, its statements and findings. */
+extern void pa_store_run_doc(StringInfo doc, const PaRunRow *run,
+							 const char *statements, const char *findings);
+
+/* The run as stop() returns it (a perfaudit.runs row of fcinfo's result type). */
+extern Datum pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run);
+
+/* A perfaudit.benchmarks row, but for samples_ms. */
+typedef struct PaBenchmarkRow
+{
+	uint64		benchmark_id;
+	const char *label;
+	const char *query;
+	int			iterations;
+	int			warmup;
+	int			clients;
+	bool		concurrent;		/* benchmark_concurrent(): its columns */
+	int			n;				/* samples taken: 0 leaves the timings NULL */
+	double		min_ms,
+				p50_ms,
+				p95_ms,
+				p99_ms,
+				max_ms,
+				mean_ms,
+				stddev_ms;
+	double		rows_per_call;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		seq_scans;
+	int64		memory_growth;
+	int			n_mem_checkpoints;
+	const int64 *mem_checkpoints;
+	double		throughput_qps;
+	int64		errors;
+	TimestampTz started_at;
+	Oid			userid;
+	int64		custom_plans;
+	int64		generic_plans;
+	const char *tenants_type;	/* NULL: no tenants */
+	int			findings;
+	bool		rollback;
+	const char *error_counts;	/* JSON object, or NULL */
+	double		wall_ms;
+	double		single_p50_ms;
+	double		single_p95_ms;
+	double		single_throughput_qps;
+	List	   *seq_scan_tables;	/* of char * */
+} PaBenchmarkRow;
+
+/* The document _store_benchmark() takes (its samples go beside it). */
+extern void pa_store_benchmark_doc(StringInfo doc, const PaBenchmarkRow *b,
+								   const char *findings);
+
+/*
+ * The perfaudit.benchmarks row of a document and its samples: what
+ * _store_benchmark() inserts (through _benchmark_row()) and what
+ * benchmark() returns, built by the same code.
+ */
+extern Datum pa_store_benchmark_row(const char *doc, ArrayType *samples);
+
+/* The role owning baseline name (read past row-level security), or InvalidOid. */
+extern Oid	pa_store_baseline_owner(text *name);
+
+#endif							/* PA_STORE_H */
