@@ -1,5 +1,5 @@
 -- The ways PostgreSQL surprises a hook extension (the numbers are those of
--- the failure-mode table in the README, "Reliability"), each followed by
+-- the failure-mode table in docs/reliability.md), each followed by
 -- the statement that proves the state is still right: counted once, at the
 -- right nesting level, for the right tenant.
 SET perfaudit.track = 'top';

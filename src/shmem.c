@@ -1,16 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *		Creation of pg_perfaudit's shared state.
+ *		Creation of pg_perfaudit's shared state, and of the shared memory of
+ *		the subsystems that register for it (pa_shmem_register: the tenant
+ *		statistics).  shmem.c calls no subsystem by name.
  *
  * Locking contract
  * ----------------
  * PaSharedState->lock (named tranche "pg_perfaudit") protects db_runs[],
- * writers[], requests[] and bench_leases[].  It is taken only when a run starts or stops,
- * when a backend notices that the set of database-scope runs changed, and
- * around persistence requests and benchmark_concurrent() calls: never once
- * per statement.  Nothing that can
- * raise an error is done while it is held.
+ * writers[], requests[] and bench_leases[].  It is taken only when a run
+ * starts or stops, when a backend notices that the set of database-scope
+ * runs changed, and around persistence requests and benchmark_concurrent()
+ * calls: never once per statement.  Nothing that can raise an error is
+ * done while it is held.
  *
  * db_runs_generation is an atomic counter bumped (under the lock, exclusive)
  * whenever a database-scope run starts or ends.  The per-statement path
@@ -24,7 +26,7 @@
  * so requesters sleep on it instead of polling.
  *
  * The run buffers themselves live in dynamic shared memory and are written
- * without locks: see capture.c.
+ * without locks: see runbuf.c.
  *
  *-------------------------------------------------------------------------
  */

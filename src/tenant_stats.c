@@ -481,73 +481,104 @@ pa_tenant_datum(const PaTenantKey *k)
 													 encoding));
 }
 
+/* Add one copied entry to a view's rows. */
+typedef void (*PaEmitFn) (ReturnSetInfo *rsinfo, const void *entry);
+
+/*
+ * Emit every entry of hash (entrysize bytes, its spinlock at mutex_off and
+ * its PaTenantKey at key_off): each is copied under its spinlock while
+ * tenant_lock is held shared, and turned into a row then, or after the
+ * lock is released when its tenant needs converting.
+ */
+static void
+pa_snapshot(ReturnSetInfo *rsinfo, HTAB *hash, Size entrysize, Size mutex_off,
+			Size key_off, PaEmitFn emit)
+{
+	HASH_SEQ_STATUS status;
+	char	   *e;
+	char	   *c = palloc(entrysize);
+	List	   *later = NIL;
+	ListCell   *lc;
+
+	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
+	hash_seq_init(&status, hash);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		slock_t    *mutex = (slock_t *) (e + mutex_off);
+
+		SpinLockAcquire(mutex);
+		memcpy(c, e, entrysize);
+		SpinLockRelease(mutex);
+		if (pa_tenant_needs_conversion((const PaTenantKey *) (c + key_off)))
+			later = lappend(later, memcpy(palloc(entrysize), c, entrysize));
+		else
+			emit(rsinfo, c);
+	}
+	LWLockRelease(pa_shared->tenant_lock);
+	foreach(lc, later)
+		emit(rsinfo, lfirst(lc));
+}
+
+#define PA_TENANT_STATS_COLS	11
+
+static void
+pa_emit_tenant(ReturnSetInfo *rsinfo, const void *entry)
+{
+	const PaTenantEntry *c = (const PaTenantEntry *) entry;
+	Datum		values[PA_TENANT_STATS_COLS];
+	bool		nulls[PA_TENANT_STATS_COLS];
+
+	memset(nulls, 0, sizeof(nulls));
+	if (c->key.has_tenant)
+		values[0] = pa_tenant_datum(&c->key);
+	else
+		nulls[0] = true;
+	values[1] = ObjectIdGetDatum(c->key.dbid);
+	values[2] = Int64GetDatum(c->calls);
+	values[3] = Float8GetDatum(c->total_ms);
+	values[4] = Float8GetDatum(c->calls > 0 ? c->total_ms / c->calls : 0);
+	values[5] = Float8GetDatum(c->max_ms);
+	values[6] = Float8GetDatum(pa_hist_p95(c->hist, c->max_ms));
+	values[7] = Int64GetDatum(c->rows);
+	values[8] = Int64GetDatum(c->seq_scans);
+	values[9] = Int64GetDatum(c->unscoped_calls);
+	values[10] = TimestampTzGetDatum(c->last_seen);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+#define PA_TENANT_STATEMENTS_COLS	8
+
+static void
+pa_emit_statement(ReturnSetInfo *rsinfo, const void *entry)
+{
+	const PaTenantStmtEntry *c = (const PaTenantStmtEntry *) entry;
+	Datum		values[PA_TENANT_STATEMENTS_COLS];
+	bool		nulls[PA_TENANT_STATEMENTS_COLS];
+
+	memset(nulls, 0, sizeof(nulls));
+	if (c->key.tenant.has_tenant)
+		values[0] = pa_tenant_datum(&c->key.tenant);
+	else
+		nulls[0] = true;
+	values[1] = Int64GetDatum((int64) c->key.queryid);
+	values[2] = Int64GetDatum(c->calls);
+	values[3] = Float8GetDatum(c->total_ms);
+	values[4] = Float8GetDatum(c->calls > 0 ? c->total_ms / c->calls : 0);
+	values[5] = Float8GetDatum(c->max_ms);
+	values[6] = Int64GetDatum(c->rows);
+	values[7] = ObjectIdGetDatum(c->key.tenant.dbid);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 /* perfaudit._tenant_stats(): the rows of the tenant_stats view. */
 Datum
 pa_tenant_stats(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HASH_SEQ_STATUS status;
-	PaTenantEntry *e;
-	List	   *later = NIL;
-	ListCell   *lc;
-	bool		locked;
-
 	pa_require_stats();
 	InitMaterializedSRF(fcinfo, 0);
-
-	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
-	locked = true;
-	hash_seq_init(&status, pa_tenant_hash);
-	lc = NULL;
-	for (;;)
-	{
-		PaTenantEntry c;
-		Datum		values[11];
-		bool		nulls[11];
-
-		if (locked)
-		{
-			if ((e = hash_seq_search(&status)) == NULL)
-			{
-				LWLockRelease(pa_shared->tenant_lock);
-				locked = false;
-				lc = list_head(later);
-				continue;
-			}
-			SpinLockAcquire(&e->mutex);
-			memcpy(&c, e, sizeof(c));
-			SpinLockRelease(&e->mutex);
-			if (pa_tenant_needs_conversion(&c.key))
-			{
-				later = lappend(later, memcpy(palloc(sizeof(c)), &c, sizeof(c)));
-				continue;
-			}
-		}
-		else
-		{
-			if (lc == NULL)
-				break;
-			memcpy(&c, lfirst(lc), sizeof(c));
-			lc = lnext(later, lc);
-		}
-
-		memset(nulls, 0, sizeof(nulls));
-		if (c.key.has_tenant)
-			values[0] = pa_tenant_datum(&c.key);
-		else
-			nulls[0] = true;
-		values[1] = ObjectIdGetDatum(c.key.dbid);
-		values[2] = Int64GetDatum(c.calls);
-		values[3] = Float8GetDatum(c.total_ms);
-		values[4] = Float8GetDatum(c.calls > 0 ? c.total_ms / c.calls : 0);
-		values[5] = Float8GetDatum(c.max_ms);
-		values[6] = Float8GetDatum(pa_hist_p95(c.hist, c.max_ms));
-		values[7] = Int64GetDatum(c.rows);
-		values[8] = Int64GetDatum(c.seq_scans);
-		values[9] = Int64GetDatum(c.unscoped_calls);
-		values[10] = TimestampTzGetDatum(c.last_seen);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	pa_snapshot((ReturnSetInfo *) fcinfo->resultinfo, pa_tenant_hash,
+				sizeof(PaTenantEntry), offsetof(PaTenantEntry, mutex),
+				offsetof(PaTenantEntry, key), pa_emit_tenant);
 	return (Datum) 0;
 }
 
@@ -555,67 +586,11 @@ pa_tenant_stats(PG_FUNCTION_ARGS)
 Datum
 pa_tenant_statements(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HASH_SEQ_STATUS status;
-	PaTenantStmtEntry *e;
-	List	   *later = NIL;
-	ListCell   *lc;
-	bool		locked;
-
 	pa_require_stats();
 	InitMaterializedSRF(fcinfo, 0);
-
-	/* (as pa_tenant_stats) */
-	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
-	locked = true;
-	hash_seq_init(&status, pa_tenant_stmt_hash);
-	lc = NULL;
-	for (;;)
-	{
-		PaTenantStmtEntry c;
-		Datum		values[8];
-		bool		nulls[8];
-
-		if (locked)
-		{
-			if ((e = hash_seq_search(&status)) == NULL)
-			{
-				LWLockRelease(pa_shared->tenant_lock);
-				locked = false;
-				lc = list_head(later);
-				continue;
-			}
-			SpinLockAcquire(&e->mutex);
-			memcpy(&c, e, sizeof(c));
-			SpinLockRelease(&e->mutex);
-			if (pa_tenant_needs_conversion(&c.key.tenant))
-			{
-				later = lappend(later, memcpy(palloc(sizeof(c)), &c, sizeof(c)));
-				continue;
-			}
-		}
-		else
-		{
-			if (lc == NULL)
-				break;
-			memcpy(&c, lfirst(lc), sizeof(c));
-			lc = lnext(later, lc);
-		}
-
-		memset(nulls, 0, sizeof(nulls));
-		if (c.key.tenant.has_tenant)
-			values[0] = pa_tenant_datum(&c.key.tenant);
-		else
-			nulls[0] = true;
-		values[1] = Int64GetDatum((int64) c.key.queryid);
-		values[2] = Int64GetDatum(c.calls);
-		values[3] = Float8GetDatum(c.total_ms);
-		values[4] = Float8GetDatum(c.calls > 0 ? c.total_ms / c.calls : 0);
-		values[5] = Float8GetDatum(c.max_ms);
-		values[6] = Int64GetDatum(c.rows);
-		values[7] = ObjectIdGetDatum(c.key.tenant.dbid);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	pa_snapshot((ReturnSetInfo *) fcinfo->resultinfo, pa_tenant_stmt_hash,
+				sizeof(PaTenantStmtEntry), offsetof(PaTenantStmtEntry, mutex),
+				offsetof(PaTenantStmtEntry, key.tenant), pa_emit_statement);
 	return (Datum) 0;
 }
 

@@ -1,4 +1,4 @@
-# Failure modes of the README's reliability table that need a real server
+# Failure modes of docs/reliability.md's table that need a real server
 # around the test rather than one psql session:
 #   2  a statement cancelled from another session leaves the next one
 #      counted at top level for the right tenant;
