@@ -12,12 +12,15 @@ MODULE_big = pg_perfaudit
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 PGFILEDESC = "pg_perfaudit - tenant-aware query auditing"
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-# Upgrade scripts, and the install scripts of earlier versions as released
-# (kept so that CREATE EXTENSION ... VERSION and every upgrade path can be
-# tested: test/t/014_upgrade.pl).
-DATA = $(wildcard $(EXTENSION)--*--*.sql) $(wildcard versions/$(EXTENSION)--*.sql)
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
+# The install script, and the upgrade scripts to this version (both built
+# from sql-src/, below).
+UPGRADES = $(patsubst sql-src/upgrade/%.sql,$(EXTENSION)--%.sql,$(wildcard sql-src/upgrade/*--$(EXTVERSION).sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
+# The install and upgrade scripts of earlier versions as released (kept so
+# that CREATE EXTENSION ... VERSION and every upgrade path can be tested:
+# test/t/014_upgrade.pl).
+DATA = $(wildcard versions/$(EXTENSION)--*.sql)
+EXTRA_CLEAN = $(DATA_built)
 
 PG_CONFIG ?= pg_config
 
@@ -52,3 +55,13 @@ SQL_PARTS = $(sort $(wildcard sql-src/*.sql))
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql-src $(EXTENSION).control
 	sed -e "s/@EXTVERSION@/$(EXTVERSION)/g" $(SQL_PARTS) > $@
+
+# An upgrade script to this version is sql-src/upgrade/FROM--VERSION.sql
+# (what changes beyond the code: tables, objects dropped) followed by the
+# code parts, every function and view in them CREATE OR REPLACE: each
+# function is written once, and an upgraded database gets what a fresh
+# install has.  A released upgrade script is frozen into versions/.
+SQL_CODE_PARTS = $(filter-out sql-src/00_%,$(SQL_PARTS))
+
+$(UPGRADES): $(EXTENSION)--%.sql: sql-src/upgrade/%.sql $(SQL_CODE_PARTS) sql-src $(EXTENSION).control
+	sed -e "s/@EXTVERSION@/$(EXTVERSION)/g" $< $(SQL_CODE_PARTS) > $@

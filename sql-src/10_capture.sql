@@ -5,7 +5,7 @@
 -- Capture runs
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION perfaudit.start(label text DEFAULT NULL, scope text DEFAULT 'session')
+CREATE OR REPLACE FUNCTION perfaudit.start(label text DEFAULT NULL, scope text DEFAULT 'session')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pa_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -13,7 +13,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.start(text, text) IS
 'begin a capture run of this session (scope => ''session'') or of every session of this database (scope => ''database''); returns its run_id';
 
-CREATE FUNCTION perfaudit.stop()
+CREATE OR REPLACE FUNCTION perfaudit.stop()
 RETURNS perfaudit.runs
 AS 'MODULE_PATHNAME', 'pa_stop'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -21,7 +21,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.stop() IS
 'end this session''s capture run, store it (outside the caller''s transaction) and return its summary';
 
-CREATE FUNCTION perfaudit.active_run()
+CREATE OR REPLACE FUNCTION perfaudit.active_run()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pa_active_run'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -29,7 +29,7 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION perfaudit.active_run() IS
 'run_id of this session''s active capture run, or NULL';
 
-CREATE FUNCTION perfaudit.discard_run()
+CREATE OR REPLACE FUNCTION perfaudit.discard_run()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pa_discard_run'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -37,7 +37,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.discard_run() IS
 'drop this session''s active capture run without storing it; returns its run_id, or NULL if none';
 
-CREATE FUNCTION perfaudit.last_run()
+CREATE OR REPLACE FUNCTION perfaudit.last_run()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pa_last_run'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -51,7 +51,7 @@ COMMENT ON FUNCTION perfaudit.last_run() IS
 ------------------------------------------------------------------------------
 
 -- The run an assertion looks at: the given one, else this session's last.
-CREATE FUNCTION perfaudit._assert_run(run_id bigint)
+CREATE OR REPLACE FUNCTION perfaudit._assert_run(run_id bigint)
 RETURNS perfaudit.runs
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -81,7 +81,7 @@ BEGIN
     RETURN r;
 END $$;
 
-CREATE FUNCTION perfaudit.assert_max_queries(max_queries bigint, run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.assert_max_queries(max_queries bigint, run_id bigint DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -104,7 +104,7 @@ BEGIN
     RETURN true;
 END $$;
 
-CREATE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -159,7 +159,7 @@ END $$;
 -- Stores one stopped run.  Replaces a run of the same id, so that a stop()
 -- retried after an error cannot store it twice.
 -- The findings of a stored run or benchmark (a JSON array of rows).
-CREATE FUNCTION perfaudit._store_findings(findings jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._store_findings(findings jsonb)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -173,7 +173,7 @@ $$;
 
 REVOKE ALL ON FUNCTION perfaudit._store_findings(jsonb) FROM PUBLIC;
 
-CREATE FUNCTION perfaudit._store_run(doc jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._store_run(doc jsonb)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp

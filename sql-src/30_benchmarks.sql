@@ -9,7 +9,7 @@
 -- names are schema-qualified.
 -- ----------------------------------------------------------------
 
-CREATE FUNCTION perfaudit.benchmark(query text, iterations int DEFAULT 100, warmup int DEFAULT 5,
+CREATE OR REPLACE FUNCTION perfaudit.benchmark(query text, iterations int DEFAULT 100, warmup int DEFAULT 5,
                                     tenants text[] DEFAULT NULL, label text DEFAULT NULL,
                                     rollback boolean DEFAULT false)
 RETURNS perfaudit.benchmarks
@@ -19,7 +19,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.benchmark(text, int, int, text[], text, boolean) IS
 'run one statement warmup + iterations times (prepared once; $1 rotating over tenants), store exact percentiles outside the caller''s transaction';
 
-CREATE FUNCTION perfaudit.benchmark_concurrent(query text, clients int, iterations int DEFAULT 100,
+CREATE OR REPLACE FUNCTION perfaudit.benchmark_concurrent(query text, clients int, iterations int DEFAULT 100,
                                                tenants text[] DEFAULT NULL, label text DEFAULT NULL,
                                                warmup int DEFAULT 2, rollback boolean DEFAULT false)
 RETURNS perfaudit.benchmarks
@@ -28,13 +28,13 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 -- The benchmarks row of a document and its samples (sent in binary beside
 -- the document: as JSON text they would cost more than the benchmark).
-CREATE FUNCTION perfaudit._benchmark_row(doc jsonb, samples float8[])
+CREATE OR REPLACE FUNCTION perfaudit._benchmark_row(doc jsonb, samples float8[])
 RETURNS perfaudit.benchmarks
 AS 'MODULE_PATHNAME', 'pa_benchmark_row_sql'
 LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION perfaudit._benchmark_row(jsonb, float8[]) FROM PUBLIC;
 
-CREATE FUNCTION perfaudit._store_benchmark(doc jsonb, samples float8[])
+CREATE OR REPLACE FUNCTION perfaudit._store_benchmark(doc jsonb, samples float8[])
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -67,7 +67,7 @@ REVOKE ALL ON FUNCTION perfaudit._store_benchmark(jsonb, float8[]) FROM PUBLIC;
 
 -- The summary benchmark() computes, of any sample set: for checking its
 -- percentiles against known sample sets.
-CREATE FUNCTION perfaudit._summarise_samples(samples float8[],
+CREATE OR REPLACE FUNCTION perfaudit._summarise_samples(samples float8[],
     OUT samples_ms float8[], OUT min_ms float8, OUT p50_ms float8, OUT p95_ms float8,
     OUT p99_ms float8, OUT max_ms float8, OUT mean_ms float8, OUT stddev_ms float8)
 RETURNS record
@@ -80,7 +80,7 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 -- OPERATOR(pg_catalog.x) with exactly typed operands: an operator planted in
 -- a schema on the path (public) must never be chosen, for a superuser
 -- caller least of all.
-CREATE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
+CREATE OR REPLACE FUNCTION perfaudit.assert_query_time(query text, max_ms float8, percentile float8 DEFAULT 0.95,
                                             iterations int DEFAULT 50, tenants text[] DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -116,7 +116,7 @@ END $$;
 COMMENT ON FUNCTION perfaudit.assert_query_time(text, float8, float8, int, text[]) IS
 'benchmark the query; true if the given percentile of its execution time is at most max_ms, else SQLSTATE PA001';
 
-CREATE FUNCTION perfaudit.assert_no_seq_scan(query text)
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_seq_scan(query text)
 RETURNS boolean
 LANGUAGE plpgsql
 AS $$
@@ -141,7 +141,7 @@ END $$;
 COMMENT ON FUNCTION perfaudit.assert_no_seq_scan(text) IS
 'run the query once (rolled back); true if no table of at least perfaudit.seq_scan_min_rows rows is scanned sequentially, else SQLSTATE PA001';
 
-CREATE FUNCTION perfaudit.assert_no_memory_growth(query text, iterations int DEFAULT 1000,
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_memory_growth(query text, iterations int DEFAULT 1000,
                                                   max_growth_bytes bigint DEFAULT 1048576)
 RETURNS boolean
 LANGUAGE plpgsql

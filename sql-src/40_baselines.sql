@@ -14,7 +14,7 @@
 -- The metrics of a run (NULL: none) and of the latest benchmark of each
 -- label visible to the caller.  Benchmarks made by the assertions
 -- (labels starting with assert_) are left out.
-CREATE FUNCTION perfaudit._metrics(run_id bigint)
+CREATE OR REPLACE FUNCTION perfaudit._metrics(run_id bigint)
 RETURNS TABLE (metric text, key text, value float8, query text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -70,7 +70,7 @@ GRANT EXECUTE ON FUNCTION perfaudit._metrics(bigint) TO PUBLIC;
 
 -- Run by the writer: replace the baseline doc.baseline.name for role
 -- doc.userid, unless another role (one doc.userid is not a member of) owns it.
-CREATE FUNCTION perfaudit._store_baseline(doc jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._store_baseline(doc jsonb)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -106,7 +106,7 @@ REVOKE ALL ON FUNCTION perfaudit._store_baseline(jsonb) FROM PUBLIC;
 -- by save_baseline() (C: it checks the name and who owns it first, and
 -- hands the document to the writer) as the caller; not for PUBLIC, whose
 -- calls would skip those checks.
-CREATE FUNCTION perfaudit._baseline_from_run(name text, run_id bigint)
+CREATE OR REPLACE FUNCTION perfaudit._baseline_from_run(name text, run_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -135,7 +135,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION perfaudit._baseline_from_run(text, bigint) FROM PUBLIC;
 
-CREATE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.save_baseline(name text, run_id bigint DEFAULT NULL)
 RETURNS int
 AS 'MODULE_PATHNAME', 'pa_save_baseline'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -143,7 +143,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.save_baseline(text, bigint) IS
 'save the metrics of a run (default: this session''s last) and of the latest benchmark of each label as baseline name, replacing it; returns the number of metrics';
 
-CREATE FUNCTION perfaudit.export_baseline(name text)
+CREATE OR REPLACE FUNCTION perfaudit.export_baseline(name text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -174,7 +174,7 @@ COMMENT ON FUNCTION perfaudit.export_baseline(text) IS
 -- import_baseline()'s checks of a document: the document as it is stored,
 -- or an error.  Called by import_baseline() (C) as the caller, which then
 -- checks the name and its owner and hands it to the writer; not for PUBLIC.
-CREATE FUNCTION perfaudit._baseline_from_doc(doc jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._baseline_from_doc(doc jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -235,7 +235,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION perfaudit._baseline_from_doc(jsonb) FROM PUBLIC;
 
-CREATE FUNCTION perfaudit.import_baseline(doc jsonb)
+CREATE OR REPLACE FUNCTION perfaudit.import_baseline(doc jsonb)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pa_import_baseline'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -243,7 +243,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION perfaudit.import_baseline(jsonb) IS
 'store a document from export_baseline() as its baseline, replacing one of the same name; returns the name';
 
-CREATE FUNCTION perfaudit.assert_no_regression(baseline text, tolerance float8 DEFAULT 1.25,
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_regression(baseline text, tolerance float8 DEFAULT 1.25,
                                                run_id bigint DEFAULT NULL, noise_ms float8 DEFAULT 1.0)
 RETURNS boolean
 LANGUAGE plpgsql

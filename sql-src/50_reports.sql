@@ -8,7 +8,7 @@
 -- report() renders the same document as text for psql.
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION perfaudit.report_json(run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.report_json(run_id bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -69,12 +69,12 @@ COMMENT ON FUNCTION perfaudit.report_json(bigint) IS
 -- (\n, \r, \t, \xHH, \uHHHH) and backslashes doubled, so that no label,
 -- tenant, name or statement prints a line of its own; with layout (HTML),
 -- newlines, carriage returns, tabs and backslashes are kept.
-CREATE FUNCTION perfaudit._escape(t text, layout boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION perfaudit._escape(t text, layout boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pa_escape'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION perfaudit.report(run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.report(run_id bigint DEFAULT NULL)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -175,7 +175,7 @@ COMMENT ON FUNCTION perfaudit.report(bigint) IS
 
 -- report_html(): the same document as one self-contained HTML page (inline
 -- CSS and SVG, no script, nothing fetched), for a CI artifact or a browser.
-CREATE FUNCTION perfaudit._html(t text)
+CREATE OR REPLACE FUNCTION perfaudit._html(t text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -187,7 +187,7 @@ $$;
 
 -- One tenant's latency histogram (a runs.tenant_latency entry) as an SVG
 -- bar chart, trimmed to the buckets around those that hold executions.
-CREATE FUNCTION perfaudit._html_histogram(l jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._html_histogram(l jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -238,7 +238,7 @@ BEGIN
 END $$;
 
 -- Benchmarks' p50/p95/p99 as horizontal bars on one scale.
-CREATE FUNCTION perfaudit._html_benchmarks(benchmarks jsonb)
+CREATE OR REPLACE FUNCTION perfaudit._html_benchmarks(benchmarks jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -279,7 +279,7 @@ BEGIN
     RETURN out || format('<text x="230" y="%s" class="axis">0 ms</text></svg>', y + 16);
 END $$;
 
-CREATE FUNCTION perfaudit.report_html(run_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION perfaudit.report_html(run_id bigint DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
