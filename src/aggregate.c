@@ -35,28 +35,10 @@ typedef struct PaGroup
 {
 	PaGroupKey	key;			/* hash key, must be first */
 	int			order;			/* first appearance */
-	int64		calls;
-	int64		distinct_params;
-	double		total_ms;
-	double		min_ms;
-	double		max_ms;
-	double		plan_ms;
-	uint64		rows;
-	int64		shared_blks_hit;
-	int64		shared_blks_read;
-	int64		seq_scans;
-	int64		max_repeats;	/* in one session */
-	int64		loop_calls;		/* of the session with most distinct values */
-	int64		loop_distinct;
-	uint64		loop_first_index;	/* that session's first execution */
-	uint64		loop_last_index;	/* and last */
-	int64		slow_calls;
-	int64		cross_calls;
-	bool		cursor_read;	/* FETCH / MOVE */
-	int			nfacts;
-	const char *facts[PA_MAX_GROUP_FACTS];
+	PaGroupSummary sum;			/* what the rules and the store get */
 	uint64		first_index;	/* record index of the first execution */
-	const char *text;
+	uint64		loop_first_index;	/* the loop session's first execution */
+	uint64		loop_last_index;	/* and last */
 } PaGroup;
 
 /*
@@ -104,7 +86,7 @@ pa_is_source(PaRunBuffer *buf, bool database_scope, PaGroup *grp, PaExecRecord *
 	if (r->pid != first->pid || r->queryid == grp->key.queryid ||
 		r->nesting_level > grp->key.nesting_level)
 		return false;
-	if (!pa_detect_is_loop_source(r->rows, grp->loop_calls))
+	if (!pa_detect_is_loop_source(r->rows, grp->sum.loop_calls))
 		return false;
 	gs->has_source = true;
 	gs->source_queryid = r->queryid;
@@ -211,7 +193,7 @@ pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
 	pent = hash_search(st->params, &pkey, HASH_ENTER, &found);
 	if (!found)
 	{
-		grp->distinct_params++;
+		grp->sum.stmt.distinct_params++;
 		pent->count = 0;
 	}
 	pent->count++;
@@ -219,9 +201,9 @@ pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
 	if (st->sessions == NULL)
 	{
 		/* one session: the run's figures are the session's */
-		grp->max_repeats = Max(grp->max_repeats, pent->count);
-		grp->loop_calls = grp->calls;
-		grp->loop_distinct = grp->distinct_params;
+		grp->sum.max_repeats = Max(grp->sum.max_repeats, pent->count);
+		grp->sum.loop_calls = grp->sum.stmt.calls;
+		grp->sum.loop_distinct = grp->sum.stmt.distinct_params;
 		grp->loop_first_index = grp->first_index;
 		grp->loop_last_index = i;
 	}
@@ -235,7 +217,7 @@ pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
 		if (!found)
 			pent->count = 0;
 		pent->count++;
-		grp->max_repeats = Max(grp->max_repeats, pent->count);
+		grp->sum.max_repeats = Max(grp->sum.max_repeats, pent->count);
 
 		memset(&skey, 0, sizeof(skey));
 		skey.group = grp->order;
@@ -251,12 +233,12 @@ pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
 		sent->last_index = i;
 		if (pent->count == 1)
 			sent->distinct_params++;
-		if (sent->distinct_params > grp->loop_distinct ||
-			(sent->distinct_params == grp->loop_distinct &&
-			 sent->calls > grp->loop_calls))
+		if (sent->distinct_params > grp->sum.loop_distinct ||
+			(sent->distinct_params == grp->sum.loop_distinct &&
+			 sent->calls > grp->sum.loop_calls))
 		{
-			grp->loop_calls = sent->calls;
-			grp->loop_distinct = sent->distinct_params;
+			grp->sum.loop_calls = sent->calls;
+			grp->sum.loop_distinct = sent->distinct_params;
 			grp->loop_first_index = sent->first_index;
 		}
 		if (grp->loop_first_index == sent->first_index)
@@ -293,82 +275,52 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		memset((char *) grp + sizeof(PaGroupKey), 0,
 			   sizeof(PaGroup) - sizeof(PaGroupKey));
 		grp->order = st->ngroups;
-		grp->min_ms = rec->duration_ms;
+		grp->sum.stmt.min_ms = rec->duration_ms;
 		grp->first_index = i;
 		st->ordered[st->ngroups++] = grp;
 	}
 	if (pa_detect_is_slow(rec->duration_ms))
-		grp->slow_calls++;
+		grp->sum.slow_calls++;
 	if (rec->flags & PA_STMT_CROSS_TENANT)
-		grp->cross_calls++;
+		grp->sum.cross_calls++;
 	if (rec->flags & PA_STMT_CURSOR_READ)
-		grp->cursor_read = true;
+		grp->sum.cursor_read = true;
 	if (rec->facts_off != PA_NO_OFFSET)
 	{
 		const char *f = pa_buffer_text(buf, rec->facts_off);
 		int			k;
 		bool		have = false;
 
-		for (k = 0; k < grp->nfacts && !have; k++)
-			have = strcmp(grp->facts[k], f) == 0;
-		if (!have && f != NULL && grp->nfacts < PA_MAX_GROUP_FACTS)
-			grp->facts[grp->nfacts++] = f;
+		for (k = 0; k < grp->sum.nfacts && !have; k++)
+			have = strcmp(grp->sum.facts[k], f) == 0;
+		if (!have && f != NULL && grp->sum.nfacts < PA_MAX_GROUP_FACTS)
+			grp->sum.facts[grp->sum.nfacts++] = f;
 	}
-	grp->calls++;
-	grp->total_ms += rec->duration_ms;
-	grp->min_ms = Min(grp->min_ms, rec->duration_ms);
-	grp->max_ms = Max(grp->max_ms, rec->duration_ms);
-	grp->plan_ms += rec->plan_ms;
-	grp->rows += rec->rows;
-	grp->shared_blks_hit += rec->shared_blks_hit;
-	grp->shared_blks_read += rec->shared_blks_read;
-	grp->seq_scans += rec->seq_scans;
-	if (grp->text == NULL)
-		grp->text = pa_buffer_text(buf, rec->text_off);
+	grp->sum.stmt.calls++;
+	grp->sum.stmt.total_ms += rec->duration_ms;
+	grp->sum.stmt.min_ms = Min(grp->sum.stmt.min_ms, rec->duration_ms);
+	grp->sum.stmt.max_ms = Max(grp->sum.stmt.max_ms, rec->duration_ms);
+	grp->sum.stmt.plan_ms += rec->plan_ms;
+	grp->sum.stmt.rows += rec->rows;
+	grp->sum.stmt.shared_blks_hit += rec->shared_blks_hit;
+	grp->sum.stmt.shared_blks_read += rec->shared_blks_read;
+	grp->sum.stmt.seq_scans += rec->seq_scans;
+	if (grp->sum.stmt.query == NULL)
+		grp->sum.stmt.query = pa_buffer_text(buf, rec->text_off);
 
 	pa_agg_params(st, grp, rec, i);
 }
 
 /* A group as the rules and the store see it. */
 static void
-pa_agg_summarise(PaAggState *st, PaGroup *grp, uint64 nrecs,
-				 PaGroupSummary *gs, PaStatementRow *row)
+pa_agg_summarise(PaAggState *st, PaGroup *grp, uint64 nrecs, PaGroupSummary *gs)
 {
-	const char *tenant = grp->key.has_tenant ? grp->key.tenant : NULL;
-
-	gs->queryid = grp->key.queryid;
-	gs->nesting_level = grp->key.nesting_level;
-	gs->tenant = tenant;
-	gs->text = grp->text;
-	gs->calls = grp->calls;
-	gs->distinct_params = grp->distinct_params;
-	gs->loop_calls = grp->loop_calls;
-	gs->loop_distinct = grp->loop_distinct;
-	gs->max_repeats = grp->max_repeats;
-	gs->slow_calls = grp->slow_calls;
-	gs->cross_calls = grp->cross_calls;
-	gs->cursor_read = grp->cursor_read;
-	gs->nfacts = grp->nfacts;
-	memcpy(gs->facts, grp->facts, sizeof(gs->facts));
-	gs->total_ms = grp->total_ms;
-	gs->max_ms = grp->max_ms;
+	grp->sum.stmt.queryid = grp->key.queryid;
+	grp->sum.stmt.nesting_level = grp->key.nesting_level;
+	grp->sum.stmt.tenant = grp->key.has_tenant ? grp->key.tenant : NULL;
+	*gs = grp->sum;
 	if (pa_detect_is_loop(gs))
 		pa_find_source(st->buf, st->database_scope, grp, gs, nrecs);
-
-	row->queryid = grp->key.queryid;
-	row->tenant = tenant;
-	row->query = grp->text;
-	row->calls = grp->calls;
-	row->distinct_params = grp->distinct_params;
-	row->total_ms = grp->total_ms;
-	row->min_ms = grp->min_ms;
-	row->max_ms = grp->max_ms;
-	row->rows = grp->rows;
-	row->shared_blks_hit = grp->shared_blks_hit;
-	row->shared_blks_read = grp->shared_blks_read;
-	row->seq_scans = grp->seq_scans;
-	row->nesting_level = grp->key.nesting_level;
-	row->plan_ms = grp->plan_ms;
 }
 
 void
@@ -408,9 +360,8 @@ pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
 
 	out->ngroups = st.ngroups;
 	out->groups = palloc0(sizeof(PaGroupSummary) * Max(st.ngroups, 1));
-	out->rows = palloc0(sizeof(PaStatementRow) * Max(st.ngroups, 1));
 	for (g = 0; g < st.ngroups; g++)
-		pa_agg_summarise(&st, st.ordered[g], n, &out->groups[g], &out->rows[g]);
+		pa_agg_summarise(&st, st.ordered[g], n, &out->groups[g]);
 
 	/* The distributions, busiest tenant first (stable). */
 	{

@@ -19,8 +19,7 @@ typedef struct PaAggregate
 {
 	uint64		stored;			/* records read */
 	int			ngroups;		/* in order of first appearance */
-	PaGroupSummary *groups;		/* for the rules */
-	PaStatementRow *rows;		/* for the store */
+	PaGroupSummary *groups;		/* for the rules; .stmt for the store */
 	int			ntenants;		/* latency distributions, busiest first */
 	const char **tenants;		/* NULL: no tenant */
 	PaLatency **latencies;

@@ -64,8 +64,6 @@
 
 #include "bench.h"
 #include "detect.h"
-#include "facts.h"
-#include "guc.h"
 #include "hooks.h"
 #include "persist.h"
 #include "plan_inspect.h"
@@ -721,91 +719,34 @@ pa_summarise_samples(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* Tables scanned sequentially, from the seq_scan facts of a plan. */
-static List *
-pa_seq_scan_tables(const char *facts)
-{
-	List	   *tables = NIL;
-	const char *cursor = facts;
-	PaFact		fact;
-
-	while (pa_fact_next(&cursor, &fact))
-		if (strcmp(fact.kind, "seq_scan") == 0)
-			tables = lappend(tables, (char *) fact.relation);
-	return tables;
-}
-
-
 Datum
 pa_bench_store(const PaBenchArgs *args,
 			   PaBenchResult *res, uint64 benchmark_id, TimestampTz started_at)
 {
 	StringInfoData doc;
 	StringInfoData findings;
-	PaBenchmarkRow b;
-
-	memset(&b, 0, sizeof(b));
-	b.benchmark_id = benchmark_id;
-	b.userid = GetUserId();
+	int			nfindings = 0;
 
 	/* The findings of its plan, tied to the benchmark. */
 	initStringInfo(&findings);
 	if (res->facts != NULL)
 	{
 		PaGroupSummary g;
-		PaFindingOwner owner;
+		PaFindingOwner owner = {0, benchmark_id, GetUserId()};
 
 		memset(&g, 0, sizeof(g));
-		g.queryid = res->queryid;
-		g.text = args->query;
-		g.calls = res->n;
-		g.total_ms = res->mean_ms * res->n;
-		g.nesting_level = 0;
+		g.stmt.queryid = res->queryid;
+		g.stmt.query = args->query;
+		g.stmt.calls = res->n;
+		g.stmt.total_ms = res->mean_ms * res->n;
 		g.nfacts = 1;
 		g.facts[0] = res->facts;
-		owner.run_id = 0;
-		owner.benchmark_id = benchmark_id;
-		owner.userid = b.userid;
-		b.findings = pa_detect_plan_findings(&findings, &owner, &g);
+		nfindings = pa_detect_plan_findings(&findings, &owner, &g);
 	}
 
-	b.label = args->label;
-	b.query = args->query;
-	b.iterations = args->iterations;
-	b.warmup = args->warmup;
-	b.clients = args->clients;
-	b.concurrent = args->clients > 1 || res->error_counts != NULL;
-	b.n = res->n;
-	b.min_ms = res->min_ms;
-	b.p50_ms = res->p50_ms;
-	b.p95_ms = res->p95_ms;
-	b.p99_ms = res->p99_ms;
-	b.max_ms = res->max_ms;
-	b.mean_ms = res->mean_ms;
-	b.stddev_ms = res->stddev_ms;
-	b.rows_per_call = res->rows_per_call;
-	b.shared_blks_hit = res->shared_blks_hit;
-	b.shared_blks_read = res->shared_blks_read;
-	b.seq_scans = res->seq_scans;
-	b.memory_growth = res->memory_growth;
-	b.n_mem_checkpoints = res->n_mem_checkpoints;
-	b.mem_checkpoints = res->mem_checkpoints;
-	b.throughput_qps = res->throughput_qps;
-	b.errors = res->errors;
-	b.started_at = started_at;
-	b.custom_plans = res->custom_plans;
-	b.generic_plans = res->generic_plans;
-	b.tenants_type = OidIsValid(res->ptype) ? format_type_be(res->ptype) : NULL;
-	b.rollback = args->rollback;
-	b.error_counts = res->error_counts;
-	b.wall_ms = res->wall_ms;
-	b.single_p50_ms = res->single_p50_ms;
-	b.single_p95_ms = res->single_p95_ms;
-	b.single_throughput_qps = res->single_throughput_qps;
-	b.seq_scan_tables = pa_seq_scan_tables(res->facts);
-
 	initStringInfo(&doc);
-	pa_store_benchmark_doc(&doc, &b, findings.data);
+	pa_store_benchmark_doc(&doc, args, res, benchmark_id, started_at, GetUserId(),
+						   nfindings, findings.data);
 
 	if (res->samples_arr == NULL)
 		res->samples_arr = pa_samples_array(0);

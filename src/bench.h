@@ -16,58 +16,14 @@
 
 #include "hooks.h"
 #include "stats.h"
+#include "store.h"
 
 /* Upper bounds that keep a mistyped argument from exhausting memory. */
 #define PA_MAX_ITERATIONS	PA_MAX_SAMPLES
 #define PA_MAX_WARMUP		10000000
 
-/* Memory is sampled at this many points across the timed iterations. */
-#define PA_MEM_CHECKPOINTS	10
+/* PaBenchArgs and PaBenchResult, a benchmarks row: store.h. */
 
-typedef struct PaBenchArgs
-{
-	char	   *query;
-	int			iterations;
-	int			warmup;
-	int			ntenants;
-	char	  **tenants;		/* $1's values, as text */
-	bool		rollback;
-	int			clients;		/* 1 for benchmark() */
-	char	   *label;
-} PaBenchArgs;
-
-typedef struct PaBenchResult
-{
-	int			n;
-	ArrayType  *samples_arr;	/* float8[] of the n samples, sorted */
-	double		min_ms,
-				p50_ms,
-				p95_ms,
-				p99_ms,
-				max_ms,
-				mean_ms,
-				stddev_ms;
-	double		rows_per_call;
-	int64		shared_blks_hit;
-	int64		shared_blks_read;
-	int64		seq_scans;		/* sequential-scan nodes in the plan */
-	int64		memory_growth;
-	int			n_mem_checkpoints;
-	int64		mem_checkpoints[PA_MEM_CHECKPOINTS + 1];	/* growth so far */
-	int64		custom_plans;
-	int64		generic_plans;
-	Oid			ptype;			/* $1's inferred type, or InvalidOid */
-	uint64		queryid;
-	const char *facts;			/* plan facts (facts.h), or NULL */
-	double		throughput_qps;
-	int64		errors;
-	/* benchmark_concurrent() only */
-	const char *error_counts;	/* JSON object: SQLSTATE -> count, message */
-	double		wall_ms;
-	double		single_p50_ms;
-	double		single_p95_ms;
-	double		single_throughput_qps;
-} PaBenchResult;
 
 /*
  * Read benchmark arguments from a call; an argument number < 0 means the

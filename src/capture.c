@@ -345,7 +345,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	memset(&row, 0, sizeof(row));
 	row.run_id = run->run_id;
 	row.label = run->label;
-	row.database_scope = run->database_scope;
+	row.scope = run->database_scope ? "database" : "session";
 	row.database = get_database_name(MyDatabaseId);
 	row.pid = MyProcPid;
 	row.started_at = run->started_at;
@@ -367,7 +367,7 @@ pa_stop(PG_FUNCTION_ARGS)
 	row.findings = pa_detect_findings(&findings, &owner, agg.groups, agg.ngroups);
 	for (g = 0; g < agg.ngroups; g++)
 		pa_store_statement(&statements, &nstatements, run->run_id, run->userid,
-						   &agg.rows[g]);
+						   &agg.groups[g].stmt);
 	pa_store_tenant_latency(&latency, agg.ntenants, agg.tenants, agg.latencies);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

@@ -52,11 +52,11 @@ pa_emit(StringInfo buf, int *count, const PaFindingOwner *owner,
 	appendStringInfoChar(detail, '}');
 	f.kind = kind;
 	f.severity = severity;
-	f.queryid = g->queryid;
-	f.tenant = g->tenant;
-	f.calls = g->calls;
-	f.total_ms = g->total_ms;
-	f.query = g->text;
+	f.queryid = g->stmt.queryid;
+	f.tenant = g->stmt.tenant;
+	f.calls = g->stmt.calls;
+	f.total_ms = g->stmt.total_ms;
+	f.query = g->stmt.query;
 	f.relation = relation;
 	f.message = message;
 	f.suggestion = suggestion;
@@ -103,11 +103,11 @@ pa_fact_findings(StringInfo buf, int *count, const PaFindingOwner *owner,
 
 			pa_detail_begin(&detail);
 			pa_json_num(&detail, "table_rows", fact.rows[0] ? atof(fact.rows) : 0, &dfirst);
-			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->stmt.nesting_level, &dfirst);
 
 			if (strcmp(fact.kind, "seq_scan") == 0)
 				pa_emit(buf, count, owner, g, "seq_scan",
-						g->calls >= pa_n_plus_one_threshold ? "high" : "medium",
+						g->stmt.calls >= pa_n_plus_one_threshold ? "high" : "medium",
 						fact.relation,
 						psprintf("sequential scan of %s (about %s rows)%s",
 								 fact.relation, fact.rows[0] ? fact.rows : "?",
@@ -128,7 +128,7 @@ pa_fact_findings(StringInfo buf, int *count, const PaFindingOwner *owner,
 static const char *
 pa_for_tenant(const PaGroupSummary *g)
 {
-	return g->tenant ? psprintf(" for tenant %s", g->tenant) : "";
+	return g->stmt.tenant ? psprintf(" for tenant %s", g->stmt.tenant) : "";
 }
 
 int
@@ -160,10 +160,10 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			pa_detail_begin(&detail);
 			pa_json_int(&detail, "calls", g->loop_calls, &dfirst);
 			pa_json_int(&detail, "distinct_params", g->loop_distinct, &dfirst);
-			pa_json_int(&detail, "run_calls", g->calls, &dfirst);
+			pa_json_int(&detail, "run_calls", g->stmt.calls, &dfirst);
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
-			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
-			pa_json_num(&detail, "mean_ms", g->total_ms / g->calls, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->stmt.nesting_level, &dfirst);
+			pa_json_num(&detail, "mean_ms", g->stmt.total_ms / g->stmt.calls, &dfirst);
 			if (g->has_source)
 			{
 				StringInfoData src;
@@ -189,11 +189,11 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 		else if (g->max_repeats >= threshold)
 		{
 			pa_detail_begin(&detail);
-			pa_json_int(&detail, "calls", g->calls, &dfirst);
+			pa_json_int(&detail, "calls", g->stmt.calls, &dfirst);
 			pa_json_int(&detail, "identical_calls", g->max_repeats, &dfirst);
-			pa_json_int(&detail, "distinct_params", g->distinct_params, &dfirst);
+			pa_json_int(&detail, "distinct_params", g->stmt.distinct_params, &dfirst);
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
-			pa_json_int(&detail, "nesting_level", g->nesting_level, &dfirst);
+			pa_json_int(&detail, "nesting_level", g->stmt.nesting_level, &dfirst);
 			pa_emit(buf, &count, owner, g, "repeated_query",
 					g->max_repeats >= 4 * threshold ? "medium" : "low", NULL,
 					psprintf("the same statement with the same parameter values executed %lld times%s",
@@ -206,19 +206,19 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 
 		if (g->cross_calls > 0)
 		{
-			bool		one = g->tenant != NULL && strchr(g->tenant, ',') == NULL;
+			bool		one = g->stmt.tenant != NULL && strchr(g->stmt.tenant, ',') == NULL;
 
 			dfirst = true;
 			pa_detail_begin(&detail);
 			pa_json_int(&detail, "cross_tenant_calls", g->cross_calls, &dfirst);
-			pa_json_str(&detail, "tenants", g->tenant, &dfirst);
+			pa_json_str(&detail, "tenants", g->stmt.tenant, &dfirst);
 			/* One tenant from the setting or tag, another in the predicates. */
 			pa_emit(buf, &count, owner, g, "cross_tenant_query", "high", NULL,
 					one ?
 					psprintf("the statement ran for tenant %s but its predicates name another tenant",
-							 g->tenant) :
+							 g->stmt.tenant) :
 					psprintf("one statement touched several tenants (%s)",
-							 g->tenant ? g->tenant : "?"),
+							 g->stmt.tenant ? g->stmt.tenant : "?"),
 					one ?
 					"Take the organization id in the query from the current tenant, not from request input." :
 					"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
@@ -231,10 +231,10 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			pa_detail_begin(&detail);
 			pa_json_int(&detail, "slow_calls", g->slow_calls, &dfirst);
 			pa_json_int(&detail, "threshold_ms", pa_slow_query_ms, &dfirst);
-			pa_json_num(&detail, "max_ms", g->max_ms, &dfirst);
+			pa_json_num(&detail, "max_ms", g->stmt.max_ms, &dfirst);
 			pa_emit(buf, &count, owner, g, "slow_query", "high", NULL,
 					psprintf("%lld of %lld executions took longer than %d ms%s",
-							 (long long) g->slow_calls, (long long) g->calls,
+							 (long long) g->slow_calls, (long long) g->stmt.calls,
 							 pa_slow_query_ms, pa_for_tenant(g)),
 					"Look at its plan with EXPLAIN (ANALYZE, BUFFERS) for the tenant concerned.",
 					&detail);

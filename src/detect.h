@@ -23,12 +23,7 @@
 /* One run_statements group, as detection sees it. */
 typedef struct PaGroupSummary
 {
-	uint64		queryid;
-	int32		nesting_level;
-	const char *tenant;			/* NULL: none */
-	const char *text;
-	int64		calls;
-	int64		distinct_params;
+	PaStatementRow stmt;		/* the run_statements row */
 	/* in the session with the most distinct values (all of a session run) */
 	int64		loop_calls;
 	int64		loop_distinct;
@@ -37,9 +32,7 @@ typedef struct PaGroupSummary
 	int64		cross_calls;	/* executions whose predicates named several tenants */
 	bool		cursor_read;	/* FETCH / MOVE: never a loop or a repeat */
 	int			nfacts;
-	const char *facts[PA_MAX_GROUP_FACTS];	/* plan facts (plan_inspect.h) */
-	double		total_ms;
-	double		max_ms;
+	const char *facts[PA_MAX_GROUP_FACTS];	/* plan facts (facts.h) */
 	/* the statement that most likely produced the rows looped over */
 	bool		has_source;
 	uint64		source_queryid;

@@ -39,6 +39,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "guc.h"
 #include "runbuf.h"
 #include "tenant.h"
 #include "text.h"

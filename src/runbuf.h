@@ -14,7 +14,6 @@
 #include "port/atomics.h"
 #include "storage/dsm.h"
 
-#include "guc.h"
 #include "shmem.h"
 
 /* A statement can belong to this session's run and to each database run. */

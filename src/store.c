@@ -29,12 +29,14 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "facts.h"
 #include "hooks.h"
 #include "jsonout.h"
 #include "stats.h"
@@ -85,71 +87,254 @@ pa_store_next_benchmark_id(void)
 }
 
 /* ----------------------------------------------------------------
- * Returned rows
+ * Columns
  * ----------------------------------------------------------------
  */
 
-/* A row of a composite result type under construction. */
-typedef struct PaRowBuilder
+/* How a column is held in its C struct, and its SQL type. */
+typedef enum PaColType
 {
-	TupleDesc	tupdesc;
-	Datum	   *values;
-	bool	   *nulls;
-} PaRowBuilder;
+	PA_COL_INT8,				/* int64 */
+	PA_COL_ID,					/* uint64, stored as bigint */
+	PA_COL_INT4,				/* int */
+	PA_COL_OID,					/* Oid */
+	PA_COL_FLOAT8,				/* double */
+	PA_COL_TEXT,				/* const char *, NULL: SQL NULL */
+	PA_COL_NAME,				/* const char *, as name */
+	PA_COL_TIMESTAMPTZ,			/* TimestampTz */
+	PA_COL_JSONB				/* const char *: JSON text */
+} PaColType;
 
-static void
-pa_row_begin(PaRowBuilder *row, TupleDesc tupdesc)
+/* Flags of a column */
+#define PA_COL_OMIT_EMPTY	0x01	/* left out of the document when 0 / NULL */
+#define PA_COL_OPTIONAL		0x02	/* a returned row may lack it: added after 0.1.0 */
+
+/* One column of a table, and where its value is in the C struct. */
+typedef struct PaColumn
 {
+	const char *name;
+	PaColType	type;
+	Size		offset;
+	int			flags;
+} PaColumn;
+
+#define PA_COLUMN(st, field, type, flags) {#field, type, offsetof(st, field), flags}
+
+static const PaColumn pa_run_columns[] = {
+	PA_COLUMN(PaRunRow, run_id, PA_COL_ID, 0),
+	PA_COLUMN(PaRunRow, label, PA_COL_TEXT, 0),
+	PA_COLUMN(PaRunRow, scope, PA_COL_TEXT, 0),
+	PA_COLUMN(PaRunRow, database, PA_COL_NAME, 0),
+	PA_COLUMN(PaRunRow, pid, PA_COL_INT4, 0),
+	PA_COLUMN(PaRunRow, started_at, PA_COL_TIMESTAMPTZ, 0),
+	PA_COLUMN(PaRunRow, stopped_at, PA_COL_TIMESTAMPTZ, 0),
+	PA_COLUMN(PaRunRow, statements, PA_COL_ID, 0),
+	PA_COLUMN(PaRunRow, total_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaRunRow, max_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaRunRow, findings, PA_COL_INT4, 0),
+	PA_COLUMN(PaRunRow, userid, PA_COL_OID, 0),
+	PA_COLUMN(PaRunRow, track, PA_COL_TEXT, 0),
+	PA_COLUMN(PaRunRow, overflow, PA_COL_ID, 0),
+	PA_COLUMN(PaRunRow, texts_dropped, PA_COL_ID, 0),
+	PA_COLUMN(PaRunRow, tenant_latency, PA_COL_JSONB, PA_COL_OPTIONAL),
+};
+
+static const PaColumn pa_statement_columns[] = {
+	PA_COLUMN(PaStatementRow, run_id, PA_COL_ID, 0),
+	PA_COLUMN(PaStatementRow, queryid, PA_COL_ID, 0),
+	PA_COLUMN(PaStatementRow, tenant, PA_COL_TEXT, 0),
+	PA_COLUMN(PaStatementRow, query, PA_COL_TEXT, 0),
+	PA_COLUMN(PaStatementRow, calls, PA_COL_INT8, 0),
+	PA_COLUMN(PaStatementRow, distinct_params, PA_COL_INT8, 0),
+	PA_COLUMN(PaStatementRow, total_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaStatementRow, min_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaStatementRow, max_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaStatementRow, mean_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaStatementRow, rows, PA_COL_ID, 0),
+	PA_COLUMN(PaStatementRow, shared_blks_hit, PA_COL_INT8, 0),
+	PA_COLUMN(PaStatementRow, shared_blks_read, PA_COL_INT8, 0),
+	PA_COLUMN(PaStatementRow, seq_scans, PA_COL_INT8, 0),
+	PA_COLUMN(PaStatementRow, nesting_level, PA_COL_INT4, 0),
+	PA_COLUMN(PaStatementRow, plan_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaStatementRow, userid, PA_COL_OID, 0),
+};
+
+static const PaColumn pa_finding_columns[] = {
+	PA_COLUMN(PaFinding, benchmark_id, PA_COL_ID, PA_COL_OMIT_EMPTY),
+	PA_COLUMN(PaFinding, run_id, PA_COL_ID, PA_COL_OMIT_EMPTY),
+	PA_COLUMN(PaFinding, kind, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, severity, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, queryid, PA_COL_ID, 0),
+	PA_COLUMN(PaFinding, tenant, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, calls, PA_COL_INT8, 0),
+	PA_COLUMN(PaFinding, total_ms, PA_COL_FLOAT8, 0),
+	PA_COLUMN(PaFinding, query, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, userid, PA_COL_OID, 0),
+	PA_COLUMN(PaFinding, relation, PA_COL_TEXT, PA_COL_OMIT_EMPTY),
+	PA_COLUMN(PaFinding, message, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, suggestion, PA_COL_TEXT, 0),
+	PA_COLUMN(PaFinding, detail, PA_COL_JSONB, 0),
+};
+
+#define PA_FIELD(row, col, type) (*(const type *) ((const char *) (row) + (col)->offset))
+
+/* Append row as a JSON object of its columns. */
+static void
+pa_json_columns(StringInfo buf, const PaColumn *cols, int ncols, const void *row)
+{
+	bool		first = true;
 	int			i;
 
-	row->tupdesc = tupdesc;
-	row->values = palloc0(sizeof(Datum) * tupdesc->natts);
-	row->nulls = palloc(sizeof(bool) * tupdesc->natts);
-	for (i = 0; i < tupdesc->natts; i++)
-		row->nulls[i] = true;
+	appendStringInfoChar(buf, '{');
+	for (i = 0; i < ncols; i++)
+	{
+		const PaColumn *c = &cols[i];
+
+		switch (c->type)
+		{
+			case PA_COL_INT8:
+				pa_json_int(buf, c->name, PA_FIELD(row, c, int64), &first);
+				break;
+			case PA_COL_ID:
+				if ((c->flags & PA_COL_OMIT_EMPTY) && PA_FIELD(row, c, uint64) == 0)
+					break;
+				pa_json_int(buf, c->name, (int64) PA_FIELD(row, c, uint64), &first);
+				break;
+			case PA_COL_INT4:
+				pa_json_int(buf, c->name, PA_FIELD(row, c, int), &first);
+				break;
+			case PA_COL_OID:
+				pa_json_int(buf, c->name, PA_FIELD(row, c, Oid), &first);
+				break;
+			case PA_COL_FLOAT8:
+				pa_json_num(buf, c->name, PA_FIELD(row, c, double), &first);
+				break;
+			case PA_COL_TEXT:
+			case PA_COL_NAME:
+				if ((c->flags & PA_COL_OMIT_EMPTY) && PA_FIELD(row, c, char *) == NULL)
+					break;
+				pa_json_str(buf, c->name, PA_FIELD(row, c, char *), &first);
+				break;
+			case PA_COL_TIMESTAMPTZ:
+				pa_json_ts(buf, c->name, PA_FIELD(row, c, TimestampTz), &first);
+				break;
+			case PA_COL_JSONB:
+				pa_json_raw(buf, c->name, PA_FIELD(row, c, char *), &first);
+				break;
+		}
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+static Oid
+pa_col_typid(PaColType type)
+{
+	switch (type)
+	{
+		case PA_COL_INT8:
+		case PA_COL_ID:
+			return INT8OID;
+		case PA_COL_INT4:
+			return INT4OID;
+		case PA_COL_OID:
+			return OIDOID;
+		case PA_COL_FLOAT8:
+			return FLOAT8OID;
+		case PA_COL_TEXT:
+			return TEXTOID;
+		case PA_COL_NAME:
+			return NAMEOID;
+		case PA_COL_TIMESTAMPTZ:
+			return TIMESTAMPTZOID;
+		case PA_COL_JSONB:
+			return JSONBOID;
+	}
+	return InvalidOid;
+}
+
+static Datum
+pa_col_datum(const PaColumn *c, const void *row, bool *isnull)
+{
+	*isnull = false;
+	switch (c->type)
+	{
+		case PA_COL_INT8:
+			return Int64GetDatum(PA_FIELD(row, c, int64));
+		case PA_COL_ID:
+			return Int64GetDatum((int64) PA_FIELD(row, c, uint64));
+		case PA_COL_INT4:
+			return Int32GetDatum(PA_FIELD(row, c, int));
+		case PA_COL_OID:
+			return ObjectIdGetDatum(PA_FIELD(row, c, Oid));
+		case PA_COL_FLOAT8:
+			return Float8GetDatum(PA_FIELD(row, c, double));
+		case PA_COL_TIMESTAMPTZ:
+			return TimestampTzGetDatum(PA_FIELD(row, c, TimestampTz));
+		case PA_COL_TEXT:
+		case PA_COL_NAME:
+		case PA_COL_JSONB:
+			break;
+	}
+	if (PA_FIELD(row, c, char *) == NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (c->type == PA_COL_TEXT)
+		return CStringGetTextDatum(PA_FIELD(row, c, char *));
+	if (c->type == PA_COL_NAME)
+		return DirectFunctionCall1(namein, CStringGetDatum(PA_FIELD(row, c, char *)));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(PA_FIELD(row, c, char *)));
 }
 
 /*
- * Set column name.  A name the row type lacks is an error (a typo would
- * otherwise go unnoticed as a NULL), unless optional: a column added after
- * the first release, which the SQL objects of an older installed version
- * do not have yet.
+ * row as a tuple of tupdesc (a function's composite result type): each
+ * column by name, of the type the table has.  A column the row type lacks
+ * is an error (a typo would otherwise go unnoticed as a NULL), unless
+ * optional; a column of another type is an error too; columns of the row
+ * type that cols does not name are NULL.
  */
-static void
-pa_row_set(PaRowBuilder *row, const char *name, Datum value, bool isnull, bool optional)
+static Datum
+pa_row_columns(TupleDesc tupdesc, const PaColumn *cols, int ncols, const void *row)
 {
-	int			i;
+	Datum	   *values = palloc0(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	int			i,
+				j;
 
-	for (i = 0; i < row->tupdesc->natts; i++)
+	for (j = 0; j < tupdesc->natts; j++)
+		nulls[j] = true;
+	for (i = 0; i < ncols; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(row->tupdesc, i);
+		const PaColumn *c = &cols[i];
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		for (j = 0; j < tupdesc->natts; j++)
 		{
-			row->values[i] = value;
-			row->nulls[i] = isnull;
-			return;
+			Form_pg_attribute att = TupleDescAttr(tupdesc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), c->name) == 0)
+				break;
 		}
+		if (j == tupdesc->natts)
+		{
+			if (c->flags & PA_COL_OPTIONAL)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("result type has no column \"%s\"", c->name),
+					 errhint("The installed SQL objects of pg_perfaudit do not match its library: run ALTER EXTENSION pg_perfaudit UPDATE.")));
+		}
+		if (TupleDescAttr(tupdesc, j)->atttypid != pa_col_typid(c->type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of the result type has type %s, not %s",
+							c->name, format_type_be(TupleDescAttr(tupdesc, j)->atttypid),
+							format_type_be(pa_col_typid(c->type))),
+					 errhint("The installed SQL objects of pg_perfaudit do not match its library: run ALTER EXTENSION pg_perfaudit UPDATE.")));
+		values[j] = pa_col_datum(c, row, &nulls[j]);
 	}
-	if (!optional)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("result type has no column \"%s\"", name),
-				 errhint("The installed SQL objects of pg_perfaudit do not match its library: run ALTER EXTENSION pg_perfaudit UPDATE.")));
-}
-
-static Datum
-pa_row_end(PaRowBuilder *row)
-{
-	TupleDesc	tupdesc = BlessTupleDesc(row->tupdesc);
-
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, row->values, row->nulls));
-}
-
-static Datum
-pa_text_or_null(const char *s)
-{
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
+	tupdesc = BlessTupleDesc(tupdesc);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
 /* ----------------------------------------------------------------
@@ -169,56 +354,26 @@ void
 pa_store_statement(StringInfo buf, int *count, uint64 run_id, Oid userid,
 				   const PaStatementRow *r)
 {
-	bool		first = true;
+	PaStatementRow row = *r;
 
+	row.run_id = run_id;
+	row.userid = userid;
+	row.mean_ms = r->total_ms / r->calls;
 	pa_array_next(buf, count);
-	appendStringInfoChar(buf, '{');
-	pa_json_int(buf, "run_id", (int64) run_id, &first);
-	pa_json_int(buf, "queryid", (int64) r->queryid, &first);
-	pa_json_str(buf, "tenant", r->tenant, &first);
-	pa_json_str(buf, "query", r->query, &first);
-	pa_json_int(buf, "calls", r->calls, &first);
-	pa_json_int(buf, "distinct_params", r->distinct_params, &first);
-	pa_json_num(buf, "total_ms", r->total_ms, &first);
-	pa_json_num(buf, "min_ms", r->min_ms, &first);
-	pa_json_num(buf, "max_ms", r->max_ms, &first);
-	pa_json_num(buf, "mean_ms", r->total_ms / r->calls, &first);
-	pa_json_int(buf, "rows", (int64) r->rows, &first);
-	pa_json_int(buf, "shared_blks_hit", r->shared_blks_hit, &first);
-	pa_json_int(buf, "shared_blks_read", r->shared_blks_read, &first);
-	pa_json_int(buf, "seq_scans", r->seq_scans, &first);
-	pa_json_int(buf, "nesting_level", r->nesting_level, &first);
-	pa_json_num(buf, "plan_ms", r->plan_ms, &first);
-	pa_json_int(buf, "userid", userid, &first);
-	appendStringInfoChar(buf, '}');
+	pa_json_columns(buf, pa_statement_columns, lengthof(pa_statement_columns), &row);
 }
 
 void
 pa_store_finding(StringInfo buf, int *count, const PaFindingOwner *owner,
 				 const PaFinding *f)
 {
-	bool		first = true;
+	PaFinding	row = *f;
 
+	row.run_id = owner->benchmark_id != 0 ? 0 : owner->run_id;
+	row.benchmark_id = owner->benchmark_id;
+	row.userid = owner->userid;
 	pa_array_next(buf, count);
-	appendStringInfoChar(buf, '{');
-	if (owner->benchmark_id != 0)
-		pa_json_int(buf, "benchmark_id", (int64) owner->benchmark_id, &first);
-	else
-		pa_json_int(buf, "run_id", (int64) owner->run_id, &first);
-	pa_json_str(buf, "kind", f->kind, &first);
-	pa_json_str(buf, "severity", f->severity, &first);
-	pa_json_int(buf, "queryid", (int64) f->queryid, &first);
-	pa_json_str(buf, "tenant", f->tenant, &first);
-	pa_json_int(buf, "calls", f->calls, &first);
-	pa_json_num(buf, "total_ms", f->total_ms, &first);
-	pa_json_str(buf, "query", f->query, &first);
-	pa_json_int(buf, "userid", owner->userid, &first);
-	if (f->relation != NULL)
-		pa_json_str(buf, "relation", f->relation, &first);
-	pa_json_str(buf, "message", f->message, &first);
-	pa_json_str(buf, "suggestion", f->suggestion, &first);
-	pa_json_raw(buf, "detail", f->detail, &first);
-	appendStringInfoChar(buf, '}');
+	pa_json_columns(buf, pa_finding_columns, lengthof(pa_finding_columns), &row);
 }
 
 void
@@ -260,59 +415,20 @@ void
 pa_store_run_doc(StringInfo doc, const PaRunRow *run, const char *statements,
 				 const char *findings)
 {
-	bool		first = true;
-
-	appendStringInfo(doc, "{\"statements\":[%s],\"findings\":[%s],\"run\":{",
+	appendStringInfo(doc, "{\"statements\":[%s],\"findings\":[%s],\"run\":",
 					 statements, findings);
-	pa_json_int(doc, "run_id", (int64) run->run_id, &first);
-	pa_json_str(doc, "label", run->label, &first);
-	pa_json_str(doc, "scope", run->database_scope ? "database" : "session", &first);
-	pa_json_str(doc, "database", run->database, &first);
-	pa_json_int(doc, "pid", run->pid, &first);
-	pa_json_ts(doc, "started_at", run->started_at, &first);
-	pa_json_ts(doc, "stopped_at", run->stopped_at, &first);
-	pa_json_int(doc, "statements", (int64) run->statements, &first);
-	pa_json_num(doc, "total_ms", run->total_ms, &first);
-	pa_json_num(doc, "max_ms", run->max_ms, &first);
-	pa_json_int(doc, "findings", run->findings, &first);
-	pa_json_int(doc, "userid", run->userid, &first);
-	pa_json_str(doc, "track", run->track, &first);
-	pa_json_int(doc, "overflow", (int64) run->overflow, &first);
-	pa_json_int(doc, "texts_dropped", (int64) run->texts_dropped, &first);
-	pa_json_raw(doc, "tenant_latency", run->tenant_latency, &first);
-	appendStringInfoString(doc, "}}");
+	pa_json_columns(doc, pa_run_columns, lengthof(pa_run_columns), run);
+	appendStringInfoChar(doc, '}');
 }
 
 Datum
 pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run)
 {
 	TupleDesc	tupdesc;
-	PaRowBuilder row;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	pa_row_begin(&row, tupdesc);
-	pa_row_set(&row, "run_id", Int64GetDatum((int64) run->run_id), false, false);
-	pa_row_set(&row, "label", pa_text_or_null(run->label), run->label == NULL, false);
-	pa_row_set(&row, "scope",
-			   CStringGetTextDatum(run->database_scope ? "database" : "session"), false, false);
-	pa_row_set(&row, "database",
-			   DirectFunctionCall1(namein, CStringGetDatum(run->database)), false, false);
-	pa_row_set(&row, "pid", Int32GetDatum(run->pid), false, false);
-	pa_row_set(&row, "started_at", TimestampTzGetDatum(run->started_at), false, false);
-	pa_row_set(&row, "stopped_at", TimestampTzGetDatum(run->stopped_at), false, false);
-	pa_row_set(&row, "statements", Int64GetDatum((int64) run->statements), false, false);
-	pa_row_set(&row, "total_ms", Float8GetDatum(run->total_ms), false, false);
-	pa_row_set(&row, "max_ms", Float8GetDatum(run->max_ms), false, false);
-	pa_row_set(&row, "findings", Int32GetDatum(run->findings), false, false);
-	pa_row_set(&row, "userid", ObjectIdGetDatum(run->userid), false, false);
-	pa_row_set(&row, "track", CStringGetTextDatum(run->track), false, false);
-	pa_row_set(&row, "overflow", Int64GetDatum((int64) run->overflow), false, false);
-	pa_row_set(&row, "texts_dropped", Int64GetDatum((int64) run->texts_dropped), false, false);
-	/* added in 0.2.0 */
-	pa_row_set(&row, "tenant_latency",
-			   DirectFunctionCall1(jsonb_in, CStringGetDatum(run->tenant_latency)), false, true);
-	return pa_row_end(&row);
+	return pa_row_columns(tupdesc, pa_run_columns, lengthof(pa_run_columns), run);
 }
 
 /* ----------------------------------------------------------------
@@ -320,74 +436,88 @@ pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run)
  * ----------------------------------------------------------------
  */
 
+/* Tables scanned sequentially, from the seq_scan facts of a plan. */
+static void
+pa_seq_scan_tables(StringInfo doc, const char *facts)
+{
+	const char *cursor = facts;
+	PaFact		fact;
+	int			n = 0;
+
+	appendStringInfoString(doc, ",\"seq_scan_tables\":[");
+	while (pa_fact_next(&cursor, &fact))
+	{
+		if (strcmp(fact.kind, "seq_scan") != 0)
+			continue;
+		if (n++ > 0)
+			appendStringInfoChar(doc, ',');
+		escape_json(doc, fact.relation);
+	}
+	appendStringInfoChar(doc, ']');
+}
+
 void
-pa_store_benchmark_doc(StringInfo doc, const PaBenchmarkRow *b, const char *findings)
+pa_store_benchmark_doc(StringInfo doc, const PaBenchArgs *args, const PaBenchResult *res,
+					   uint64 benchmark_id, TimestampTz started_at, Oid userid,
+					   int nfindings, const char *findings)
 {
 	bool		first = true;
-	ListCell   *lc;
+	bool		concurrent = args->clients > 1 || res->error_counts != NULL;
 	int			i;
 
 	appendStringInfo(doc, "{\"findings\":[%s],\"benchmark\":{", findings);
-	pa_json_int(doc, "benchmark_id", (int64) b->benchmark_id, &first);
-	pa_json_str(doc, "label", b->label, &first);
-	pa_json_str(doc, "query", b->query, &first);
-	pa_json_int(doc, "iterations", b->iterations, &first);
-	pa_json_int(doc, "warmup", b->warmup, &first);
-	pa_json_int(doc, "clients", b->clients, &first);
-	if (b->n > 0)
+	pa_json_int(doc, "benchmark_id", (int64) benchmark_id, &first);
+	pa_json_str(doc, "label", args->label, &first);
+	pa_json_str(doc, "query", args->query, &first);
+	pa_json_int(doc, "iterations", args->iterations, &first);
+	pa_json_int(doc, "warmup", args->warmup, &first);
+	pa_json_int(doc, "clients", args->clients, &first);
+	if (res->n > 0)
 	{
-		pa_json_num(doc, "min_ms", b->min_ms, &first);
-		pa_json_num(doc, "p50_ms", b->p50_ms, &first);
-		pa_json_num(doc, "p95_ms", b->p95_ms, &first);
-		pa_json_num(doc, "p99_ms", b->p99_ms, &first);
-		pa_json_num(doc, "max_ms", b->max_ms, &first);
-		pa_json_num(doc, "mean_ms", b->mean_ms, &first);
-		pa_json_num(doc, "stddev_ms", b->stddev_ms, &first);
-		pa_json_num(doc, "rows_per_call", b->rows_per_call, &first);
+		pa_json_num(doc, "min_ms", res->min_ms, &first);
+		pa_json_num(doc, "p50_ms", res->p50_ms, &first);
+		pa_json_num(doc, "p95_ms", res->p95_ms, &first);
+		pa_json_num(doc, "p99_ms", res->p99_ms, &first);
+		pa_json_num(doc, "max_ms", res->max_ms, &first);
+		pa_json_num(doc, "mean_ms", res->mean_ms, &first);
+		pa_json_num(doc, "stddev_ms", res->stddev_ms, &first);
+		pa_json_num(doc, "rows_per_call", res->rows_per_call, &first);
 	}
-	pa_json_int(doc, "shared_blks_hit", b->shared_blks_hit, &first);
-	pa_json_int(doc, "shared_blks_read", b->shared_blks_read, &first);
-	pa_json_int(doc, "seq_scans", b->seq_scans, &first);
-	if (!b->concurrent)
-		pa_json_int(doc, "memory_growth_bytes", b->memory_growth, &first);
-	pa_json_num(doc, "throughput_qps", b->throughput_qps, &first);
-	pa_json_int(doc, "errors", b->errors, &first);
-	pa_json_ts(doc, "started_at", b->started_at, &first);
-	pa_json_int(doc, "userid", b->userid, &first);
-	if (!b->concurrent)
+	pa_json_int(doc, "shared_blks_hit", res->shared_blks_hit, &first);
+	pa_json_int(doc, "shared_blks_read", res->shared_blks_read, &first);
+	pa_json_int(doc, "seq_scans", res->seq_scans, &first);
+	if (!concurrent)
+		pa_json_int(doc, "memory_growth_bytes", res->memory_growth, &first);
+	pa_json_num(doc, "throughput_qps", res->throughput_qps, &first);
+	pa_json_int(doc, "errors", res->errors, &first);
+	pa_json_ts(doc, "started_at", started_at, &first);
+	pa_json_int(doc, "userid", userid, &first);
+	if (!concurrent)
 	{
-		pa_json_int(doc, "custom_plans", b->custom_plans, &first);
-		pa_json_int(doc, "generic_plans", b->generic_plans, &first);
+		pa_json_int(doc, "custom_plans", res->custom_plans, &first);
+		pa_json_int(doc, "generic_plans", res->generic_plans, &first);
 	}
-	pa_json_str(doc, "tenants_type", b->tenants_type, &first);
-	pa_json_int(doc, "findings", b->findings, &first);
-	pa_json_raw(doc, "rollback", b->rollback ? "true" : "false", &first);
-	if (b->concurrent)
+	pa_json_str(doc, "tenants_type", OidIsValid(res->ptype) ? format_type_be(res->ptype) : NULL, &first);
+	pa_json_int(doc, "findings", nfindings, &first);
+	pa_json_raw(doc, "rollback", args->rollback ? "true" : "false", &first);
+	if (concurrent)
 	{
-		pa_json_raw(doc, "error_counts", b->error_counts ? b->error_counts : "{}", &first);
-		pa_json_num(doc, "wall_ms", b->wall_ms, &first);
-		pa_json_num(doc, "single_p50_ms", b->single_p50_ms, &first);
-		pa_json_num(doc, "single_p95_ms", b->single_p95_ms, &first);
-		pa_json_num(doc, "single_throughput_qps", b->single_throughput_qps, &first);
-		if (b->single_p95_ms > 0 && b->n > 0)
-			pa_json_num(doc, "p95_degradation", b->p95_ms / b->single_p95_ms, &first);
+		pa_json_raw(doc, "error_counts", res->error_counts ? res->error_counts : "{}", &first);
+		pa_json_num(doc, "wall_ms", res->wall_ms, &first);
+		pa_json_num(doc, "single_p50_ms", res->single_p50_ms, &first);
+		pa_json_num(doc, "single_p95_ms", res->single_p95_ms, &first);
+		pa_json_num(doc, "single_throughput_qps", res->single_throughput_qps, &first);
+		if (res->single_p95_ms > 0 && res->n > 0)
+			pa_json_num(doc, "p95_degradation", res->p95_ms / res->single_p95_ms, &first);
 	}
 	else
 	{
 		appendStringInfoString(doc, ",\"memory_samples\":[");
-		for (i = 0; i < b->n_mem_checkpoints; i++)
-			appendStringInfo(doc, "%s" INT64_FORMAT, i > 0 ? "," : "", b->mem_checkpoints[i]);
+		for (i = 0; i < res->n_mem_checkpoints; i++)
+			appendStringInfo(doc, "%s" INT64_FORMAT, i > 0 ? "," : "", res->mem_checkpoints[i]);
 		appendStringInfoChar(doc, ']');
 	}
-	appendStringInfoString(doc, ",\"seq_scan_tables\":[");
-	i = 0;
-	foreach(lc, b->seq_scan_tables)
-	{
-		if (i++ > 0)
-			appendStringInfoChar(doc, ',');
-		escape_json(doc, (char *) lfirst(lc));
-	}
-	appendStringInfoChar(doc, ']');
+	pa_seq_scan_tables(doc, res->facts);
 	appendStringInfoString(doc, "}}");
 }
 

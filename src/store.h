@@ -41,7 +41,7 @@ typedef struct PaRunRow
 {
 	uint64		run_id;
 	const char *label;			/* NULL: none */
-	bool		database_scope;
+	const char *scope;			/* "session" or "database" */
 	const char *database;
 	int			pid;
 	TimestampTz started_at;
@@ -57,9 +57,14 @@ typedef struct PaRunRow
 	const char *tenant_latency; /* JSON array (pa_store_tenant_latency) */
 } PaRunRow;
 
-/* A perfaudit.run_statements row (its run_id and userid are the run's). */
+/*
+ * A perfaudit.run_statements row; pa_store_statement() fills in run_id,
+ * userid and mean_ms.
+ */
 typedef struct PaStatementRow
 {
+	uint64		run_id;
+	Oid			userid;
 	uint64		queryid;
 	const char *tenant;			/* NULL: none */
 	const char *query;
@@ -74,6 +79,7 @@ typedef struct PaStatementRow
 	int64		seq_scans;
 	int32		nesting_level;
 	double		plan_ms;
+	double		mean_ms;
 } PaStatementRow;
 
 /* Who a finding belongs to: a run or a benchmark (the other is 0). */
@@ -84,9 +90,12 @@ typedef struct PaFindingOwner
 	Oid			userid;
 } PaFindingOwner;
 
-/* A perfaudit.findings row. */
+/* A perfaudit.findings row; pa_store_finding() fills in the owner's columns. */
 typedef struct PaFinding
 {
+	uint64		run_id;			/* 0: a benchmark's */
+	uint64		benchmark_id;	/* 0: a run's */
+	Oid			userid;
 	const char *kind;
 	const char *severity;
 	uint64		queryid;
@@ -123,17 +132,29 @@ extern void pa_store_run_doc(StringInfo doc, const PaRunRow *run,
 /* The run as stop() returns it (a perfaudit.runs row of fcinfo's result type). */
 extern Datum pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run);
 
-/* A perfaudit.benchmarks row, but for samples_ms. */
-typedef struct PaBenchmarkRow
+/*
+ * A benchmark: what it was asked (PaBenchArgs) and what it measured
+ * (PaBenchResult), together a perfaudit.benchmarks row.
+ */
+/* Memory is sampled at this many points across the timed iterations. */
+#define PA_MEM_CHECKPOINTS	10
+
+typedef struct PaBenchArgs
 {
-	uint64		benchmark_id;
-	const char *label;
-	const char *query;
+	char	   *query;
 	int			iterations;
 	int			warmup;
-	int			clients;
-	bool		concurrent;		/* benchmark_concurrent(): its columns */
-	int			n;				/* samples taken: 0 leaves the timings NULL */
+	int			ntenants;
+	char	  **tenants;		/* $1's values, as text */
+	bool		rollback;
+	int			clients;		/* 1 for benchmark() */
+	char	   *label;
+} PaBenchArgs;
+
+typedef struct PaBenchResult
+{
+	int			n;
+	ArrayType  *samples_arr;	/* float8[] of the n samples, sorted */
 	double		min_ms,
 				p50_ms,
 				p95_ms,
@@ -144,30 +165,33 @@ typedef struct PaBenchmarkRow
 	double		rows_per_call;
 	int64		shared_blks_hit;
 	int64		shared_blks_read;
-	int64		seq_scans;
+	int64		seq_scans;		/* sequential-scan nodes in the plan */
 	int64		memory_growth;
 	int			n_mem_checkpoints;
-	const int64 *mem_checkpoints;
-	double		throughput_qps;
-	int64		errors;
-	TimestampTz started_at;
-	Oid			userid;
+	int64		mem_checkpoints[PA_MEM_CHECKPOINTS + 1];	/* growth so far */
 	int64		custom_plans;
 	int64		generic_plans;
-	const char *tenants_type;	/* NULL: no tenants */
-	int			findings;
-	bool		rollback;
-	const char *error_counts;	/* JSON object, or NULL */
+	Oid			ptype;			/* $1's inferred type, or InvalidOid */
+	uint64		queryid;
+	const char *facts;			/* plan facts (facts.h), or NULL */
+	double		throughput_qps;
+	int64		errors;
+	/* benchmark_concurrent() only */
+	const char *error_counts;	/* JSON object: SQLSTATE -> count, message */
 	double		wall_ms;
 	double		single_p50_ms;
 	double		single_p95_ms;
 	double		single_throughput_qps;
-	List	   *seq_scan_tables;	/* of char * */
-} PaBenchmarkRow;
+} PaBenchResult;
 
-/* The document _store_benchmark() takes (its samples go beside it). */
-extern void pa_store_benchmark_doc(StringInfo doc, const PaBenchmarkRow *b,
-								   const char *findings);
+/*
+ * The document _store_benchmark() takes (its samples go beside it):
+ * benchmark_clients()'s columns when clients > 1 or error_counts is set.
+ */
+extern void pa_store_benchmark_doc(StringInfo doc, const PaBenchArgs *args,
+								   const PaBenchResult *res, uint64 benchmark_id,
+								   TimestampTz started_at, Oid userid,
+								   int nfindings, const char *findings);
 
 /*
  * The perfaudit.benchmarks row of a document and its samples: what
