@@ -112,22 +112,6 @@ CREATE TABLE perfaudit.benchmarks (
     p95_degradation     float8          -- p95_ms / single_p95_ms
 );
 ALTER SEQUENCE perfaudit.benchmarks_benchmark_id_seq OWNED BY perfaudit.benchmarks.benchmark_id;
--- Samples are sorted and counted in whole nanoseconds, so a fast
--- statement's tens of thousands of samples hold a few hundred distinct
--- values: lz4 stores 100,000 of them in about 5 kB, in less time than
--- writing the 800 kB would take.  pglz is slower than writing them out,
--- so without lz4 they are stored uncompressed.
-ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTERNAL;
-DO $lz4$
-BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_settings
-                WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
-                  AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
-        ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTENDED;
-        ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET COMPRESSION lz4;
-    END IF;
-END
-$lz4$;
 
 CREATE TABLE perfaudit.findings (
     finding_id   bigserial PRIMARY KEY,

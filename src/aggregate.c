@@ -144,19 +144,6 @@ typedef struct PaAggState
 	int			nlat;
 } PaAggState;
 
-static HTAB *
-pa_agg_table(const char *name, long nelem, Size keysize, Size entrysize, bool strings)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = keysize;
-	ctl.entrysize = entrysize;
-	ctl.hcxt = CurrentMemoryContext;
-	return hash_create(name, nelem, &ctl,
-					   HASH_ELEM | (strings ? HASH_STRINGS : HASH_BLOBS) | HASH_CONTEXT);
-}
-
 /* Per tenant, the latency of the statements the application sent. */
 static void
 pa_agg_latency(PaAggState *st, const PaGroupKey *key, double ms)
@@ -335,15 +322,16 @@ pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
 	memset(&st, 0, sizeof(st));
 	st.buf = buf;
 	st.database_scope = database_scope;
-	st.groups = pa_agg_table("pg_perfaudit groups", 256, sizeof(PaGroupKey),
-							 sizeof(PaGroup), false);
-	st.params = pa_agg_table("pg_perfaudit params", 1024, sizeof(PaParamKey),
-							 sizeof(PaParamEntry), false);
+	st.groups = pa_hash_create("pg_perfaudit groups", 256, sizeof(PaGroupKey),
+							   sizeof(PaGroup), false, CurrentMemoryContext);
+	st.params = pa_hash_create("pg_perfaudit params", 1024, sizeof(PaParamKey),
+							   sizeof(PaParamEntry), false, CurrentMemoryContext);
 	if (database_scope)
-		st.sessions = pa_agg_table("pg_perfaudit sessions", 256, sizeof(PaSessionKey),
-								   sizeof(PaSessionEntry), false);
-	st.lat_tenants = pa_agg_table("pg_perfaudit tenant latency", 64, PA_MAX_TENANT_LEN + 1,
-								  sizeof(PaTenantLatency), true);
+		st.sessions = pa_hash_create("pg_perfaudit sessions", 256, sizeof(PaSessionKey),
+									 sizeof(PaSessionEntry), false, CurrentMemoryContext);
+	st.lat_tenants = pa_hash_create("pg_perfaudit tenant latency", 64,
+									PA_MAX_TENANT_LEN + 1, sizeof(PaTenantLatency), true,
+									CurrentMemoryContext);
 	st.ordered = palloc(sizeof(PaGroup *) * Max(n, 1));
 	st.lat_ordered = palloc(sizeof(PaTenantLatency *) * Max(n, 1));
 

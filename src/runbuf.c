@@ -125,7 +125,6 @@ pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track,
 {
 	MemoryContext cxt;
 	PaSink	   *sink;
-	HASHCTL		ctl;
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_perfaudit sink",
 								ALLOCSET_SMALL_SIZES);
@@ -137,26 +136,12 @@ pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track,
 	sink->owner = owner;
 	sink->cxt = cxt;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(PaTextCacheEntry);
-	ctl.hcxt = cxt;
-	sink->texts = hash_create("pg_perfaudit sink texts", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = PA_MAX_TENANT_LEN + 1;
-	ctl.entrysize = sizeof(PaTenantCacheEntry);
-	ctl.hcxt = cxt;
-	sink->tenants = hash_create("pg_perfaudit sink tenants", 64, &ctl,
-								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(PaTextCacheEntry);
-	ctl.hcxt = cxt;
-	sink->facts = hash_create("pg_perfaudit sink facts", 16, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	sink->texts = pa_hash_create("pg_perfaudit sink texts", 64, sizeof(uint64),
+								 sizeof(PaTextCacheEntry), false, cxt);
+	sink->tenants = pa_hash_create("pg_perfaudit sink tenants", 64, PA_MAX_TENANT_LEN + 1,
+								   sizeof(PaTenantCacheEntry), true, cxt);
+	sink->facts = pa_hash_create("pg_perfaudit sink facts", 16, sizeof(uint64),
+								 sizeof(PaTextCacheEntry), false, cxt);
 	sink->last_facts_off = PA_NO_OFFSET;
 	return sink;
 }

@@ -32,18 +32,3 @@ CREATE POLICY baselines_visible ON perfaudit.baselines FOR SELECT
 DROP FUNCTION perfaudit._check_baseline_owner(text);
 
 DROP FUNCTION perfaudit._persist_baseline(jsonb);
-
--- Benchmark samples: lz4 where the server has it (see the install script),
--- and the row stored without a tuplestore copy of them.
-ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTERNAL;
-
-DO $lz4$
-BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_settings
-                WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
-                  AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
-        ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET STORAGE EXTENDED;
-        ALTER TABLE perfaudit.benchmarks ALTER COLUMN samples_ms SET COMPRESSION lz4;
-    END IF;
-END
-$lz4$;
