@@ -55,29 +55,6 @@ pa_provision() {
     bash "$pa_top/test/provision.sh" "$@"
 }
 
-# (Until every script provisions through test/provision.sh.)
-# pa_install PACKAGE...: installs with apt-get those of the Debian packages
-# that are not installed; as root, or through sudo.
-pa_install() {
-    local need=() pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-            need+=("$pkg")
-    done
-    [ ${#need[@]} -eq 0 ] && return 0
-    echo "== installing: ${need[*]}"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        if ! command -v sudo >/dev/null; then
-            echo "missing packages and not root: apt-get install ${need[*]}" >&2
-            return 1
-        fi
-        sudo=(sudo)
-    fi
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-}
-
 # pa_build_install [DIR [MAKE_ARG...]]: builds the extension in DIR (default
 # the tree) and installs it, both with PG_CONFIG=$PG_CONFIG and the
 # MAKE_ARGs (e.g. DESTDIR=...); the install as root (as_root).
