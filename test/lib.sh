@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by the test, demo and benchmark scripts (sourced,
 # not run).  They need bash.  What a script gets here:
 #
@@ -31,6 +32,7 @@ PG_CONFIG=${PG_CONFIG:-$(pa_debian_pg_config "$PG_MAJOR")}
 # bindir first on PATH (for the scripts' own psql, pg_ctl... and for
 # test/fixtures/fixture.sh).  Call it after pa_provision: on a fresh
 # machine there is no pg_config before.
+# shellcheck disable=SC2034     # set for the scripts that source this file
 pa_pg_paths() {
     if [ ! -x "$PG_CONFIG" ]; then
         echo "no pg_config at $PG_CONFIG: set PG_CONFIG, or install the server" \

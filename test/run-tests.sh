@@ -173,7 +173,10 @@ tap_result() {
         print "$pass $fail\n";' "$dump" "$@") || counts="0 1"
     pa_result "$name" ${counts% *} ${counts#* }
 }
+# (The lists are split into words on purpose: make's values are words.)
+# shellcheck disable=SC2046
 regress_result regress "$tree" $(pa_make_var REGRESS "$tree")
+# shellcheck disable=SC2046
 regress_result isolation "$tree/output_iso" $(pa_make_var ISOLATION "$tree")
 # shellcheck disable=SC2046
 tap_result tap "$work/tap" $(cd "$tree" && printf '%s\n' $(pa_make_var PROVE_TESTS "$tree"))

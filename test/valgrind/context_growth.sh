@@ -52,7 +52,6 @@ BOUND_KB=${BOUND_KB:-64}
 
 pa_workdir pa-ctxgrowth
 as_pg=("${run_as[@]}")
-data=$work/data
 status=1        # until the end is reached
 cleanup() {
     pa_stop_cluster
