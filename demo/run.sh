@@ -9,31 +9,23 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
-export PATH=$bindir:$PATH
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 . "$top/test/lib.sh"
-pa_install postgresql-server-dev-$PG_MAJOR make gcc postgresql-contrib
+pa_provision demo
+pa_pg_paths
 
 echo "== building and installing pg_perfaudit"
-make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
-as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
+pa_build_install >/dev/null
 
 pa_workdir pg_perfaudit-demo
 cleanup() {
-    "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+    pa_stop_cluster
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 echo "== starting a throwaway cluster on port $port (socket in $work)"
-"${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
-"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/server.log" -w \
-    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries='pg_stat_statements,pg_perfaudit' -c perfaudit.track=all -c perfaudit.slow_query_ms=5 -c max_worker_processes=16" \
-    start >/dev/null
+pa_start_cluster "perfaudit.track = all" "perfaudit.slow_query_ms = 5" "max_worker_processes = 16"
 
 psql() { "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -v ON_ERROR_STOP=1 "$@"; }
 

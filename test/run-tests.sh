@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, builds and installs the
-# extension, runs pg_regress (temp instance, library preloaded) and the TAP
-# tests, the application harnesses, the Prometheus exporter test and a
-# short sqlsmith pass, and exits non-zero on any failure.  Usage (as root
+# The whole test suite: installs what is missing (test/provision.sh test,
+# or long), builds and installs the extension, runs pg_regress (temp
+# instance, library preloaded) and the TAP tests, the application
+# harnesses, the Prometheus exporter test and a short sqlsmith pass, and
+# exits non-zero on any failure.  Usage (as root
 # on Debian 12):
 #
 #     bash test/run-tests.sh          the suite (a few minutes)
@@ -23,11 +24,16 @@
 #
 # PostgreSQL refuses to run its server as root, so the suites run as the
 # 'postgres' user on a copy of the tree that user owns.
+#
+# Counting: every part writes its counts to a file of its own in the
+# directory $PA_RESULTS (exported; pa_result in test/lib.sh): the
+# application harnesses and the Prometheus test themselves, a check (one
+# script, one test) from its exit status, pg_regress, isolation and TAP
+# from those tools' own files (regress_result, tap_result below).  The
+# closing line adds them up.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-export PATH=/usr/lib/postgresql/$PG_MAJOR/bin:$PATH
 long=0
 case "$#:${1:-}" in
     1:--long) long=1 ;;
@@ -36,81 +42,146 @@ case "$#:${1:-}" in
 esac
 
 . "$top/test/lib.sh"
-# The build (server headers, make, gcc), TAP's IPC::Run, pgbench; the
-# extensions the failure-mode tests load next to ours (hook chains, a
-# planner-changing extension), the fuzzer, the browser that renders
-# report_html(), and pgTAP with pg_prove for the interop test.  The
-# harnesses and the Prometheus test install their own.
-pkgs=(postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc postgresql-contrib
-      postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-pg-qualstats
-      postgresql-$PG_MAJOR-pg-stat-kcache postgresql-$PG_MAJOR-pgaudit sqlsmith chromium
-      postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl)
-[ $long -eq 1 ] && pkgs+=(valgrind)
-pa_install "${pkgs[@]}"
+if [ $long -eq 1 ]; then pa_provision long; else pa_provision test; fi
+pa_pg_paths
 
 echo "== building and installing"
-make -C "$top" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-if [ "$(id -u)" -eq 0 ]; then
-    make -C "$top" -s install PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-else
-    sudo make -C "$top" -s install PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-fi
+pa_build_install
 
 # Version sources must agree (control file, META.json, built script).
 bash "$top/test/check-version.sh"
 
-work=$(mktemp -d /tmp/pg_perfaudit-test.XXXXXX)
+# $work/tree: the copy of the tree the suites run in (owned by postgres);
+# $work/results: the counts (PA_RESULTS); $work/tap: the raw TAP of each
+# TAP test, which prove writes there (PERL_TEST_HARNESS_DUMP_TAP).
+pa_workdir pg_perfaudit-test
 trap 'rm -rf "$work"' EXIT
-cp -a "$top/." "$work/"
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then
-    chown -R postgres: "$work"
-    run_as=(runuser -u postgres --)
-fi
+tree=$work/tree
+export PA_RESULTS=$work/results
+mkdir "$tree" "$PA_RESULTS" "$work/tap"
+cp -a "$top/." "$tree/"
+# Results of an earlier run in the source tree must not count as this one's.
+rm -rf "$tree/results" "$tree/output_iso" "$tree/regression.diffs" "$tree/regression.out" \
+    "$tree/tmp_check" "$tree/tmp_regress" "$tree/tmp_isolation" "$tree/log"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$tree" "$work/tap"
 
 status=0
+
+# check NAME CMD...: a script that is one test, its exit status.
+check() {
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@" 2>&1 | tee "$work/$name.log"; then
+        pa_result "$name" 1 0
+    else
+        pa_result "$name" 0 1
+        status=1
+    fi
+}
+# suite NAME CMD...: a script that writes its own counts ($PA_RESULTS/NAME);
+# one that wrote none failed.
+suite() {
+    local name=$1
+    shift
+    if ! "$@" 2>&1 | tee "$work/$name.log"; then status=1; fi
+    if [ ! -f "$PA_RESULTS/$name" ]; then
+        echo "$name: no counts in $PA_RESULTS/$name: counted as one failure"
+        pa_result "$name" 0 1
+        status=1
+    fi
+}
+
+# No include cycles between the modules of src/ (when the check exists).
+if [ -f "$top/test/check-includes.sh" ]; then
+    check includes bash "$top/test/check-includes.sh"
+fi
+
 log="$work/installcheck.log"
-"${run_as[@]}" env PATH="$PATH" make -C "$work" installcheck \
-    PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config \
-    2>&1 | tee "$log" || status=1
+"${run_as[@]}" env PATH="$PATH" PERL_TEST_HARNESS_DUMP_TAP="$work/tap" make -C "$tree" installcheck \
+    PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$log" || status=1
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-if [ -f "$work/regression.diffs" ]; then
+if [ -f "$tree/regression.diffs" ]; then
     echo "== regression.diffs"
-    cat "$work/regression.diffs"
+    cat "$tree/regression.diffs"
 fi
-for f in "$work"/tmp_check/log/regress_log_*; do
+for f in "$tree"/tmp_check/log/regress_log_*; do
     [ -f "$f" ] || continue
     if grep -q "^not ok" "$f"; then
         echo "== $f"; tail -n 60 "$f"
     fi
 done
 
-# The scripts below run clusters of their own; their results join the
-# counts.  suite NAME CMD...: a script whose last line is "NAME: N passed,
-# M failed".  check NAME CMD...: a script that is one check, its exit status.
-extra_pass=0 extra_fail=0
-suite() {
-    local name=$1 n_pass n_fail
-    shift
-    if ! "$@" 2>&1 | tee "$work/$name.log"; then status=1; fi
-    n_pass=$(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\1/p" "$work/$name.log" | tail -n1)
-    n_fail=$(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\2/p" "$work/$name.log" | tail -n1)
-    extra_pass=$((extra_pass + ${n_pass:-0}))
-    extra_fail=$((extra_fail + ${n_fail:-0}))
-}
-check() {
-    local name=$1
-    shift
-    echo "== $name"
-    if "$@" 2>&1 | tee "$work/$name.log"; then
-        extra_pass=$((extra_pass + 1))
-    else
-        extra_fail=$((extra_fail + 1))
-        status=1
+# regress_result NAME OUTDIR TEST...: pg_regress's verdicts, read from the
+# files it leaves in OUTDIR: results/T.out for every test it ran, and
+# regression.diffs, which it writes only when a test fails, one
+# "diff ... results/T.out" header per failed test.  A test passed when it
+# has a result and no diff; a listed TEST without a result did not run
+# and failed.  (pg_regress's summary file, regression.out, is deleted when
+# everything passed, and its output is for people.)
+regress_result() {
+    local name=$1 out=$2 t n_pass=0 n_fail=0
+    shift 2
+    local -A tests=() failed=()
+    for t in "$@"; do tests[$t]=1; done
+    for t in "$out"/results/*.out; do
+        [ -f "$t" ] || continue
+        t=${t##*/}
+        tests[${t%.out}]=1
+    done
+    if [ -f "$out/regression.diffs" ]; then
+        for t in $(awk '/^diff / { f = $NF; sub(/.*\//, "", f); sub(/\.out$/, "", f); print f }' \
+                       "$out/regression.diffs"); do
+            failed[$t]=1
+        done
     fi
+    for t in "${!tests[@]}"; do
+        if [ -f "$out/results/$t.out" ] && [ -z "${failed[$t]:-}" ]; then
+            n_pass=$((n_pass + 1))
+        else
+            n_fail=$((n_fail + 1))
+        fi
+    done
+    pa_result "$name" $n_pass $n_fail
 }
+# tap_result NAME DUMPDIR TESTFILE...: the TAP assertions, read from the
+# raw TAP of each test file that prove wrote to DUMPDIR, with Perl's own
+# TAP::Parser: those that passed, those that failed, and as failed the
+# planned ones that never ran; a test file without TAP, or without a plan
+# (it died first), adds one failure.  The same figures as prove's summary
+# (Tests=N less "Failed M/N subtests"), but per file and without reading
+# its report, and a test file that never ran is not silently missing.
+tap_result() {
+    local name=$1 dump=$2 counts
+    shift 2
+    counts=$(perl -MTAP::Parser -e '
+        my ($dump, @files) = @ARGV;
+        my ($pass, $fail) = (0, 0);
+        for my $t (@files) {
+            my $tap;
+            if (open(my $fh, "<", "$dump/$t")) { local $/; $tap = <$fh>; }
+            unless (defined $tap) { print STDERR "tap: $t: no TAP (did not run)\n"; $fail++; next; }
+            my $p = TAP::Parser->new({ tap => $tap });
+            $p->run;
+            $pass += scalar($p->passed);
+            $fail += scalar($p->failed);
+            if (!$p->plan) { print STDERR "tap: $t: no plan\n"; $fail++; next; }
+            my $missing = ($p->tests_planned // 0) - $p->tests_run;
+            $fail += $missing if $missing > 0;
+        }
+        print "$pass $fail\n";' "$dump" "$@") || counts="0 1"
+    pa_result "$name" ${counts% *} ${counts#* }
+}
+# (The lists are split into words on purpose: make's values are words.)
+# shellcheck disable=SC2046
+regress_result regress "$tree" $(pa_make_var REGRESS "$tree")
+# shellcheck disable=SC2046
+regress_result isolation "$tree/output_iso" $(pa_make_var ISOLATION "$tree")
+# shellcheck disable=SC2046
+tap_result tap "$work/tap" $(cd "$tree" && printf '%s\n' $(pa_make_var PROVE_TESTS "$tree"))
 
+# The scripts below run clusters of their own.
 # Application harnesses: pytest (psycopg) and PHP (PDO), each test in a
 # rolled-back transaction.
 suite harness bash "$top/test/harness/run.sh"
@@ -137,14 +208,21 @@ if [ $long -eq 1 ]; then
     check long_cassert bash "$top/test/cassert/run.sh"
 fi
 
-# One closing line for CI: counts of pg_regress tests and TAP assertions.
-reg_ok=$(grep -Ec '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$log" || true)
-reg_fail=$(grep -Ec '\.\.\. FAILED|^not ok [0-9]+ ' "$log" || true)
-tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n1)
-tap_fail=$( (grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$log" || true) | awk -F'[ /]' '{s+=$2} END {print s+0}')
-tap_total=${tap_total:-0}
-passed=$((reg_ok + tap_total - tap_fail + extra_pass))
-failed=$((reg_fail + tap_fail + extra_fail))
+# One closing line for CI: the sum of every part's counts.
+passed=0 failed=0 parts=()
+for f in "$PA_RESULTS"/*; do
+    [ -f "$f" ] || continue
+    p=$(sed -n 's/^passed=\([0-9][0-9]*\)$/\1/p' "$f")
+    n=$(sed -n 's/^failed=\([0-9][0-9]*\)$/\1/p' "$f")
+    if [ -z "$p" ] || [ -z "$n" ]; then
+        echo "$f: not two counts: counted as one failure"
+        p=0 n=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + n))
+    parts+=("${f##*/} $p/$n")
+done
+echo "== counts (passed/failed): $(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')"
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit $status

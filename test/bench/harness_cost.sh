@@ -21,32 +21,26 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
 N=${N:-20000}
 ROUNDS=${ROUNDS:-11}
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 . "$top/test/lib.sh"
-pa_install postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
-make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
-as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
+pa_provision bench
+pa_pg_paths
+pa_build_install >/dev/null
 
 pa_workdir pg_perfaudit-harness
 cleanup() {
-    "${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+    pa_stop_cluster
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 cp -r "$here/spi_loop" "$work/spi_loop"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/spi_loop"
-"${run_as[@]}" make -C "$work/spi_loop" -s PG_CONFIG=$bindir/pg_config >/dev/null
+"${run_as[@]}" make -C "$work/spi_loop" -s PG_CONFIG="$PG_CONFIG" >/dev/null
 
-"${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
-"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/server.log" -w \
-    -o "-p $port -k $work -c listen_addresses='' -c shared_preload_libraries=pg_perfaudit -c jit=off -c max_worker_processes=16" \
-    start >/dev/null
+pa_start_cluster --preload pg_perfaudit "max_worker_processes = 16"
 
 psql() { "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 

@@ -15,31 +15,32 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
 N=${N:-2000}
 M=${M:-4000}
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 . "$top/test/lib.sh"
-pa_install valgrind postgresql-server-dev-$PG_MAJOR
-make -C "$top" -s PG_CONFIG=$bindir/pg_config >/dev/null
-as_root make -C "$top" -s install PG_CONFIG=$bindir/pg_config >/dev/null
+pa_provision bench
+pa_pg_paths
+pa_build_install >/dev/null
 
 pa_workdir pg_perfaudit-bench
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    pa_stop_cluster
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
-"${run_as[@]}" $bindir/initdb -D "$work/data" -U postgres -A trust >/dev/null
 common=(-c compute_query_id=auto -c jit=off -c fsync=off -c autovacuum=off -c max_worker_processes=16)
 
-# Setup on a normally started server: the multi-tenant fixture (default
-# size) and the extension (needed for start()).
-"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -l "$work/setup.log" -w \
-    -o "-p $port -k $work -c listen_addresses=''" start >/dev/null
+# Setup on a normally started server, nothing preloaded: the multi-tenant
+# fixture (default size) and the extension (needed for start()).  The
+# measured backends are single-user ones on the same data directory, with
+# the settings above and their own shared_preload_libraries.
+pa_start_cluster --preload ''
 "${run_as[@]}" bash "$top/test/fixtures/fixture.sh" -h "$work" -p $port -U postgres -d postgres
 "${run_as[@]}" $bindir/psql -X -q -h "$work" -p $port -U postgres -d postgres \
     -c "CREATE EXTENSION pg_perfaudit" -c "CHECKPOINT"
-"${run_as[@]}" $bindir/pg_ctl -D "$work/data" -m fast -w stop >/dev/null
+pa_stop_cluster
 
 # input FILE COUNT CAPTURE [TENANTS]
 # Without TENANTS: a point select by primary key, no tenant (the lookup

@@ -20,7 +20,7 @@ stamp="$PA_PG_SOURCE_VERSION ${opts[*]}"
 if [ -f "$prefix/.pa-built" ] && [ "$(cat "$prefix/.pa-built")" = "$stamp" ]; then
     echo "$prefix"; exit 0
 fi
-pa_install libipc-run-perl libicu-dev bzip2 >&2
+pa_provision cassert >&2
 debian_src=$(pa_pg_source)
 # The upstream tree, not Debian's: Debian's patches hard-wire the module
 # directory (pkglibdir, and PGXS under it) to /usr/lib/postgresql/15/lib,

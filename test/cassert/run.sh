@@ -13,7 +13,7 @@
 #      catalog cache entry is thrown away at every opportunity: a use of a
 #      stale cache pointer, or a relcache reference held across an
 #      invalidation, fails there);
-#   3. a sqlsmith pass (test/fuzz/sqlsmith.sh with PG_BINDIR set).
+#   3. a sqlsmith pass (test/fuzz/sqlsmith.sh with PG_CONFIG set).
 #
 # Fails on any failing test, and on any assertion failure (TRAP:), PANIC or
 # crashed server process in any server log of the suites, which it prints
@@ -30,6 +30,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/test/lib.sh"
+pa_pg_paths         # the system server's: where Debian's builds of the other extensions are
 CASSERT_STEPS=${CASSERT_STEPS:-suites discard fuzz}
 CASSERT_FUZZ_QUERIES=${CASSERT_FUZZ_QUERIES:-5000}
 CASSERT_KEEP=${CASSERT_KEEP:-0}
@@ -48,17 +49,16 @@ echo "== assert-enabled server: $("$prefix/bin/postgres" --version) in $prefix (
 # assert-enabled server loads (the module magic does not include the
 # assertion setting); they are not what is under test here.
 missing_ext=()
-pa_install postgresql-15-hypopg postgresql-15-pg-qualstats postgresql-15-pg-stat-kcache \
-    postgresql-15-pgaudit postgresql-15-pgtap >/dev/null || true
+pa_provision extensions >/dev/null || true
 copy_ext() {
     local name=$1 pkg=$2 f n=0
     for f in $(dpkg -L "$pkg" 2>/dev/null); do
         [ -f "$f" ] || continue
         case $f in
-            /usr/lib/postgresql/15/lib/bitcode/*) ;;
-            /usr/lib/postgresql/15/lib/*.so)
+            "$pkglibdir"/bitcode/*) ;;
+            "$pkglibdir"/*.so)
                 cp "$f" "$("$pg_config" --pkglibdir)/"; n=$((n + 1)) ;;
-            /usr/share/postgresql/15/extension/*)
+            "$sharedir"/extension/*)
                 cp "$f" "$("$pg_config" --sharedir)/extension/"; n=$((n + 1)) ;;
         esac
     done
@@ -67,15 +67,14 @@ copy_ext() {
         missing_ext+=("$name")
     fi
 }
-copy_ext hypopg postgresql-15-hypopg
-copy_ext pg_qualstats postgresql-15-pg-qualstats
-copy_ext pg_stat_kcache postgresql-15-pg-stat-kcache
-copy_ext pgaudit postgresql-15-pgaudit
-copy_ext pgtap postgresql-15-pgtap
+copy_ext hypopg postgresql-$PG_MAJOR-hypopg
+copy_ext pg_qualstats postgresql-$PG_MAJOR-pg-qualstats
+copy_ext pg_stat_kcache postgresql-$PG_MAJOR-pg-stat-kcache
+copy_ext pgaudit postgresql-$PG_MAJOR-pgaudit
+copy_ext pgtap postgresql-$PG_MAJOR-pgtap
 
 # --- our extension, built and installed into the private prefix ------------
-work=$(mktemp -d /tmp/pg_perfaudit-cassert.XXXXXX)
-run_as=()
+pa_workdir pg_perfaudit-cassert
 failed=0
 cleanup() {
     local rc=$?
@@ -89,12 +88,8 @@ trap cleanup EXIT
 cp -a "$top/." "$work/src"
 make -s -C "$work/src" clean >/dev/null 2>&1 || true
 rm -rf "$work/src/tmp_check" "$work/src/tmp_regress" "$work/src/tmp_isolation" "$work/src/results"
-make -s -C "$work/src" PG_CONFIG="$pg_config" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-make -s -C "$work/src" PG_CONFIG="$pg_config" install >>"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-if [ "$(id -u)" -eq 0 ]; then
-    chown -R postgres: "$work"
-    run_as=(runuser -u postgres --)
-fi
+PG_CONFIG=$pg_config pa_build_install "$work/src" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 
 # TAP tests that need an extension that could not be built are left out.
 prove_tests=$(cd "$work/src" && ls test/t/*.pl | tr '\n' ' ')
@@ -200,7 +195,7 @@ fi
 if step fuzz; then
     echo "== sqlsmith, $CASSERT_FUZZ_QUERIES statements"
     rc=0
-    PG_BINDIR=$prefix/bin FUZZ_QUERIES=$CASSERT_FUZZ_QUERIES FUZZ_SEED=${FUZZ_SEED:-11} \
+    PG_CONFIG=$pg_config FUZZ_QUERIES=$CASSERT_FUZZ_QUERIES FUZZ_SEED=${FUZZ_SEED:-11} \
         bash "$top/test/fuzz/sqlsmith.sh" >"$work/fuzz.log" 2>&1 || rc=$?
     tail -n 25 "$work/fuzz.log"
     [ $rc -eq 0 ] || failed=1

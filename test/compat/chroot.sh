@@ -12,6 +12,12 @@
 # About 2 minutes to make a chroot (once) and 2 to 3 for the suite.  The
 # source tree is copied in (the committed tree with `git archive HEAD` in a
 # git checkout, else the working tree).  Exit status of `make installcheck`.
+#
+# The server under test is the chroot's, so its paths are the chroot's:
+# pg_config is found where Debian puts it for that major (lib.sh's
+# pa_debian_pg_config, the same default as on the host), everything else is
+# asked of that pg_config inside the chroot; the packages installed in the
+# chroot are test/provision.sh's "installcheck" set for that major.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,17 +30,18 @@ esac
 [ "$(id -u)" -eq 0 ] || { echo "$0 must run as root (debootstrap, chroot, mount)" >&2; exit 2; }
 
 . "$top/test/lib.sh"
-pa_install debootstrap
+pa_provision chroot
 
 root=/var/tmp/pg_perfaudit-chroot-$suite
-pkgs=(postgresql-$major postgresql-server-dev-$major make gcc perl libipc-run-perl
-      postgresql-$major-hypopg postgresql-$major-pg-qualstats postgresql-$major-pg-stat-kcache
-      postgresql-$major-pgaudit postgresql-$major-pgtap libtap-parser-sourcehandler-pgtap-perl chromium)
+read -ra pkgs <<<"$(PG_MAJOR=$major pa_provision --print installcheck)"
+pgc=$(pa_debian_pg_config "$major")
 
-if [ ! -x "$root/usr/lib/postgresql/$major/bin/postgres" ]; then
+# (Before the chroot exists its pg_config cannot be asked where the
+# server is: Debian keeps it beside pg_config.)
+if [ ! -x "$root$(dirname "$pgc")/postgres" ]; then
     echo "== debootstrap $suite into $root"
     rm -rf "$root"
-    debootstrap --variant=minbase --include=postgresql-$major,postgresql-server-dev-$major,make,gcc,perl \
+    debootstrap --variant=minbase --include="$(PG_MAJOR=$major pa_provision --print build | tr ' ' ,),perl" \
         "$suite" "$root" http://deb.debian.org/debian >"$root.debootstrap.log" 2>&1 ||
         { tail -n 20 "$root.debootstrap.log"; exit 1; }
 fi
@@ -57,7 +64,7 @@ echo "== packages in the chroot"
 # (Acquire::Check-Valid-Until: a frozen mirror of sid outlives its Release file's short validity)
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false update -qq
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
-echo "   $(chroot "$root" /usr/lib/postgresql/$major/bin/postgres --version)"
+echo "   $(chroot "$root" "$(chroot "$root" "$pgc" --bindir)/postgres" --version)"
 
 rm -rf "$root/build"
 mkdir -p "$root/build"
@@ -67,7 +74,6 @@ if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar -C "$top" -c --exclude='*.o' --exclude='*.so' . | tar -x -C "$root/build"
 fi
-pgc=/usr/lib/postgresql/$major/bin/pg_config
 chroot "$root" bash -c "cd /build && make -s PG_CONFIG=$pgc && make -s install PG_CONFIG=$pgc && chown -R postgres /build"
 echo "== make installcheck (PostgreSQL $major)"
 set +e

@@ -6,7 +6,8 @@
 # from Debian's archive as .deb files, unpacked under a work directory:
 # nothing is installed and the system's apt configuration is not touched.
 #
-#     bash test/compat/headers.sh            17 and 18 (and 15, installed)
+#     bash test/compat/headers.sh            17 and 18 (and the installed
+#                                            server's, $PG_CONFIG's)
 #     MAJORS="17" bash test/compat/headers.sh
 #
 # Compiling is not running: this catches removed or changed APIs (a
@@ -17,6 +18,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/test/lib.sh"
 MAJORS=${MAJORS:-"17 18"}
 declare -A suite=([17]=trixie [18]=sid)
 
@@ -35,13 +37,14 @@ apt-get "${apt_opts[@]}" update -qq
 
 printf '#include <stddef.h>\nsize_t strlcpy(char *dst, const char *src, size_t siz);\n' >"$work/strlcpy.h"
 # PGXS's own warning flags (those its pg_config would give), then the
-# project's, as the Makefile sets them.
+# project's, as make evaluates the Makefile's PG_CFLAGS (with the installed
+# server's PGXS).
 # shellcheck disable=SC2207
 flags=(-std=gnu11 -O2 -fPIC -Wmissing-prototypes -Wpointer-arith
        -Wdeclaration-after-statement -Wendif-labels -Wmissing-format-attribute
        -Wimplicit-fallthrough=3 -Wcast-function-type -Wformat-security
        -fno-strict-aliasing -fwrapv -D_GNU_SOURCE -DPA_EXTVERSION=\"compat-check\"
-       $(sed -n 's/^PG_CFLAGS[[:space:]]*=[[:space:]]*//p' "$top/Makefile"))
+       $(pa_make_var PG_CFLAGS))
 case " ${flags[*]} " in *" -Werror "*) ;; *) echo "no -Werror in the Makefile's PG_CFLAGS" >&2; exit 2 ;; esac
 
 status=0
@@ -65,8 +68,8 @@ compile() {     # compile MAJOR INCLUDEDIR [EXTRA FLAGS]
     fi
 }
 
-if [ -f /usr/include/postgresql/15/server/postgres.h ]; then
-    compile 15 /usr/include/postgresql/15/server
+if [ -x "$PG_CONFIG" ] && inc=$("$PG_CONFIG" --includedir-server) && [ -f "$inc/postgres.h" ]; then
+    compile "$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" "$inc"
 fi
 for v in $MAJORS; do
     (cd "$work" && apt-get "${apt_opts[@]}" download -qq "postgresql-server-dev-$v" >/dev/null)

@@ -46,9 +46,6 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
-export PATH=$bindir:$PATH
 . "$top/test/lib.sh"
 
 CORE_CONFIGS=${CORE_CONFIGS-baseline ext ext_rev}
@@ -63,8 +60,8 @@ cache=${PA_CACHE:-/var/cache/pg_perfaudit}
 # _baseline_owner (SECURITY DEFINER) until issue 14 item 9: it must pass.
 KNOWN=${CORE_KNOWN-}
 
-pa_install postgresql-$PG_MAJOR postgresql-contrib postgresql-server-dev-$PG_MAJOR make gcc \
-    libipc-run-perl >/dev/null
+pa_provision core >/dev/null
+pa_pg_paths
 
 # --- the test programs, built once from the source --------------------------
 src=$(pa_pg_source)
@@ -95,18 +92,15 @@ chmod -R a+rX "$build" "$src"
 # control and script files and $libdir/ modules, dynamic_library_path for
 # the preloaded library and the workers), not from the system
 # installation: the suites run for half an hour and need no shared lock.
-pkglibdir=$("$bindir/pg_config" --pkglibdir)
 ext=$(mktemp -d /tmp/pg_perfaudit-corelib.XXXXXX)
 cp -a "$top/." "$ext/src"
 make -s -C "$ext/src" clean >/dev/null 2>&1 || true
-make -s -C "$ext/src" PG_CONFIG="$bindir/pg_config" >"$ext/build.log" 2>&1 || { cat "$ext/build.log"; exit 1; }
-make -s -C "$ext/src" PG_CONFIG="$bindir/pg_config" install DESTDIR="$ext/root" >>"$ext/build.log" 2>&1 ||
-    { cat "$ext/build.log"; exit 1; }
+pa_build_install "$ext/src" DESTDIR="$ext/root" >"$ext/build.log" 2>&1 || { cat "$ext/build.log"; exit 1; }
 chmod -R a+rX "$ext"
 chmod 755 "$ext"
 
-plpgsql_tests=$(sed -n '/^REGRESS =/,/[^\\]$/p' "$src/src/pl/plpgsql/src/Makefile" |
-    sed 's/^REGRESS =//; s/\\//g' | tr -s ' \t\n' ' ')
+# plpgsql's REGRESS list, as make evaluates its Makefile in the build tree.
+plpgsql_tests=$(pa_make_var REGRESS "$build/src/pl/plpgsql/src")
 
 crash_re='terminated by signal|was terminated by|TRAP:|PANIC:'
 workdirs=()
@@ -263,12 +257,12 @@ for config in $CORE_CONFIGS; do
     pa_workdir pg_perfaudit-core-$config
     workdirs+=("$work")
     echo "== $config: shared_preload_libraries = '$libs' ($work, port $port)"
-    extra=("shared_preload_libraries = '$libs'" "compute_query_id = on"
+    extra=("compute_query_id = on"
            "max_prepared_transactions = 2" "fsync = off" "log_line_prefix = '%m [%p] %b '")
     [ "$config" = baseline ] ||
         extra+=("perfaudit.track = 'all'" "extension_destdir = '$ext/root'"
                 "dynamic_library_path = '$ext/root$pkglibdir:\$libdir'")
-    pa_start_cluster "${extra[@]}"
+    pa_start_cluster --preload "$libs" "${extra[@]}"
     if [ "$config" != baseline ]; then
         # The library the postmaster preloaded is the one just built.
         pid=$(head -n1 "$work/data/postmaster.pid")

@@ -25,9 +25,11 @@
 #   FUZZ_LOG_ALLOW    extended regex of crash-looking log lines to accept
 #   FUZZ_KEEP         1: keep the work directory (it is always kept on failure)
 #   PG_MAJOR          PostgreSQL major version (default 15)
-#   PG_BINDIR         the server's bin directory (default /usr/lib/postgresql/
-#                     $PG_MAJOR/bin; test/cassert/run.sh points it at an
-#                     assert-enabled build)
+#   PG_CONFIG         the server's pg_config (default Debian's of PG_MAJOR;
+#                     test/cassert/run.sh points it at an assert-enabled
+#                     build)
+#   PG_BINDIR         the server's bin directory, the older way to say
+#                     PG_CONFIG=$PG_BINDIR/pg_config
 #
 # Which role sqlsmith runs as.  sqlsmith calls every function it finds in
 # pg_proc with whatever arguments it can build.  As a superuser it would
@@ -63,9 +65,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}
-export PATH=$bindir:$PATH
+if [ -n "${PG_BINDIR:-}" ] && [ -z "${PG_CONFIG:-}" ]; then PG_CONFIG=$PG_BINDIR/pg_config; fi
 
 FUZZ_QUERIES=${FUZZ_QUERIES:-2000}
 FUZZ_SEED=${FUZZ_SEED:-42}
@@ -87,8 +87,9 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 . "$top/test/lib.sh"
-pa_install sqlsmith gzip postgresql-$PG_MAJOR postgresql-contrib
-if [ ! -f "$("$bindir/pg_config" --sharedir)/extension/pg_perfaudit.control" ]; then
+pa_provision fuzz
+pa_pg_paths
+if [ ! -f "$sharedir/extension/pg_perfaudit.control" ]; then
     echo "pg_perfaudit is not installed for the server in $bindir (make install first)" >&2
     exit 1
 fi
@@ -105,10 +106,7 @@ cleanup() {
         kill "$p" 2>/dev/null || true
     done
     exec 3>&-
-    if [ -f "$data/postmaster.pid" ]; then
-        "${run_as[@]}" pg_ctl -D "$data" -m fast -t 60 stop >/dev/null 2>&1 ||
-            "${run_as[@]}" pg_ctl -D "$data" -m immediate stop >/dev/null 2>&1 || true
-    fi
+    pa_stop_cluster 60
     if [ $rc -ne 0 ] || [ "$FUZZ_KEEP" = 1 ]; then
         echo "== work directory kept: $work (server.log, sqlsmith.err, queries.sql.gz)"
     else
@@ -121,26 +119,16 @@ trap 'exit 130' INT TERM
 psql_su() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p $port -U postgres "$@"; }
 
 echo "== throwaway cluster in $work, port $port (unix socket only)"
-"${run_as[@]}" initdb -D "$data" -U postgres -A trust --no-sync >/dev/null
-{
-    echo "# from test/pg_perfaudit.conf"
-    cat "$top/test/pg_perfaudit.conf"
-    cat <<EOF
-# fuzz settings
-listen_addresses = ''
-port = $port
-unix_socket_directories = '$work'
-fsync = off                         # a throwaway cluster; crash recovery does not need it
-full_page_writes = off
-track_activity_query_size = 65536   # "Failed process was running:" shows the whole statement
-log_line_prefix = '%m [%p] %b [%a] %e '  # backend type, application, SQLSTATE
-log_error_verbosity = verbose       # LOCATION: which source file raised each error
-log_min_error_statement = panic     # the errors are expected; their statements would flood the log
-restart_after_crash = on            # keep going after a crash: every crash is counted
-EOF
-} >> "$data/postgresql.conf"
-# -c: core files, for a backtrace if something crashes.
-"${run_as[@]}" pg_ctl -D "$data" -l "$log" -w -c start >/dev/null
+# test/pg_perfaudit.conf, then the fuzz settings; --core-files: for a
+# backtrace if something crashes.
+pa_start_cluster --core-files --conf "$top/test/pg_perfaudit.conf" \
+    "fsync = off                         # a throwaway cluster; crash recovery does not need it" \
+    "full_page_writes = off" \
+    "track_activity_query_size = 65536   # \"Failed process was running:\" shows the whole statement" \
+    "log_line_prefix = '%m [%p] %b [%a] %e '  # backend type, application, SQLSTATE" \
+    "log_error_verbosity = verbose       # LOCATION: which source file raised each error" \
+    "log_min_error_statement = panic     # the errors are expected; their statements would flood the log" \
+    "restart_after_crash = on            # keep going after a crash: every crash is counted"
 
 psql_su -d postgres -c "CREATE DATABASE fuzz"
 bash "$top/test/fixtures/fixture.sh" -h "$work" -p $port -U postgres -d fuzz >/dev/null
@@ -273,7 +261,7 @@ ctl_pid=
 
 # Is the server alive and answering?
 alive=no
-if "${run_as[@]}" pg_ctl -D "$data" status >/dev/null 2>&1 &&
+if "${run_as[@]}" "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 &&
    [ "$(timeout 30 psql -X -At -h "$work" -p $port -U postgres -d fuzz -c 'SELECT 1' 2>/dev/null)" = 1 ]; then
     alive=yes
 fi

@@ -21,23 +21,22 @@
 # PGHOST, PGPORT, PGDATABASE and PGUSER; PGOPTIONS, if set, reaches them
 # too (e.g. PGOPTIONS='-c perfaudit.n_plus_one_threshold=50' shows the
 # N+1 tests failing).  Exits non-zero if either suite fails; the last line
-# is "harness: N passed, M failed".
+# is "harness: N passed, M failed", and the same counts go to
+# $PA_RESULTS/harness when test/run-tests.sh runs it (pa_result).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
-export PATH=$bindir:$PATH
 # Debian's interpreter, where python3-pytest and python3-psycopg install:
 # a python3 earlier on PATH (pyenv, a virtualenv) would not see them.
 python=/usr/bin/python3
 
 # --- packages -------------------------------------------------------------
 . "$top/test/lib.sh"
-pa_install python3-pytest python3-psycopg php-cli php-pgsql
-if [ ! -f "$($bindir/pg_config --sharedir)/extension/pg_perfaudit.control" ]; then
-    echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR: run make install first" >&2
+pa_provision harness
+pa_pg_paths
+if [ ! -f "$sharedir/extension/pg_perfaudit.control" ]; then
+    echo "pg_perfaudit is not installed for the server of $PG_CONFIG: run make install first" >&2
     exit 1
 fi
 
@@ -115,4 +114,5 @@ if [ $py_status -ne 0 ] || [ $php_status -ne 0 ]; then
 fi
 echo "pytest $py_pass passed, $py_fail failed; php $php_pass passed, $php_fail failed"
 echo "harness: $((py_pass + php_pass)) passed, $((py_fail + php_fail)) failed"
+pa_result harness $((py_pass + php_pass)) $((py_fail + php_fail))
 exit $status

@@ -12,21 +12,20 @@
 # Installs prometheus-postgres-exporter and curl when missing (the package's
 # own service is not started: policy-rc.d in containers, and the test never
 # touches it either way).  Exits non-zero on any failed check; the last
-# line is "prometheus: N passed, M failed".
+# line is "prometheus: N passed, M failed", and the same counts go to
+# $PA_RESULTS/prometheus when test/run-tests.sh runs it (pa_result).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
-export PATH=$bindir:$PATH
 queries=$top/contrib/prometheus/pg_perfaudit_queries.yaml
 exporter=/usr/bin/prometheus-postgres-exporter
 
 . "$top/test/lib.sh"
-pa_install prometheus-postgres-exporter curl
-if [ ! -f "$($bindir/pg_config --sharedir)/extension/pg_perfaudit.control" ]; then
-    echo "pg_perfaudit is not installed for PostgreSQL $PG_MAJOR: run make install first" >&2
+pa_provision prometheus
+pa_pg_paths
+if [ ! -f "$sharedir/extension/pg_perfaudit.control" ]; then
+    echo "pg_perfaudit is not installed for the server of $PG_CONFIG: run make install first" >&2
     exit 1
 fi
 
@@ -165,6 +164,7 @@ done
 if [ $ready -ne 1 ]; then
     echo "FAILED: the exporter did not start"
     echo "prometheus: 0 passed, 1 failed"
+    pa_result prometheus 0 1
     exit 1
 fi
 echo "   on 127.0.0.1:$eport, --extend.query-path=contrib/prometheus/$(basename "$queries")"
@@ -351,8 +351,14 @@ check(any(n.startswith("perfaudit_tenant_") for (n, ls) in s1),
       "the file's queries ran with the shadows on the search_path (perfaudit_tenant_* exported)")
 
 print(f"prometheus: {passed} passed, {failed} failed")
+with open(f"{work}/counts", "w") as f:
+    f.write(f"{passed} {failed}\n")
 sys.exit(1 if failed else 0)
 PY
+# The checks' counts; none written: the checks died, one failure.
+n_pass=0 n_fail=1
+if [ -s "$work/counts" ]; then read -r n_pass n_fail <"$work/counts"; fi
+pa_result prometheus "$n_pass" "$n_fail"
 if [ $status -ne 0 ]; then
     echo "== exporter log"; tail -n 30 "$work/exporter.log"
     echo "== perfaudit samples of the first scrape"; grep '^perfaudit_' "$work/scrape1.txt" | head -n 80

@@ -40,36 +40,26 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
+. "$top/test/lib.sh"
+pa_pg_paths
 ITERS=${ITERS:-100000}
 MODES=${MODES:-plpgsql simple prepared database}
 BOUND_KB=${BOUND_KB:-64}
 
-[ -e "/usr/share/postgresql/$PG_MAJOR/extension/pg_perfaudit.control" ] ||
+[ -e "$sharedir/extension/pg_perfaudit.control" ] ||
     { echo "pg_perfaudit is not installed" >&2; exit 2; }
 [ "$ITERS" -ge 20000 ] || { echo "ITERS must be at least 20000" >&2; exit 2; }
 
-. "$top/test/lib.sh"
 pa_workdir pa-ctxgrowth
 as_pg=("${run_as[@]}")
-data=$work/data
 status=1        # until the end is reached
 cleanup() {
-    "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
+    pa_stop_cluster
     if [ "$status" -ne 0 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-"${as_pg[@]}" "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null
-{
-    echo
-    cat "$top/test/pg_perfaudit.conf"
-    echo "port = $port"
-    echo "listen_addresses = ''"
-    echo "unix_socket_directories = '$work'"
-} >>"$data/postgresql.conf"
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -l "$work/server.log" -w start >/dev/null
+pa_start_cluster --conf "$top/test/pg_perfaudit.conf"
 
 psql() { "${as_pg[@]}" "$bindir/psql" -X -q -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 

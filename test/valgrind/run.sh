@@ -50,10 +50,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PG_MAJOR=${PG_MAJOR:-15}
-bindir=/usr/lib/postgresql/$PG_MAJOR/bin
-libdir=/usr/lib/postgresql/$PG_MAJOR/lib
-pg_regress=$libdir/pgxs/src/test/regress/pg_regress
+. "$top/test/lib.sh"
+pa_pg_paths
+pg_regress=$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress
 what=${1:-all}
 case $what in
     all | regress | harness) ;;
@@ -65,8 +64,8 @@ VG_ERROR_EXITCODE=${VG_ERROR_EXITCODE:-1}
 VG_SUPP=${VG_SUPP:-$here/postgres.supp}
 HARNESS_ITERS=${HARNESS_ITERS:-3000}
 
-for f in "$bindir/postgres" "$pg_regress" "$libdir/pg_perfaudit.so" \
-         "/usr/share/postgresql/$PG_MAJOR/extension/pg_perfaudit.control"; do
+for f in "$bindir/postgres" "$pg_regress" "$pkglibdir/pg_perfaudit.so" \
+         "$sharedir/extension/pg_perfaudit.control"; do
     [ -e "$f" ] || { echo "missing $f (is the extension installed?)" >&2; exit 2; }
 done
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
@@ -76,7 +75,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2
 scan_logs() {
     echo "== scanning $(find "$1/vg" -name 'vg.*.log' | wc -l) valgrind logs"
     local rc=0
-    perl "$here/scan_logs.pl" "$1" "$libdir/pg_perfaudit.so" "$top/src" >"$1/summary.txt" || rc=$?
+    perl "$here/scan_logs.pl" "$1" "$pkglibdir/pg_perfaudit.so" "$top/src" >"$1/summary.txt" || rc=$?
     cat "$1/summary.txt"
     return $rc
 }
@@ -86,7 +85,6 @@ if [ "$what" = scan ]; then
     exit
 fi
 
-. "$top/test/lib.sh"
 pa_workdir pa-valgrind
 as_pg=("${run_as[@]}")
 mkdir "$work/vg" "$work/regress"
@@ -108,8 +106,7 @@ stop_server() {
     if kill -0 "$vgpid" 2>/dev/null; then
         # A fast shutdown can hang when it arrives during crash recovery
         # (after a crash with VG_ERROR_EXITCODE=128): then immediate.
-        "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m fast -t 600 stop >/dev/null 2>&1 ||
-            "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m immediate -t 600 stop >/dev/null 2>&1 || true
+        pa_stop_cluster 600
     fi
     # valgrind writes the postmaster's own report after the pid file is
     # gone: wait for the process itself.
@@ -128,26 +125,13 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 echo "== initdb ($work)"
-"${as_pg[@]}" "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null
-{
-    echo
-    echo "# test/pg_perfaudit.conf"
-    cat "$top/test/pg_perfaudit.conf"
-    echo
-    echo "# test/valgrind/run.sh"
-    echo "port = $port"
-    echo "listen_addresses = ''"
-    echo "unix_socket_directories = '$work'"
-    echo "max_prepared_transactions = 2"
-    # valgrind makes everything 10-30x slower: nothing may time out because of it
-    echo "statement_timeout = 0"
-    echo "authentication_timeout = '10min'"
-    echo "checkpoint_timeout = '1h'"
-    echo "max_wal_size = '1GB'"
-    # the log names each pid's process type, for the summary
-    echo "log_line_prefix = '%m [%p] %b '"
-    echo "log_connections = on"
-} >>"$data/postgresql.conf"
+# valgrind makes everything 10-30x slower: nothing may time out because of
+# it (the timeouts); the log names each pid's process type, for the summary.
+pa_init_cluster --conf "$top/test/pg_perfaudit.conf" "# test/valgrind/run.sh" \
+    "max_prepared_transactions = 2" \
+    "statement_timeout = 0" "authentication_timeout = '10min'" \
+    "checkpoint_timeout = '1h'" "max_wal_size = '1GB'" \
+    "log_line_prefix = '%m [%p] %b '" "log_connections = on"
 
 vg_cmd=(valgrind --tool=memcheck --trace-children=yes --track-origins=no
         --error-exitcode="$VG_ERROR_EXITCODE" "${supp_opt[@]}"
@@ -159,7 +143,7 @@ vg_cmd=(valgrind --tool=memcheck --trace-children=yes --track-origins=no
 [ -n "${VG_OPTS:-}" ] && vg_cmd+=($VG_OPTS)
 
 lib_id() {
-    echo "$(date -u -r "$libdir/pg_perfaudit.so" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$libdir/pg_perfaudit.so" | cut -c1-12)"
+    echo "$(date -u -r "$pkglibdir/pg_perfaudit.so" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$pkglibdir/pg_perfaudit.so" | cut -c1-12)"
 }
 echo "== starting the server under valgrind (port $port)"
 lib_at_start=$(lib_id)
@@ -180,7 +164,7 @@ psql() { "${as_pg[@]}" "$bindir/psql" -X -h "$work" -p "$port" -U postgres "$@";
 regress_result=skipped
 t_regress=0
 if [ "$what" != harness ]; then
-    tests=$(sed -n 's/^REGRESS[[:space:]]*=[[:space:]]*//p' "$top/Makefile")
+    tests=$(pa_make_var REGRESS)
     echo "== pg_regress: $tests"
     t0=$(date +%s)
     # installcheck against the running server: without --use-existing,
@@ -248,7 +232,7 @@ mkdir -p "$here/out"
     echo "server crashes:     $crashes (server.log)"
     echo "valgrind logs:      $([ $scan_rc -eq 0 ] && echo 'nothing in pg_perfaudit' || echo 'ERRORS OR LEAKS IN PG_PERFAUDIT') ($work/summary.txt)"
     echo "valgrind wall time: $t_total s, postmaster start to exit"
-    echo "library:            $libdir/pg_perfaudit.so, $lib_at_start"
+    echo "library:            $pkglibdir/pg_perfaudit.so, $lib_at_start"
     [ "$(lib_id)" = "$lib_at_start" ] ||
         echo "                    (replaced during the run, now $(lib_id): the server ran the one above)"
     echo "source tree:        $src_at_start at the start"
