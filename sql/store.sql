@@ -9,7 +9,9 @@ ALTER TABLE perfaudit.runs RENAME COLUMN track_renamed TO track;
 ALTER TABLE perfaudit.runs ALTER COLUMN pid TYPE bigint;
 SELECT pa_error_of('SELECT perfaudit.stop()');
 ALTER TABLE perfaudit.runs ALTER COLUMN pid TYPE int;
--- The run stayed active and closed; stop() stores it and returns it.
+-- Refused before anything was stored: the run is still active and open.
+SELECT count(*) AS stored_before FROM perfaudit.runs WHERE label = 'store shape';
+SELECT perfaudit.active_run() IS NOT NULL AS still_active;
 SELECT label, statements, track, pid = pg_backend_pid() AS own_pid FROM perfaudit.stop();
 SELECT count(*) AS stored FROM perfaudit.runs WHERE label = 'store shape';
 SELECT perfaudit.active_run() IS NULL AS no_run_left;

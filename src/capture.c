@@ -334,6 +334,8 @@ pa_stop(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no capture run is active in this session"),
 				 errhint("Call perfaudit.start() first.")));
+	/* The row it returns can be built: checked before anything is stored. */
+	pa_store_check_run_row(fcinfo);
 
 	/*
 	 * Close the buffer: nothing is appended from here on.  If storing fails

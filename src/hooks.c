@@ -357,15 +357,17 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *result;
 	PaMeasure	m;
-	bool		wanted;
 	bool		timed;
 	instr_time	start;
 	instr_time	duration;
 	char	   *body;
 
-	/* Planning time is kept for capture runs only. */
-	wanted = pa_measure_wanted(pa_nesting_level, &m);
-	timed = m.runs.n > 0 && parse->queryId != UINT64CONST(0);
+	/*
+	 * Planning time is kept for capture runs only, of statements with a
+	 * query identifier (the gate is asked at most once per call).
+	 */
+	timed = parse->queryId != UINT64CONST(0) &&
+		pa_measure_wanted(pa_nesting_level, &m) && m.runs.n > 0;
 	if (timed)
 		INSTR_TIME_SET_CURRENT(start);
 
@@ -376,8 +378,8 @@ pa_planner(Query *parse, const char *query_string, int cursorOptions,
 	 */
 	body = NULL;
 #ifdef PA_HAVE_QUERYDEF
-	if (wanted && parse->queryId == UINT64CONST(0) && parse->commandType != CMD_UTILITY &&
-		pa_source_empty(query_string))
+	if (parse->queryId == UINT64CONST(0) && parse->commandType != CMD_UTILITY &&
+		pa_source_empty(query_string) && pa_measure_wanted(pa_nesting_level, &m))
 		body = pg_get_querydef(parse, false);
 #endif
 

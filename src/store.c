@@ -292,7 +292,7 @@ pa_col_datum(const PaColumn *c, const void *row, bool *isnull)
  * column by name, of the type the table has.  A column the row type lacks
  * is an error (a typo would otherwise go unnoticed as a NULL), unless
  * optional; a column of another type is an error too; columns of the row
- * type that cols does not name are NULL.
+ * type that cols does not name are NULL.  With row NULL, only checks.
  */
 static Datum
 pa_row_columns(TupleDesc tupdesc, const PaColumn *cols, int ncols, const void *row)
@@ -331,8 +331,11 @@ pa_row_columns(TupleDesc tupdesc, const PaColumn *cols, int ncols, const void *r
 							c->name, format_type_be(TupleDescAttr(tupdesc, j)->atttypid),
 							format_type_be(pa_col_typid(c->type))),
 					 errhint("The installed SQL objects of pg_perfaudit do not match its library: run ALTER EXTENSION pg_perfaudit UPDATE.")));
-		values[j] = pa_col_datum(c, row, &nulls[j]);
+		if (row != NULL)
+			values[j] = pa_col_datum(c, row, &nulls[j]);
 	}
+	if (row == NULL)
+		return (Datum) 0;		/* checked only */
 	tupdesc = BlessTupleDesc(tupdesc);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
@@ -421,14 +424,28 @@ pa_store_run_doc(StringInfo doc, const PaRunRow *run, const char *statements,
 	appendStringInfoChar(doc, '}');
 }
 
-Datum
-pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run)
+static TupleDesc
+pa_result_rowtype(FunctionCallInfo fcinfo)
 {
 	TupleDesc	tupdesc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	return pa_row_columns(tupdesc, pa_run_columns, lengthof(pa_run_columns), run);
+	return tupdesc;
+}
+
+void
+pa_store_check_run_row(FunctionCallInfo fcinfo)
+{
+	(void) pa_row_columns(pa_result_rowtype(fcinfo), pa_run_columns,
+						  lengthof(pa_run_columns), NULL);
+}
+
+Datum
+pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run)
+{
+	return pa_row_columns(pa_result_rowtype(fcinfo), pa_run_columns,
+						  lengthof(pa_run_columns), run);
 }
 
 /* ----------------------------------------------------------------

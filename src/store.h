@@ -129,7 +129,12 @@ extern void pa_store_tenant_latency(StringInfo buf, int n, const char *const *te
 extern void pa_store_run_doc(StringInfo doc, const PaRunRow *run,
 							 const char *statements, const char *findings);
 
-/* The run as stop() returns it (a perfaudit.runs row of fcinfo's result type). */
+/*
+ * The run as stop() returns it (a perfaudit.runs row of fcinfo's result
+ * type).  pa_store_check_run_row() raises the error building it would, so
+ * that stop() can refuse before it stores anything.
+ */
+extern void pa_store_check_run_row(FunctionCallInfo fcinfo);
 extern Datum pa_store_run_row(FunctionCallInfo fcinfo, const PaRunRow *run);
 
 /*
