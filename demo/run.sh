@@ -11,11 +11,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 . "$top/test/lib.sh"
-pa_provision demo
-pa_pg_paths
-
-echo "== building and installing pg_perfaudit"
-pa_build_install >/dev/null
+echo "== installing what is missing, building and installing pg_perfaudit"
+pa_setup demo
 
 pa_workdir pg_perfaudit-demo
 cleanup() {

@@ -941,6 +941,23 @@ pa_bc_release_lease(int code, Datum arg)
 }
 
 /*
+ * The error core raises for a CONNECTION LIMIT, for the clients of one call:
+ * what ("role", "database") named name, which has backends connections and
+ * clients benchmark clients already; limit < 0 is none.
+ */
+static void
+pa_bc_check_connlimit(const char *what, const char *name, const char *how,
+					  int nclients, int backends, int clients, int limit)
+{
+	if (limit >= 0 && backends + clients + nclients > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+				 errmsg("too many connections for %s \"%s\"", what, name),
+				 errdetail("The %d benchmark clients would connect %s, which has %d connections and %d benchmark clients already; its CONNECTION LIMIT is %d.",
+						   nclients, how, backends, clients, limit)));
+}
+
+/*
  * Take a lease on nclients clients or raise the error that says which limit
  * they would exceed.  The backends counted by CountUserBackends() and
  * CountDBConnections() (this one among them) are counted before the lock
@@ -1031,20 +1048,13 @@ pa_bc_take_lease(int nclients)
 				 errdetail("%d clients asked for, %d running in other calls of this role, perfaudit.max_benchmark_clients is %d.",
 						   nclients, role_clients, pa_max_benchmark_clients),
 				 errhint("Ask for fewer clients, or have a superuser raise perfaudit.max_benchmark_clients for the role (ALTER ROLE ... SET).")));
-	if (!rolsuper && rolconnlimit >= 0 &&
-		role_backends + role_clients + nclients > rolconnlimit)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
-				 errmsg("too many connections for role \"%s\"", rolname),
-				 errdetail("The %d benchmark clients would connect as the role, which has %d connections and %d benchmark clients already; its CONNECTION LIMIT is %d.",
-						   nclients, role_backends, role_clients, rolconnlimit)));
-	if (!rolsuper && datconnlimit >= 0 &&
-		db_backends + db_clients + nclients > datconnlimit)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
-				 errmsg("too many connections for database \"%s\"", datname),
-				 errdetail("The %d benchmark clients would connect to the database, which has %d connections and %d benchmark clients already; its CONNECTION LIMIT is %d.",
-						   nclients, db_backends, db_clients, datconnlimit)));
+	if (!rolsuper)
+	{
+		pa_bc_check_connlimit("role", rolname, "as the role", nclients,
+							  role_backends, role_clients, rolconnlimit);
+		pa_bc_check_connlimit("database", datname, "to the database", nclients,
+							  db_backends, db_clients, datconnlimit);
+	}
 	if (all_clients + nclients > budget)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),

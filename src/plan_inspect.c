@@ -380,6 +380,18 @@ pa_scan_attnum(Node *node, PaScan *scan)
 	return var->varattno;
 }
 
+/* The plain Var entry attno of tlist stands for, or NULL. */
+static Var *
+pa_tlist_var(List *tlist, AttrNumber attno)
+{
+	Node	   *expr;
+
+	if (attno <= 0 || attno > list_length(tlist))
+		return NULL;
+	expr = pa_strip((Node *) ((TargetEntry *) list_nth(tlist, attno - 1))->expr);
+	return expr != NULL && IsA(expr, Var) ? (Var *) expr : NULL;
+}
+
 /*
  * The base-table column (range-table index, attribute) that a Var in an
  * expression of 'plan' stands for, following OUTER_VAR/INNER_VAR through
@@ -393,8 +405,6 @@ pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 	for (depth = 0; depth < 64 && plan != NULL; depth++)
 	{
 		Plan	   *child;
-		List	   *tlist;
-		Node	   *expr;
 
 		if (var->varlevelsup != 0)
 			return false;
@@ -404,13 +414,9 @@ pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 			child = innerPlan(plan);
 		else if (var->varno == INDEX_VAR && IsA(plan, IndexOnlyScan))
 		{
-			tlist = ((IndexOnlyScan *) plan)->indextlist;
-			if (var->varattno <= 0 || var->varattno > list_length(tlist))
+			var = pa_tlist_var(((IndexOnlyScan *) plan)->indextlist, var->varattno);
+			if (var == NULL)
 				return false;
-			expr = pa_strip((Node *) ((TargetEntry *) list_nth(tlist, var->varattno - 1))->expr);
-			if (expr == NULL || !IsA(expr, Var))
-				return false;
-			var = (Var *) expr;
 			continue;			/* same plan: now a scan Var */
 		}
 		else if (IS_SPECIAL_VARNO(var->varno))
@@ -423,13 +429,9 @@ pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 		}
 		if (child == NULL)
 			return false;
-		tlist = child->targetlist;
-		if (var->varattno <= 0 || var->varattno > list_length(tlist))
+		var = pa_tlist_var(child->targetlist, var->varattno);
+		if (var == NULL)
 			return false;
-		expr = pa_strip((Node *) ((TargetEntry *) list_nth(tlist, var->varattno - 1))->expr);
-		if (expr == NULL || !IsA(expr, Var))
-			return false;
-		var = (Var *) expr;
 		plan = child;
 	}
 	return false;

@@ -57,6 +57,15 @@ pa_provision() {
     bash "$pa_top/test/provision.sh" "$@"
 }
 
+# pa_setup SET: what a script that runs the extension does first: the
+# packages of SET (test/provision.sh), the paths (pa_pg_paths), and the tree
+# built and installed (quietly).
+pa_setup() {
+    pa_provision "$1"
+    pa_pg_paths
+    pa_build_install >/dev/null
+}
+
 # pa_build_install [DIR [MAKE_ARG...]]: builds the extension in DIR (default
 # the tree) and installs it, both with PG_CONFIG=$PG_CONFIG and the
 # MAKE_ARGs (e.g. DESTDIR=...); the install as root (as_root).

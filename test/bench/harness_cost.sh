@@ -25,9 +25,7 @@ N=${N:-20000}
 ROUNDS=${ROUNDS:-11}
 
 . "$top/test/lib.sh"
-pa_provision bench
-pa_pg_paths
-pa_build_install >/dev/null
+pa_setup bench
 
 pa_workdir pg_perfaudit-harness
 cleanup() {

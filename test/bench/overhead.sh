@@ -19,9 +19,7 @@ N=${N:-2000}
 M=${M:-4000}
 
 . "$top/test/lib.sh"
-pa_provision bench
-pa_pg_paths
-pa_build_install >/dev/null
+pa_setup bench
 
 pa_workdir pg_perfaudit-bench
 cleanup() {
