@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * jsonout.h
- *		Writing JSON objects into a StringInfo: the documents stop() hands to
+ *		Writing JSON objects into a StringInfo: the documents store.c builds for
  *		the writer worker.  Strings go through core's escape_json.
  *
  *-------------------------------------------------------------------------
