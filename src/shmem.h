@@ -10,6 +10,7 @@
 #ifndef PA_SHMEM_H
 #define PA_SHMEM_H
 
+#include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
