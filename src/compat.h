@@ -121,6 +121,18 @@ extern PGDLLEXPORT void _PG_init(void);
 #define PA_HAVE_QUERYDEF 1
 #endif
 
+/*
+ * Live-tuple counters of the cumulative statistics: fields lost their
+ * n_/t_ prefixes in 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PA_TAB_LIVE_TUPLES(e)		((e)->live_tuples)
+#define PA_TABSTAT_DELTA_LIVE(s)	((s)->counts.delta_live_tuples)
+#else
+#define PA_TAB_LIVE_TUPLES(e)		((e)->n_live_tuples)
+#define PA_TABSTAT_DELTA_LIVE(s)	((s)->t_counts.t_delta_live_tuples)
+#endif
+
 /* MERGE exists from 15 on. */
 #if PG_VERSION_NUM >= 150000
 #define PA_HAVE_MERGE 1

@@ -39,8 +39,11 @@
  *   above, unless a row-level-security policy applies to the executing
  *   role (superusers and BYPASSRLS roles bypass it, and so are unscoped).
  * - seq_scan: a sequential scan of a table with at least
- *   perfaudit.seq_scan_min_rows rows (pg_class.reltuples; the table's size
- *   in blocks when it was never analyzed), with a CREATE INDEX suggestion
+ *   perfaudit.seq_scan_min_rows rows (pg_class.reltuples; for a table never
+ *   analyzed, its live rows as the cumulative statistics count them, with
+ *   this backend's own unreported and in-transaction changes: never its
+ *   size in blocks, which counts the dead space of rolled-back work), with
+ *   a CREATE INDEX suggestion
  *   from its equality filter columns, tenant column first.  Not for system
  *   catalogs, which cannot take an index (still counted in seq_scans).
  *
@@ -59,6 +62,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -659,6 +663,36 @@ pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 	pa_fact_append(&b->facts, kind, relation, suggestion, rows);
 }
 
+/*
+ * The live rows of a table never analyzed: the cumulative statistics'
+ * count, plus what this backend changed and has not reported yet (its
+ * committed transactions' delta, and the current transaction's inserts and
+ * deletes at every subtransaction level).  Rows of rolled-back work are
+ * dead and count nowhere here.  A truncation in this transaction starts the
+ * count again from what followed it.
+ */
+static double
+pa_live_rows(Oid relid)
+{
+	PgStat_StatTabEntry *shared = pgstat_fetch_stat_tabentry(relid);
+	PgStat_TableStatus *mine = find_tabstat_entry(relid);
+	double		rows = shared != NULL ? (double) PA_TAB_LIVE_TUPLES(shared) : 0;
+
+	if (mine != NULL)
+	{
+		PgStat_TableXactStatus *x;
+
+		rows += (double) PA_TABSTAT_DELTA_LIVE(mine);
+		for (x = mine->trans; x != NULL; x = x->upper)
+		{
+			if (x->truncdropped)
+				rows = 0;
+			rows += (double) (x->tuples_inserted - x->tuples_deleted);
+		}
+	}
+	return Max(rows, 0);
+}
+
 /* The CREATE INDEX a sequential scan with these filter columns suggests. */
 static char *
 pa_index_suggestion(const PaScan *scan)
@@ -776,9 +810,8 @@ pa_build_walker(PlanState *ps, void *context)
 				double		rows = scan->rel->reltuples;
 
 				b->info->seq_scans++;
-				if (rows < 0 && ((ScanState *) ps)->ss_currentRelation != NULL)
-					rows = (double) RelationGetNumberOfBlocks(((ScanState *) ps)->ss_currentRelation) *
-						(BLCKSZ / 64);	/* never analyzed: assume narrow rows */
+				if (rows < 0)
+					rows = pa_live_rows(rte->relid);
 				/* System catalogs cannot take the suggested index. */
 				if (rows >= pa_seq_scan_min_rows && !IsCatalogRelationOid(rte->relid))
 					pa_add_fact(b, "seq_scan", scan->rel->qualname,
