@@ -58,7 +58,7 @@ struct PaSink
 	dsm_segment *seg;			/* attached here; NULL when we own the run */
 	int			track;			/* fixed level, or -1: this session's GUC */
 	MemoryContext cxt;
-	HTAB	   *texts;			/* (queryid, level) -> text offset */
+	HTAB	   *texts;			/* (queryid, level, tenant) -> text offset */
 	HTAB	   *tenants;		/* tenant -> text offset, sent once */
 	HTAB	   *facts;			/* hash of plan facts -> text offset */
 	uint32		last_facts_off; /* the facts sent last, checked first */
@@ -70,6 +70,19 @@ typedef struct PaTextCacheEntry
 	uint64		key;
 	uint32		off;
 } PaTextCacheEntry;
+
+typedef struct PaStmtTextKey
+{
+	uint64		queryid;
+	int32		level;
+	uint32		tenant_off;		/* the tenant's text-area entry, or PA_NO_OFFSET */
+} PaStmtTextKey;
+
+typedef struct PaStmtTextEntry
+{
+	PaStmtTextKey key;
+	uint32		off;
+} PaStmtTextEntry;
 
 typedef struct PaTenantCacheEntry
 {
@@ -136,8 +149,8 @@ pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track,
 	sink->owner = owner;
 	sink->cxt = cxt;
 
-	sink->texts = pa_hash_create("pg_perfaudit sink texts", 64, sizeof(uint64),
-								 sizeof(PaTextCacheEntry), false, cxt);
+	sink->texts = pa_hash_create("pg_perfaudit sink texts", 64, sizeof(PaStmtTextKey),
+								 sizeof(PaStmtTextEntry), false, cxt);
 	sink->tenants = pa_hash_create("pg_perfaudit sink tenants", 64, PA_MAX_TENANT_LEN + 1,
 								   sizeof(PaTenantCacheEntry), true, cxt);
 	sink->facts = pa_hash_create("pg_perfaudit sink facts", 16, sizeof(uint64),
@@ -300,19 +313,27 @@ pa_buffer_put_text(PaRunBuffer *buf, const char *text, int len)
 }
 
 /*
- * The text of a statement, sent once per (queryid, nesting level): the same
- * statement run by the client and inside a function usually differs in its
- * literals, and each row of run_statements should show its own.
+ * The text of a statement, sent once per (queryid, nesting level, tenant):
+ * the same statement run by the client and inside a function usually
+ * differs in its literals, and so does the same statement for two tenants
+ * (organization_id = 1, = 3): each row of run_statements shows its own,
+ * never another tenant's literal.  tenant_off stands for the tenant (its
+ * text-area entry, one per tenant in this sink).
  */
 static uint32
-pa_sink_text(PaSink *sink, uint64 queryid, int level, const char *text, int len)
+pa_sink_text(PaSink *sink, uint64 queryid, int level, uint32 tenant_off,
+			 const char *text, int len)
 {
-	PaTextCacheEntry *e;
-	uint64		key = hash_combine64(queryid, (uint64) level);
+	PaStmtTextEntry *e;
+	PaStmtTextKey key;
 	bool		found;
 
 	if (text == NULL)
 		return PA_NO_OFFSET;
+	memset(&key, 0, sizeof(key));
+	key.queryid = queryid;
+	key.level = level;
+	key.tenant_off = tenant_off;
 	e = hash_search(sink->texts, &key, HASH_ENTER, &found);
 	if (!found)
 		e->off = pa_buffer_put_text(sink->buf, text,
@@ -396,9 +417,9 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->seq_scans = info->seq_scans;
 	rec->nesting_level = info->nesting_level;
 	rec->flags = info->flags;
-	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
-								 info->text, info->text_len);
 	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
+	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
+								 rec->tenant_off, info->text, info->text_len);
 	rec->facts_off = pa_sink_facts(sink, info->facts);
 	pg_write_barrier();
 	rec->ready = 1;
