@@ -270,6 +270,7 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		grp->sum.slow_calls++;
 	if (rec->flags & PA_STMT_CROSS_TENANT)
 		grp->sum.cross_calls++;
+	grp->sum.tenant_count = Max(grp->sum.tenant_count, rec->tenant_count);
 	if (rec->flags & PA_STMT_CURSOR_READ)
 		grp->sum.cursor_read = true;
 	if (rec->facts_off != PA_NO_OFFSET)

@@ -49,6 +49,13 @@ pa_emit(StringInfo buf, int *count, const PaFindingOwner *owner,
 {
 	PaFinding	f;
 
+	/* A tenant list: how many tenants there are, listed or not. */
+	if (g->tenant_count > 1)
+	{
+		bool		dfirst = false;
+
+		pa_json_int(detail, "tenant_count", g->tenant_count, &dfirst);
+	}
 	appendStringInfoChar(detail, '}');
 	f.kind = kind;
 	f.severity = severity;

@@ -24,6 +24,7 @@
 typedef struct PaGroupSummary
 {
 	PaStatementRow stmt;		/* the run_statements row */
+	int			tenant_count;	/* distinct tenants in stmt.tenant (a list) */
 	/* in the session with the most distinct values (all of a session run) */
 	int64		loop_calls;
 	int64		loop_distinct;

@@ -91,6 +91,7 @@ typedef struct PaQueryState
 	const char *text;			/* statement text within sourceText */
 	int			text_len;
 	const char *tenant;			/* NULL, context_tenant or the plan's */
+	int			tenant_count;	/* distinct tenants in tenant */
 	PaPlanFacts facts;
 	MemoryContextCallback cb;
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
@@ -288,6 +289,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 							   queryDesc->plannedstmt->stmt_len, check_tag, st->context_tenant))
 	{
 		st->tenant = st->context_tenant;
+		st->tenant_count = 1;
 
 		/*
 		 * The session acts for one tenant and the statement's predicates
@@ -297,7 +299,10 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 			st->facts.cross_tenant = true;
 	}
 	else
+	{
 		st->tenant = st->facts.tenant;
+		st->tenant_count = st->facts.tenant_count;
+	}
 
 	st->cb.func = pa_query_release;
 	st->cb.arg = st;
@@ -326,6 +331,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.rows = st->rows;
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;
+	info.tenant_count = st->tenant_count;
 
 	if (st->stats)
 		pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
@@ -606,7 +612,10 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 		if (pa_tenant_from_context(queryString, pstmt->stmt_location, pstmt->stmt_len,
 								   true, tenant))
+		{
 			info.tenant = tenant;
+			info.tenant_count = 1;
+		}
 		bufstart = pgBufferUsage;
 		INSTR_TIME_SET_CURRENT(start);
 	}

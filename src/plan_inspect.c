@@ -109,12 +109,22 @@ static bool pa_rel_cache_stale = false;
  * ----------------------------------------------------------------
  */
 
-/* Distinct tenant values, in the order found, at most PA_MAX_PLAN_TENANTS. */
+/*
+ * Distinct tenant values, the first PA_MAX_PLAN_TENANTS in the order found;
+ * the values beyond them (not yet deduplicated) in extra, so that the
+ * number of distinct tenants is known exactly (pa_set_count).  A set
+ * copied from the plan's constants shares their extra array until it adds
+ * to it (extra_owned).
+ */
 typedef struct PaTenantSet
 {
 	int			n;
-	bool		more;
+	bool		more;			/* extra is not empty */
 	const char *values[PA_MAX_PLAN_TENANTS];
+	const char **extra;
+	int			nextra;
+	int			maxextra;
+	bool		extra_owned;
 } PaTenantSet;
 
 static void
@@ -125,10 +135,55 @@ pa_set_add(PaTenantSet *set, const char *s)
 	for (i = 0; i < set->n; i++)
 		if (strcmp(set->values[i], s) == 0)
 			return;
-	if (set->n >= PA_MAX_PLAN_TENANTS)
-		set->more = true;
-	else
+	if (set->n < PA_MAX_PLAN_TENANTS)
+	{
 		set->values[set->n++] = s;
+		return;
+	}
+	if (!set->extra_owned || set->nextra == set->maxextra)
+	{
+		int			newmax = Max(16, set->maxextra * 2);
+		const char **a = palloc(sizeof(char *) * newmax);
+
+		if (set->nextra > 0)
+			memcpy(a, set->extra, sizeof(char *) * set->nextra);
+		set->extra = a;
+		set->maxextra = newmax;
+		set->extra_owned = true;
+	}
+	set->extra[set->nextra++] = s;
+	set->more = true;
+}
+
+static int
+pa_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* How many distinct tenants the set holds: complete, beyond the list too. */
+static int
+pa_set_count(PaTenantSet *set)
+{
+	int			count = set->n;
+	int			i;
+
+	if (set->nextra == 0)
+		return count;
+	if (!set->extra_owned)
+	{
+		const char **a = palloc(sizeof(char *) * set->nextra);
+
+		memcpy(a, set->extra, sizeof(char *) * set->nextra);
+		set->extra = a;
+		set->maxextra = set->nextra;
+		set->extra_owned = true;
+	}
+	qsort(set->extra, set->nextra, sizeof(char *), pa_cmp_str);
+	for (i = 0; i < set->nextra; i++)
+		if (i == 0 || strcmp(set->extra[i], set->extra[i - 1]) != 0)
+			count++;
+	return count;
 }
 
 /* A bound parameter whose value names the tenant. */
@@ -934,8 +989,7 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->seq_scans = 0;
 	info->unscoped = false;
 	info->facts = NULL;
-	info->consts.n = 0;
-	info->consts.more = false;
+	memset(&info->consts, 0, sizeof(info->consts));
 	info->nparams = 0;
 	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
 
@@ -974,6 +1028,17 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 
 		for (i = 0; i < info->consts.n; i++)
 			info->consts.values[i] = pstrdup(info->consts.values[i]);
+		if (info->consts.nextra > 0)
+		{
+			const char **a = palloc(sizeof(char *) * info->consts.nextra);
+
+			for (i = 0; i < info->consts.nextra; i++)
+				a[i] = pstrdup(info->consts.extra[i]);
+			info->consts.extra = a;
+			info->consts.maxextra = info->consts.nextra;
+		}
+		/* Executions copy the set: they must not append to this array. */
+		info->consts.extra_owned = false;
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
@@ -1086,6 +1151,7 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->unscoped = info->unscoped;
 	facts->facts = info->facts;
 	facts->tenant = NULL;
+	facts->tenant_count = 0;
 	facts->cross_tenant = false;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
@@ -1109,19 +1175,42 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 							 pa_add_tenant_value, &set);
 	}
 
-	if (set.n == 1 && !set.more)
+	facts->tenant_count = pa_set_count(&set);
+	if (facts->tenant_count == 1)
 		facts->tenant = set.values[0];
 	else if (set.n > 0)
 	{
-		/* Several tenants are listed, in the order found, comma-separated. */
+		/*
+		 * Several tenants are listed, in the order found, comma-separated,
+		 * as many whole values as fit in a tenant (PA_MAX_TENANT_LEN bytes);
+		 * a list that does not hold them all ends in ",..." (and
+		 * tenant_count says how many there are).
+		 */
 		StringInfoData tl;
+		int			listed = 0;
+		int			whole = -1;
 
+		/* Does the whole list fit?  Else keep room for ",...". */
+		if (set.n == facts->tenant_count)
+		{
+			whole = 0;
+			for (i = 0; i < set.n; i++)
+				whole += strlen(set.values[i]) + (i > 0 ? 1 : 0);
+		}
 		initStringInfo(&tl);
 		for (i = 0; i < set.n; i++)
+		{
+			int			len = strlen(set.values[i]) + (i > 0 ? 1 : 0);
+			bool		fits = whole >= 0 && whole <= PA_MAX_TENANT_LEN;
+
+			if (!fits && tl.len + len > PA_MAX_TENANT_LEN - 4)
+				break;
 			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", set.values[i]);
+			listed++;
+		}
+		if (listed < facts->tenant_count)
+			appendStringInfoString(&tl, listed > 0 ? ",..." : "...");
 		facts->tenant = tl.data;
 		facts->cross_tenant = true;
 	}
-	else if (set.more)
-		facts->cross_tenant = true;
 }

@@ -11,8 +11,11 @@
 
 #include "executor/execdesc.h"
 
-/* Distinct tenant values kept per execution; more set more_tenants. */
-#define PA_MAX_PLAN_TENANTS		8
+/*
+ * Distinct tenant values listed per execution (all are counted:
+ * PaPlanFacts.tenant_count); bound parameters naming the tenant, per plan.
+ */
+#define PA_MAX_PLAN_TENANTS		32
 
 /* What one execution of a plan tells. */
 typedef struct PaPlanFacts
@@ -27,6 +30,7 @@ typedef struct PaPlanFacts
 	 * owned by the plan cache: valid until ExecutorEnd.
 	 */
 	const char *tenant;
+	int			tenant_count;	/* distinct tenants named, complete */
 	bool		cross_tenant;
 
 	/*

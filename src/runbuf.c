@@ -415,6 +415,7 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->shared_blks_read = info->shared_blks_read;
 	rec->pid = MyProcPid;
 	rec->seq_scans = info->seq_scans;
+	rec->tenant_count = info->tenant_count;
 	rec->nesting_level = info->nesting_level;
 	rec->flags = info->flags;
 	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
@@ -454,6 +455,7 @@ pa_visible_to(Oid owner, const PaStmtInfo *info)
 	redacted.text = hidden;
 	redacted.text_len = sizeof(hidden) - 1;
 	redacted.tenant = NULL;
+	redacted.tenant_count = 0;
 	redacted.facts = NULL;
 	redacted.param_hash = 0;
 	return &redacted;

@@ -51,6 +51,7 @@ typedef struct PaStmtInfo
 	const char *text;			/* statement text, not NUL-terminated */
 	int			text_len;
 	const char *tenant;			/* NUL-terminated, or NULL */
+	int32		tenant_count;	/* distinct tenants in tenant (a list: several) */
 	const char *facts;			/* plan facts (facts.h), or NULL */
 	Oid			userid;			/* the role it ran as (at its start) */
 } PaStmtInfo;
@@ -100,6 +101,7 @@ typedef struct PaExecRecord
 	int64		shared_blks_read;
 	int32		pid;
 	int32		seq_scans;
+	int32		tenant_count;	/* distinct tenants in the tenant list */
 	uint32		text_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		tenant_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		facts_off;		/* text area offset, or PA_NO_OFFSET */
