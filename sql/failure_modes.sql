@@ -60,9 +60,10 @@ SELECT query, calls, nesting_level FROM perfaudit.run_statements
 
 -- 4, 5. Executors that do not nest: two cursors read in turns, one held
 -- over COMMIT, and a PL/pgSQL FOR loop whose body runs a query per row (the
--- N+1 shape).  A cursor is one statement however many FETCHes.  (The
--- cursors' queries differ in their ORDER BY: from 18 on, the query id of a
--- DECLARE ignores the cursor's name and options, and would merge them.)
+-- N+1 shape).  A cursor is one statement, its query at the DECLARE's
+-- level, however many FETCHes (a WITH HOLD cursor's rows are all read at
+-- COMMIT).  (The cursors' queries differ in their ORDER BY, so that they
+-- stay apart on every major.)
 SELECT perfaudit.start('cursors') AS run_cur \gset
 BEGIN;
 DECLARE a CURSOR FOR SELECT id FROM items WHERE organization_id = 3 ORDER BY id;

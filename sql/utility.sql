@@ -10,10 +10,10 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM scrat
 \o
 BEGIN;                                                 -- not counted
 SAVEPOINT s1;                                          -- not counted
-DECLARE c CURSOR FOR SELECT a FROM scratch ORDER BY a; -- counted
-FETCH 3 FROM c;                                        -- counted
-FETCH 3 FROM c;                                        -- counted
-CLOSE c;                                               -- counted
+DECLARE c CURSOR FOR SELECT a FROM scratch ORDER BY a; -- its query: one statement
+FETCH 3 FROM c;                                        -- part of it (rows summed)
+FETCH 3 FROM c;                                        -- part of it
+CLOSE c;                                               -- part of it
 RELEASE SAVEPOINT s1;                                  -- not counted
 COMMIT;                                                -- not counted
 SET search_path = public;                              -- not counted
@@ -23,8 +23,9 @@ SELECT statements FROM perfaudit.stop();
 SELECT query, calls, rows, nesting_level FROM perfaudit.run_statements
  WHERE run_id = :run_u ORDER BY query COLLATE "C";
 
--- With track = all, the query under EXPLAIN ANALYZE and the cursor's query
--- are nested statements (counted once, however many FETCHes).
+-- With track = all, the query under EXPLAIN ANALYZE is a nested statement;
+-- the cursor is its query at the DECLARE's level (counted once, however
+-- many FETCHes), as at track = top.
 SET perfaudit.track = 'all';
 CREATE TABLE scratch (a int);
 INSERT INTO scratch SELECT generate_series(1, 10);

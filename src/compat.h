@@ -133,6 +133,13 @@ extern PGDLLEXPORT void _PG_init(void);
 #define PA_TABSTAT_DELTA_LIVE(s)	((s)->t_counts.t_delta_live_tuples)
 #endif
 
+/* JumbleQuery() lost its query-text argument in 16. */
+#if PG_VERSION_NUM >= 160000
+#define PA_JUMBLE_QUERY(query, text)	JumbleQuery(query)
+#else
+#define PA_JUMBLE_QUERY(query, text)	JumbleQuery(query, text)
+#endif
+
 /* MERGE exists from 15 on. */
 #if PG_VERSION_NUM >= 150000
 #define PA_HAVE_MERGE 1

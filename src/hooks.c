@@ -100,6 +100,27 @@ typedef struct PaQueryState
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
 
+/*
+ * A DECLARE CURSOR being processed: its query's ExecutorStart comes next,
+ * at the DECLARE's level, inside it.  The cursor is one statement, its
+ * query (as applications count it), identified as that query run on its
+ * own would be (core leaves the cursor query's identifier 0), with the
+ * query's own text: offsets into the source string, which the portal
+ * keeps a copy of.
+ */
+typedef struct PaPendingCursor
+{
+	bool		set;
+	int			level;
+	uint64		queryid;		/* 0: from the text */
+	int			query_off;		/* the query after FOR; -1: unknown */
+	int			query_len;
+	int			stmt_location;	/* the DECLARE statement */
+	int			stmt_len;
+} PaPendingCursor;
+
+static PaPendingCursor pa_pending_cursor;
+
 /* Planning time of the last statement planned, for its ExecutorStart. */
 static uint64 pa_plan_queryid = 0;
 static int	pa_plan_level = -1;
@@ -217,6 +238,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	ParamListInfo params = queryDesc->params;
 	bool		check_tag;
 	const PaBodyText *body;
+	const PaPendingCursor *cursor;
 
 	/* The tenant buffer at the end needs no zeroing. */
 	if (!dlist_is_empty(&pa_free_states))
@@ -246,6 +268,15 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	st->level = pa_nesting_level;
 	st->queryid = PA_QUERYID(queryDesc->plannedstmt);
 	body = NULL;
+	cursor = NULL;
+	if (pa_pending_cursor.set && pa_pending_cursor.level == pa_nesting_level &&
+		queryDesc->sourceText != NULL)
+	{
+		cursor = &pa_pending_cursor;
+		pa_pending_cursor.set = false;	/* only the first query is the cursor's */
+		if (st->queryid == UINT64CONST(0))
+			st->queryid = cursor->queryid;
+	}
 	if (st->queryid == UINT64CONST(0))
 	{
 		body = pa_body_text_find(queryDesc->plannedstmt);
@@ -259,6 +290,12 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		{
 			st->text = body->text;
 			st->text_len = body->len;
+		}
+		else if (cursor != NULL && cursor->query_off >= 0 &&
+				 strlen(queryDesc->sourceText) >= (size_t) (cursor->query_off + cursor->query_len))
+		{
+			st->text = queryDesc->sourceText + cursor->query_off;
+			st->text_len = cursor->query_len;
 		}
 		else
 			st->text = pa_statement_text(queryDesc->sourceText,
@@ -285,8 +322,10 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 
 	/* The context (setting, tag) names the tenant before the plan does. */
 	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
-	if (pa_tenant_from_context(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
-							   queryDesc->plannedstmt->stmt_len, check_tag, st->context_tenant))
+	if (pa_tenant_from_context(queryDesc->sourceText,
+							   cursor ? cursor->stmt_location : queryDesc->plannedstmt->stmt_location,
+							   cursor ? cursor->stmt_len : queryDesc->plannedstmt->stmt_len,
+							   check_tag, st->context_tenant))
 	{
 		st->tenant = st->context_tenant;
 		st->tenant_count = 1;
@@ -538,6 +577,66 @@ pa_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 }
 
+/*
+ * DECLARE name CURSOR FOR query: note what identifies the cursor's query
+ * for its ExecutorStart (pa_query_begin), then declare it at this level.
+ */
+static void
+pa_declare_cursor(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	DeclareCursorStmt *cstmt = (DeclareCursorStmt *) pstmt->utilityStmt;
+	PaPendingCursor saved = pa_pending_cursor;
+	PaMeasure	m;
+
+	pa_pending_cursor.set = false;
+	if (queryString != NULL && pa_measure_wanted(pa_nesting_level, &m))
+	{
+		int			len;
+		int			qlen = 0;
+		const char *stmt = pa_statement_text(queryString, pstmt->stmt_location,
+											 pstmt->stmt_len, &len);
+		const char *query = pa_cursor_query_text(stmt, len, &qlen);
+
+		memset(&pa_pending_cursor, 0, sizeof(pa_pending_cursor));
+		pa_pending_cursor.set = true;
+		pa_pending_cursor.level = pa_nesting_level;
+		pa_pending_cursor.stmt_location = pstmt->stmt_location;
+		pa_pending_cursor.stmt_len = pstmt->stmt_len;
+		pa_pending_cursor.query_off = query ? (int) (query - queryString) : -1;
+		pa_pending_cursor.query_len = qlen;
+		if (IsA(cstmt->query, Query))
+		{
+			/* The identifier core gives the same query run on its own. */
+			Query		copy = *(Query *) cstmt->query;
+
+			if (copy.queryId == UINT64CONST(0) && copy.utilityStmt == NULL &&
+				IsQueryIdEnabled())
+				(void) PA_JUMBLE_QUERY(&copy, queryString);
+			pa_pending_cursor.queryid = (uint64) copy.queryId;
+		}
+		if (pa_pending_cursor.queryid == UINT64CONST(0) && query != NULL)
+		{
+			uint64		id = DatumGetUInt64(hash_any_extended((const unsigned char *) query,
+															  qlen, 0));
+
+			pa_pending_cursor.queryid = id != UINT64CONST(0) ? id : UINT64CONST(1);
+		}
+	}
+	PG_TRY();
+	{
+		pa_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							   params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		pa_pending_cursor = saved;
+	}
+	PG_END_TRY();
+}
+
 /* Utility statements that count as statements of a run. */
 static bool
 pa_utility_counted(Node *parsetree)
@@ -577,6 +676,27 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	if (IsA(parsetree, ExecuteStmt) || IsA(parsetree, PrepareStmt) ||
 		IsA(parsetree, DeallocateStmt) || context == PROCESS_UTILITY_SUBCOMMAND)
+	{
+		pa_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							   params, queryEnv, dest, qc);
+		return;
+	}
+
+	/*
+	 * A cursor is one statement: its query, started by DECLARE at this same
+	 * level (pa_declare_cursor), run by each FETCH or MOVE (its rows summed
+	 * by the ExecutorRun hook) and ended by CLOSE or at the end of the
+	 * transaction (a WITH HOLD cursor's rest is read then).  DECLARE, FETCH,
+	 * MOVE and CLOSE are not statements of their own, as Django's
+	 * QuerySet.iterator() or a Rails cursor count them: one query.
+	 */
+	if (IsA(parsetree, DeclareCursorStmt))
+	{
+		pa_declare_cursor(pstmt, queryString, readOnlyTree, context,
+						  params, queryEnv, dest, qc);
+		return;
+	}
+	if (IsA(parsetree, FetchStmt) || IsA(parsetree, ClosePortalStmt))
 	{
 		pa_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							   params, queryEnv, dest, qc);

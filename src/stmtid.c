@@ -300,3 +300,109 @@ pa_body_text_find(const PlannedStmt *stmt)
 	}
 	return NULL;
 }
+
+/*
+ * Skip white space and comments from p (at most end); returns the first
+ * byte of the next token.
+ */
+static const char *
+pa_skip_space(const char *p, const char *end)
+{
+	for (;;)
+	{
+		while (p < end && scanner_isspace(*p))
+			p++;
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+		{
+			while (p < end && *p != '\n')
+				p++;
+		}
+		else if (end - p >= 2 && p[0] == '/' && p[1] == '*')
+		{
+			int			depth = 0;
+
+			do
+			{
+				if (end - p >= 2 && p[0] == '/' && p[1] == '*')
+				{
+					depth++;
+					p += 2;
+				}
+				else if (end - p >= 2 && p[0] == '*' && p[1] == '/')
+				{
+					depth--;
+					p += 2;
+				}
+				else
+					p++;
+			} while (p < end && depth > 0);
+		}
+		else
+			return p;
+	}
+}
+
+/*
+ * DECLARE name [options] CURSOR [WITH[OUT] HOLD] FOR query: everything
+ * before FOR is keywords and the name, which may be a quoted identifier
+ * (and so may read "for"); the first unquoted FOR after CURSOR starts the
+ * query.
+ */
+const char *
+pa_cursor_query_text(const char *stmt, int len, int *out_len)
+{
+	const char *p = stmt;
+	const char *end = stmt + len;
+	bool		seen_cursor = false;
+
+	if (stmt == NULL)
+		return NULL;
+	for (;;)
+	{
+		const char *w;
+
+		p = pa_skip_space(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == '"')
+		{
+			/* a quoted identifier; "" is a quote inside it */
+			p++;
+			while (p < end)
+			{
+				if (*p == '"')
+				{
+					if (p + 1 < end && p[1] == '"')
+					{
+						p += 2;
+						continue;
+					}
+					break;
+				}
+				p++;
+			}
+			p++;
+			continue;
+		}
+		w = p;
+		while (p < end && (IS_HIGHBIT_SET(*p) || isalnum((unsigned char) *p) ||
+						   *p == '_' || *p == '$'))
+			p++;
+		if (p == w)
+			return NULL;		/* not a word: not the shape we know */
+		if (p - w == 6 && pg_strncasecmp(w, "cursor", 6) == 0)
+			seen_cursor = true;
+		else if (seen_cursor && p - w == 3 && pg_strncasecmp(w, "for", 3) == 0)
+		{
+			const char *q = pa_skip_space(p, end);
+			const char *qend = end;
+
+			while (qend > q && (scanner_isspace(qend[-1]) || qend[-1] == ';'))
+				qend--;
+			if (qend <= q)
+				return NULL;
+			*out_len = qend - q;
+			return q;
+		}
+	}
+}

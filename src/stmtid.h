@@ -34,6 +34,13 @@ extern uint64 pa_stmt_queryid(const PlannedStmt *pstmt, const char *source, bool
  */
 extern const char *pa_statement_text(const char *src, int location, int len, int *out_len);
 
+/*
+ * The query of a DECLARE ... CURSOR ... FOR query statement (stmt, len
+ * bytes): its text after the FOR keyword (*out_len bytes), or NULL when it
+ * cannot be found.
+ */
+extern const char *pa_cursor_query_text(const char *stmt, int len, int *out_len);
+
 /* Fingerprints of the literals in a statement text, and of bound values. */
 extern uint64 pa_text_fingerprint(const char *s, int len);
 extern uint64 pa_params_fingerprint(ParamListInfo params);
