@@ -215,6 +215,7 @@ pa_agg_params(PaAggState *st, PaGroup *grp, const PaExecRecord *rec, uint64 i)
 			sent->calls = 0;
 			sent->distinct_params = 0;
 			sent->first_index = i;
+			grp->sum.sessions++;
 		}
 		sent->calls++;
 		sent->last_index = i;
@@ -262,6 +263,7 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		memset((char *) grp + sizeof(PaGroupKey), 0,
 			   sizeof(PaGroup) - sizeof(PaGroupKey));
 		grp->order = st->ngroups;
+		grp->sum.sessions = st->sessions == NULL ? 1 : 0;
 		grp->sum.stmt.min_ms = rec->duration_ms;
 		grp->first_index = i;
 		st->ordered[st->ngroups++] = grp;
@@ -271,6 +273,13 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 	if (rec->flags & PA_STMT_CROSS_TENANT)
 		grp->sum.cross_calls++;
 	grp->sum.tenant_count = Max(grp->sum.tenant_count, rec->tenant_count);
+	grp->sum.writes |= rec->flags & PA_STMT_WRITES;
+	if (rec->flags & PA_STMT_KEYSET)
+	{
+		grp->sum.keyset_calls++;
+		if (!(rec->flags & PA_STMT_FULL_BATCH))
+			grp->sum.partial_batches++;
+	}
 	if (rec->flags & PA_STMT_CURSOR_READ)
 		grp->sum.cursor_read = true;
 	if (rec->facts_off != PA_NO_OFFSET)

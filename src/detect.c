@@ -35,6 +35,7 @@
 #include "facts.h"
 #include "guc.h"
 #include "jsonout.h"
+#include "runbuf.h"
 #include "store.h"
 
 /*
@@ -132,6 +133,25 @@ pa_fact_findings(StringInfo buf, int *count, const PaFindingOwner *owner,
 	}
 }
 
+/* What a group's statement does: "select", or the writes it made. */
+static const char *
+pa_operation_name(int writes)
+{
+	switch (writes)
+	{
+		case 0:
+			return "select";
+		case PA_STMT_INSERT:
+			return "insert";
+		case PA_STMT_UPDATE:
+			return "update";
+		case PA_STMT_DELETE:
+			return "delete";
+		default:
+			return "merge";
+	}
+}
+
 static const char *
 pa_for_tenant(const PaGroupSummary *g)
 {
@@ -162,8 +182,10 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 		{
 			/* no loop, no repeat */
 		}
-		else if (pa_detect_is_loop(g))
+		else if (pa_detect_is_loop(g) && !pa_detect_is_batched(g))
 		{
+			const char *op = pa_operation_name(g->writes);
+
 			pa_detail_begin(&detail);
 			pa_json_int(&detail, "calls", g->loop_calls, &dfirst);
 			pa_json_int(&detail, "distinct_params", g->loop_distinct, &dfirst);
@@ -171,6 +193,7 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			pa_json_int(&detail, "threshold", threshold, &dfirst);
 			pa_json_int(&detail, "nesting_level", g->stmt.nesting_level, &dfirst);
 			pa_json_num(&detail, "mean_ms", g->stmt.total_ms / g->stmt.calls, &dfirst);
+			pa_json_str(&detail, "operation", op, &dfirst);
 			if (g->has_source)
 			{
 				StringInfoData src;
@@ -186,9 +209,12 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			}
 			pa_emit(buf, &count, owner, g, "n_plus_one",
 					g->loop_calls >= 4 * threshold ? "high" : "medium", NULL,
-					psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern",
+					psprintf("statement executed %lld times with %lld different parameter values%s: an N+1 pattern%s",
 							 (long long) g->loop_calls, (long long) g->loop_distinct,
-							 pa_for_tenant(g)),
+							 pa_for_tenant(g), g->writes ? " of writes" : ""),
+					g->writes ?
+					"Write the rows in one statement (a multi-row INSERT, UPDATE ... FROM, or DELETE ... WHERE id = ANY($1)) instead of one per row; "
+					"in an ORM, Django bulk_create()/bulk_update(), Rails insert_all/upsert_all/update_all, Laravel insert() of many rows." :
 					"Fetch the rows in one query (a join, or WHERE id = ANY($1)) instead of one query per row; "
 					"in an ORM, eager-load the relation (Laravel with(), Django select_related()/prefetch_related(), Rails includes()).",
 					&detail);

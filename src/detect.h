@@ -25,6 +25,10 @@ typedef struct PaGroupSummary
 {
 	PaStatementRow stmt;		/* the run_statements row */
 	int			tenant_count;	/* distinct tenants in stmt.tenant (a list) */
+	int			sessions;		/* sessions that ran it */
+	int			writes;			/* PA_STMT_INSERT | _UPDATE | _DELETE seen */
+	int64		keyset_calls;	/* executions that were keyset-pagination batches */
+	int64		partial_batches;	/* ... that returned less than their LIMIT */
 	/* in the session with the most distinct values (all of a session run) */
 	int64		loop_calls;
 	int64		loop_distinct;
@@ -54,6 +58,21 @@ pa_detect_is_loop(const PaGroupSummary *g)
 {
 	return g->loop_calls >= pa_n_plus_one_threshold &&
 		g->loop_distinct >= pa_n_plus_one_threshold;
+}
+
+/*
+ * Keyset pagination (Rails find_each, a Django filter(id__gt=last)
+ * .order_by('id')[:n] loop): every execution a batch of ORDER BY key LIMIT
+ * n over a range predicate on key, each returning its whole LIMIT but the
+ * last of each session.  Reading a table in batches is no N+1 (unless
+ * perfaudit.ignore_batched_reads is off); a loop loading child rows by a
+ * foreign key has no range predicate and stays one.
+ */
+static inline bool
+pa_detect_is_batched(const PaGroupSummary *g)
+{
+	return pa_ignore_batched_reads && g->keyset_calls == g->stmt.calls &&
+		g->partial_batches <= Max(1, g->sessions);
 }
 
 /*

@@ -27,6 +27,7 @@ int			pa_max_tenants = 10000;
 int			pa_max_tenant_statements = 20000;
 int			pa_seq_scan_min_rows = 1000;
 int			pa_n_plus_one_threshold = 5;
+bool		pa_ignore_batched_reads = true;
 int			pa_slow_query_ms = 0;
 int			pa_max_run_statements = 100000;
 int			pa_persist_timeout_ms = 30000;
@@ -163,6 +164,15 @@ pa_guc_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("perfaudit.ignore_batched_reads",
+							 "Keyset-pagination reads (ORDER BY key LIMIT n over a range on key, each a full batch) are not an N+1 pattern.",
+							 NULL,
+							 &pa_ignore_batched_reads,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("perfaudit.slow_query_ms",
 							"Execution time above which a captured statement raises a slow_query finding (0 turns it off).",

@@ -28,6 +28,7 @@ extern int	pa_max_tenants;
 extern int	pa_max_tenant_statements;
 extern int	pa_seq_scan_min_rows;
 extern int	pa_n_plus_one_threshold;
+extern bool pa_ignore_batched_reads;
 extern int	pa_slow_query_ms;
 extern int	pa_max_run_statements;
 extern int	pa_persist_timeout_ms;

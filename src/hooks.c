@@ -386,6 +386,31 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.text_len = st->text_len;
 		if (st->facts.cross_tenant)
 			info.flags |= PA_STMT_CROSS_TENANT;
+		switch (queryDesc->operation)
+		{
+			case CMD_INSERT:
+				info.flags |= PA_STMT_INSERT;
+				break;
+			case CMD_UPDATE:
+				info.flags |= PA_STMT_UPDATE;
+				break;
+			case CMD_DELETE:
+				info.flags |= PA_STMT_DELETE;
+				break;
+#ifdef PA_HAVE_MERGE
+			case CMD_MERGE:
+				info.flags |= PA_STMT_WRITES;
+				break;
+#endif
+			default:
+				break;
+		}
+		if (st->facts.batch_limit > 0)
+		{
+			info.flags |= PA_STMT_KEYSET;
+			if (st->rows == (uint64) st->facts.batch_limit)
+				info.flags |= PA_STMT_FULL_BATCH;
+		}
 		pa_capture_record(&st->runs, &info);
 	}
 	pa_query_forget(st);

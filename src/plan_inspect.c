@@ -217,6 +217,15 @@ typedef struct PaPlanInfo
 	PaTenantSet consts;			/* tenant values written in the plan */
 	int			nparams;		/* parameters that name the tenant */
 	PaParamSource *params;
+
+	/*
+	 * Keyset pagination (pa_keyset_limit): ORDER BY key LIMIT n over a
+	 * range predicate on key.  n is limit_const, or bound parameter
+	 * limit_param (> 0); keyset false: not that shape.
+	 */
+	bool		keyset;
+	int64		limit_const;
+	int			limit_param;
 } PaPlanInfo;
 
 static HTAB *pa_plan_cache = NULL;
@@ -976,6 +985,147 @@ pa_plan_forget(void *arg)
 	(void) hash_search(pa_plan_cache, &stmt, HASH_REMOVE, NULL);
 }
 
+/* Is opno one of <, <=, >, >= (a range bound)? */
+static bool
+pa_is_range_op(Oid opno)
+{
+	char	   *name = get_opname(opno);
+
+	return name != NULL &&
+		(strcmp(name, "<") == 0 || strcmp(name, "<=") == 0 ||
+		 strcmp(name, ">") == 0 || strcmp(name, ">=") == 0);
+}
+
+/* Does one of quals bound column (rti, att) of plan with a range operator? */
+static bool
+pa_has_range_qual(Plan *plan, List *quals, Index rti, AttrNumber att)
+{
+	ListCell   *lc;
+
+	foreach(lc, quals)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+		int			side;
+
+		if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2 ||
+			!pa_is_range_op(((OpExpr *) clause)->opno))
+			continue;
+		for (side = 0; side < 2; side++)
+		{
+			Node	   *arg = pa_strip((Node *) list_nth(((OpExpr *) clause)->args, side));
+			Index		r;
+			AttrNumber	a;
+
+			if (arg != NULL && IsA(arg, Var) &&
+				pa_base_column(plan, (Var *) arg, &r, &a) && r == rti && a == att)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The first key column of index indexid, or InvalidAttrNumber. */
+static AttrNumber
+pa_index_first_column(Oid indexid)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
+	AttrNumber	att = InvalidAttrNumber;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_index idx = (Form_pg_index) GETSTRUCT(tup);
+
+		if (idx->indnkeyatts > 0)
+			att = idx->indkey.values[0];
+		ReleaseSysCache(tup);
+	}
+	return att;
+}
+
+/*
+ * Keyset pagination, the way ORMs read a table in batches (Rails
+ * find_each, Django filter(id__gt=last).order_by('id')[:n]): the plan's
+ * top is LIMIT n (a constant or a bound parameter, no OFFSET) over rows
+ * ordered by a column -- a Sort on it, or an index scan whose first
+ * column it is -- with a range predicate (<, <=, >, >=) on that column.
+ */
+static void
+pa_keyset_limit(PlannedStmt *stmt, PaPlanInfo *info)
+{
+	Plan	   *top = stmt->planTree;
+	Limit	   *limit;
+	Plan	   *child;
+	Node	   *count;
+	Index		rti = 0;
+	AttrNumber	att = InvalidAttrNumber;
+
+	info->keyset = false;
+	if (top == NULL || !IsA(top, Limit))
+		return;
+	limit = (Limit *) top;
+	if (limit->limitOffset != NULL || limit->limitCount == NULL)
+		return;
+	count = pa_strip(limit->limitCount);
+	if (count != NULL && IsA(count, FuncExpr) &&
+		list_length(((FuncExpr *) count)->args) == 1)
+		count = pa_strip((Node *) linitial(((FuncExpr *) count)->args));	/* a cast */
+	if (count == NULL)
+		return;
+	if (IsA(count, Const) && !((Const *) count)->constisnull &&
+		(((Const *) count)->consttype == INT8OID || ((Const *) count)->consttype == INT4OID))
+		info->limit_const = ((Const *) count)->consttype == INT8OID ?
+			DatumGetInt64(((Const *) count)->constvalue) :
+			DatumGetInt32(((Const *) count)->constvalue);
+	else if (IsA(count, Param) && ((Param *) count)->paramkind == PARAM_EXTERN)
+		info->limit_param = ((Param *) count)->paramid;
+	else
+		return;
+
+	child = outerPlan(top);
+	while (child != NULL && (IsA(child, Gather) || IsA(child, GatherMerge) ||
+							 IsA(child, Result)) && outerPlan(child) != NULL)
+		child = outerPlan(child);
+	if (child == NULL)
+		return;
+	if (IsA(child, Sort) && ((Sort *) child)->numCols > 0)
+	{
+		Var		   *key = pa_tlist_var(child->targetlist, ((Sort *) child)->sortColIdx[0]);
+
+		if (key == NULL || !pa_base_column(child, key, &rti, &att))
+			return;
+		child = outerPlan(child);
+		while (child != NULL && (IsA(child, Gather) || IsA(child, Result)) &&
+			   outerPlan(child) != NULL)
+			child = outerPlan(child);
+		if (child == NULL)
+			return;
+	}
+	else if (IsA(child, IndexScan) || IsA(child, IndexOnlyScan))
+	{
+		Oid			indexid = IsA(child, IndexScan) ? ((IndexScan *) child)->indexid :
+			((IndexOnlyScan *) child)->indexid;
+
+		rti = ((Scan *) child)->scanrelid;
+		att = pa_index_first_column(indexid);
+	}
+	else
+		return;
+	if (rti == 0 || att == InvalidAttrNumber)
+		return;
+
+	/* The range predicate, in the scan under the ordering. */
+	if (!(IsA(child, SeqScan) || IsA(child, IndexScan) || IsA(child, IndexOnlyScan) ||
+		  IsA(child, BitmapHeapScan)) || ((Scan *) child)->scanrelid != rti)
+		return;
+	info->keyset = pa_has_range_qual(child, child->qual, rti, att) ||
+		(IsA(child, IndexScan) &&
+		 pa_has_range_qual(child, ((IndexScan *) child)->indexqualorig, rti, att)) ||
+		(IsA(child, IndexOnlyScan) &&
+		 pa_has_range_qual(child, ((IndexOnlyScan *) child)->indexqual, rti, att)) ||
+		(IsA(child, BitmapHeapScan) &&
+		 pa_has_range_qual(child, ((BitmapHeapScan *) child)->bitmapqualorig, rti, att));
+}
+
 /* Analyse a plan into info (its cxt already empty). */
 static void
 pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
@@ -991,6 +1141,9 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->facts = NULL;
 	memset(&info->consts, 0, sizeof(info->consts));
 	info->nparams = 0;
+	info->keyset = false;
+	info->limit_const = 0;
+	info->limit_param = 0;
 	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
 
 	/* The walk's own lists and strings go in a scratch context. */
@@ -1006,6 +1159,7 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	/* Constants are rendered in tmp too, and copied into cxt at the end. */
 	(void) pa_build_walker(queryDesc->planstate, &b);
 	pa_resolve_scoping(&b);
+	pa_keyset_limit(queryDesc->plannedstmt, info);
 
 	foreach(lc, b.scans)
 	{
@@ -1119,6 +1273,36 @@ pa_plan_info(QueryDesc *queryDesc)
 	return info;
 }
 
+/* The LIMIT of a keyset-pagination plan for this execution; 0: unknown. */
+static int64
+pa_limit_value(QueryDesc *queryDesc, PaPlanInfo *info)
+{
+	ParamListInfo params = queryDesc->params;
+	ParamExternData workspace;
+	ParamExternData *prm;
+	int			id = info->limit_param;
+
+	if (id == 0)
+		return Max(info->limit_const, 0);
+	if (params == NULL || id <= 0 || id > params->numParams)
+		return 0;
+	prm = params->paramFetch ? params->paramFetch(params, id, true, &workspace) :
+		&params->params[id - 1];
+	if (prm == NULL || prm->isnull)
+		return 0;
+	switch (prm->ptype)
+	{
+		case INT8OID:
+			return Max(DatumGetInt64(prm->value), 0);
+		case INT4OID:
+			return Max(DatumGetInt32(prm->value), 0);
+		case INT2OID:
+			return Max(DatumGetInt16(prm->value), 0);
+		default:
+			return 0;
+	}
+}
+
 /* ----------------------------------------------------------------
  * Per execution
  * ----------------------------------------------------------------
@@ -1153,6 +1337,7 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->tenant = NULL;
 	facts->tenant_count = 0;
 	facts->cross_tenant = false;
+	facts->batch_limit = info->keyset ? pa_limit_value(queryDesc, info) : 0;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
 

@@ -34,6 +34,12 @@ typedef struct PaPlanFacts
 	bool		cross_tenant;
 
 	/*
+	 * A keyset-pagination plan (ORDER BY key LIMIT n over a range predicate
+	 * on key, an ORM's batched read): n for this execution; 0: not one.
+	 */
+	int64		batch_limit;
+
+	/*
 	 * What a finding needs to know (seq_scan and unscoped_tenant_query
 	 * entries), encoded by facts.c: decode with pa_fact_next().  Owned by the plan cache and the same pointer
 	 * for every execution of one plan; NULL when there is nothing to report.

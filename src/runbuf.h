@@ -34,6 +34,12 @@ typedef struct PaRunIds
 #define PA_STMT_UTILITY		0x01
 #define PA_STMT_CROSS_TENANT	0x02	/* predicates named several tenants */
 #define PA_STMT_CURSOR_READ	0x04	/* FETCH or MOVE: reads of an open cursor */
+#define PA_STMT_INSERT		0x08	/* writes: INSERT, UPDATE, DELETE; MERGE all three */
+#define PA_STMT_UPDATE		0x10
+#define PA_STMT_DELETE		0x20
+#define PA_STMT_WRITES		(PA_STMT_INSERT | PA_STMT_UPDATE | PA_STMT_DELETE)
+#define PA_STMT_KEYSET		0x40	/* a keyset-pagination read (a batch) */
+#define PA_STMT_FULL_BATCH	0x80	/* ... that returned its whole LIMIT */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo
