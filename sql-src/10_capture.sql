@@ -104,7 +104,12 @@ BEGIN
     RETURN true;
 END $$;
 
-CREATE OR REPLACE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL)
+-- min_severity: with NULL kinds every kind is checked at or above it
+-- (NULL: 'medium'); kinds named explicitly are checked at every severity,
+-- unless min_severity is given too.  Severities: low < medium < high <
+-- critical.
+CREATE OR REPLACE FUNCTION perfaudit.assert_no_findings(kinds text[] DEFAULT NULL, run_id bigint DEFAULT NULL,
+                                                        min_severity text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -112,6 +117,8 @@ AS $$
 DECLARE
     known CONSTANT text[] := ARRAY['seq_scan', 'n_plus_one', 'repeated_query',
                                    'unscoped_tenant_query', 'cross_tenant_query', 'slow_query'];
+    severities CONSTANT text[] := ARRAY['low', 'medium', 'high', 'critical'];
+    floor_rank int;
     bad text;
     r perfaudit.runs;
     found_kinds text;
@@ -124,6 +131,13 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
     END IF;
+    IF min_severity IS NOT NULL AND NOT (min_severity OPERATOR(pg_catalog.=) ANY (severities)) THEN
+        RAISE EXCEPTION 'unknown severity "%"', perfaudit._escape(min_severity)
+            USING ERRCODE = '22023',
+                  HINT = 'Severities, lowest first: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(severities, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    floor_rank := pg_catalog.array_position(severities,
+                      COALESCE(min_severity, CASE WHEN kinds IS NULL THEN 'medium' ELSE 'low' END));
     r := perfaudit._assert_run(assert_no_findings.run_id);
     SELECT pg_catalog.string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind),
            pg_catalog.string_agg(pg_catalog.format('%s: %s; %s', f.kind, perfaudit._escape(f.message),
@@ -132,7 +146,8 @@ BEGIN
       INTO found_kinds, lines
       FROM perfaudit.findings AS f
      WHERE f.run_id OPERATOR(pg_catalog.=) r.run_id
-       AND (kinds IS NULL OR f.kind OPERATOR(pg_catalog.=) ANY (kinds));
+       AND (kinds IS NULL OR f.kind OPERATOR(pg_catalog.=) ANY (kinds))
+       AND COALESCE(pg_catalog.array_position(severities, f.severity), 4) OPERATOR(pg_catalog.>=) floor_rank;
     IF found_kinds IS NOT NULL THEN
         RAISE EXCEPTION 'capture run has findings: %', found_kinds
             USING ERRCODE = 'PA001',

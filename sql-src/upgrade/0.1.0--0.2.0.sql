@@ -32,3 +32,8 @@ CREATE POLICY baselines_visible ON perfaudit.baselines FOR SELECT
 DROP FUNCTION perfaudit._check_baseline_owner(text);
 
 DROP FUNCTION perfaudit._persist_baseline(jsonb);
+
+-- assert_no_findings() takes min_severity: the two-argument form goes (the
+-- code parts create the new one; a second overload would make calls with
+-- fewer arguments ambiguous).
+DROP FUNCTION perfaudit.assert_no_findings(text[], bigint);

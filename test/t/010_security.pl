@@ -815,7 +815,7 @@ my $X = "$su=X/$su";
 my $stats = "{$X,pg_read_all_stats=X/$su}";
 my %allowed = (
 	(map { ("function $_" => 'default') } split(' ', q(
-		active_run() assert_max_queries(bigint,bigint) assert_no_findings(text[],bigint)
+		active_run() assert_max_queries(bigint,bigint) assert_no_findings(text[],bigint,text)
 		assert_no_memory_growth(text,integer,bigint) assert_no_regression(text,float8,bigint,float8)
 		assert_no_seq_scan(text) assert_query_time(text,float8,float8,integer,text[])
 		benchmark(text,integer,integer,text[],text,boolean)
