@@ -619,7 +619,7 @@ pa_tenant_operand(Node *node, bool is_array, PaScan *scan, PaBuild *b)
 		}
 		return true;
 	}
-	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC && scan != NULL)
 	{
 		PaExecParam *p = palloc(sizeof(PaExecParam));
 
@@ -725,6 +725,72 @@ pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 			const char *suggestion, double rows)
 {
 	pa_fact_append(&b->facts, kind, relation, suggestion, rows);
+}
+
+/*
+ * INSERT ... VALUES into a tenant table: the tenant column's values, as
+ * constants or bound parameters (Django save() and bulk_create(), Rails
+ * create! and insert_all), name the tenants the statement writes, as an
+ * equality predicate names those it reads.  One row is a Result over the
+ * values; several rows a ValuesScan whose column the Result (or the
+ * insert itself) takes.  INSERT ... SELECT takes its rows' tenants from
+ * where it reads them, and is not looked at here.
+ */
+static void
+pa_insert_values(ModifyTable *mt, PaBuild *b)
+{
+	Plan	   *sub = outerPlan((Plan *) mt);
+	RangeTblEntry *rte;
+	PaRelInfo  *rel;
+	ListCell   *lc;
+
+	if (sub == NULL || list_length(mt->resultRelations) != 1)
+		return;
+	rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
+	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
+		return;
+	rel = pa_rel_info(rte->relid);
+	if (rel->tenant_attnum == InvalidAttrNumber)
+		return;
+	foreach(lc, sub->targetlist)
+	{
+		TargetEntry *te = (TargetEntry *) lfirst(lc);
+		Node	   *expr;
+		Plan	   *values;
+		ListCell   *row;
+
+		if (te->resjunk || te->resno != rel->tenant_attnum)
+			continue;
+		expr = pa_strip((Node *) te->expr);
+		if (expr == NULL)
+			return;
+		if (!IsA(expr, Var))
+		{
+			(void) pa_tenant_operand(expr, false, NULL, b);
+			return;
+		}
+		/* A column of the VALUES list: every row's value. */
+		values = IsA(sub, ValuesScan) ? sub : outerPlan(sub);
+		if (values == NULL || !IsA(values, ValuesScan) ||
+			(IsA(sub, ValuesScan) ? (Index) ((Var *) expr)->varno != ((Scan *) sub)->scanrelid :
+			 ((Var *) expr)->varno != OUTER_VAR))
+			return;
+		if (!IsA(sub, ValuesScan))
+		{
+			expr = (Node *) pa_tlist_var(values->targetlist, ((Var *) expr)->varattno);
+			if (expr == NULL)
+				return;
+		}
+		foreach(row, ((ValuesScan *) values)->values_lists)
+		{
+			List	   *cells = (List *) lfirst(row);
+			int			col = ((Var *) expr)->varattno;
+
+			if (col >= 1 && col <= list_length(cells))
+				(void) pa_tenant_operand((Node *) list_nth(cells, col - 1), false, NULL, b);
+		}
+		return;
+	}
 }
 
 /*
@@ -835,6 +901,10 @@ pa_build_walker(PlanState *ps, void *context)
 			pa_join_clauses(plan, ((HashJoin *) plan)->hashclauses, b);
 			pa_join_clauses(plan, ((Join *) plan)->joinqual, b);
 			pa_join_clauses(plan, plan->qual, b);
+			break;
+		case T_ModifyTable:
+			if (((ModifyTable *) plan)->operation == CMD_INSERT)
+				pa_insert_values((ModifyTable *) plan, b);
 			break;
 		case T_MergeJoin:
 			pa_join_clauses(plan, ((MergeJoin *) plan)->mergeclauses, b);
