@@ -116,7 +116,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     known CONSTANT text[] := ARRAY['seq_scan', 'n_plus_one', 'repeated_query',
-                                   'unscoped_tenant_query', 'cross_tenant_query', 'slow_query'];
+                                   'unscoped_tenant_query', 'cross_tenant_query', 'cross_tenant_access',
+                                   'slow_query'];
     severities CONSTANT text[] := ARRAY['low', 'medium', 'high', 'critical'];
     floor_rank int;
     bad text;

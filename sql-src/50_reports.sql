@@ -51,7 +51,7 @@ BEGIN
                        'relation', f.relation, 'queryid', f.queryid, 'tenant', f.tenant,
                        'calls', f.calls, 'total_ms', f.total_ms, 'query', f.query,
                        'message', f.message, 'suggestion', f.suggestion, 'detail', f.detail)
-                   ORDER BY array_position(ARRAY['high', 'medium', 'low'], f.severity), f.finding_id)
+                   ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], f.severity), f.finding_id)
               FROM perfaudit.findings f
              WHERE f.run_id = r.run_id), '[]'),
         'benchmarks', COALESCE((
@@ -320,7 +320,7 @@ BEGIN
          || 'code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word}'
          || '.finding{border-left:5px solid #8a94a6;margin-bottom:10px}.finding.high{border-left-color:#c53030}.finding.medium{border-left-color:#d69e2e}.finding.low{border-left-color:#3d7bd9}'
          || '.sev{display:inline-block;font-size:11px;font-weight:700;text-transform:uppercase;padding:1px 6px;border-radius:4px;background:#e6e9ee;margin-right:6px}'
-         || '.high .sev{background:#fed7d7;color:#9b2c2c}.medium .sev{background:#feebc8;color:#975a16}.low .sev{background:#bee3f8;color:#2a4365}'
+         || '.critical .sev{background:#9b2c2c;color:#fff}.high .sev{background:#fed7d7;color:#9b2c2c}.medium .sev{background:#feebc8;color:#975a16}.low .sev{background:#bee3f8;color:#2a4365}'
          || '.suggestion{background:#f0fff4;border:1px solid #c6f6d5;border-radius:6px;padding:6px 8px;margin-top:6px}'
          || '.none{color:#5b6577}.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}'
          || '</style></head><body>';

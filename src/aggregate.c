@@ -274,6 +274,19 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		grp->sum.cross_calls++;
 	grp->sum.tenant_count = Max(grp->sum.tenant_count, rec->tenant_count);
 	grp->sum.writes |= rec->flags & PA_STMT_WRITES;
+	if (rec->flags & PA_STMT_ACTING)
+		grp->sum.acting_calls++;
+	if (rec->observed_off != PA_NO_OFFSET)
+	{
+		grp->sum.observed_calls++;
+		if (rec->flags & PA_STMT_FOREIGN_ROWS)
+		{
+			if (grp->sum.foreign_calls++ == 0)
+				grp->sum.observed = pa_buffer_text(buf, rec->observed_off);
+		}
+		else if (grp->sum.observed == NULL)
+			grp->sum.observed = pa_buffer_text(buf, rec->observed_off);
+	}
 	if (rec->flags & PA_STMT_KEYSET)
 	{
 		grp->sum.keyset_calls++;

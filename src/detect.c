@@ -122,13 +122,26 @@ pa_fact_findings(StringInfo buf, int *count, const PaFindingOwner *owner,
 								 fact.suggestion[0] ? "" : ", without a filter an index could serve"),
 						fact.suggestion[0] ? fact.suggestion : NULL, &detail);
 			else
-				pa_emit(buf, count, owner, g, "unscoped_tenant_query", "high",
+			{
+				/*
+				 * Every execution acted for a tenant and every row it read
+				 * was that tenant's: still unscoped SQL (a keyed lookup
+				 * that happened to hit the acting tenant's row), but no
+				 * leak shown.
+				 */
+				bool		inside = g->acting_calls == g->stmt.calls &&
+					g->observed_calls == g->stmt.calls && g->foreign_calls == 0;
+
+				if (inside)
+					pa_json_int(&detail, "rows_outside_acting_tenant", 0, &dfirst);
+				pa_emit(buf, count, owner, g, "unscoped_tenant_query", inside ? "low" : "high",
 						fact.relation,
 						psprintf("tenant table %s was read without a predicate on %s and without a row-level-security policy: every tenant's rows are reachable",
 								 fact.relation, pa_tenant_column),
 						psprintf("Filter on %s (the current organization), or enable a row-level-security policy on %s for the application's role.",
 								 pa_tenant_column, fact.relation),
 						&detail);
+			}
 		}
 	}
 }
@@ -255,6 +268,26 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 					one ?
 					"Take the organization id in the query from the current tenant, not from request input." :
 					"A request should read one organization's rows; check that the tenant list comes from the current organization only.",
+					&detail);
+		}
+
+		if (g->foreign_calls > 0)
+		{
+			PaGroupSummary other = *g;
+
+			dfirst = true;
+			pa_detail_begin(&detail);
+			pa_json_str(&detail, "acting_tenant", g->stmt.tenant, &dfirst);
+			pa_json_str(&detail, "observed_tenants", g->observed, &dfirst);
+			pa_json_int(&detail, "calls", g->foreign_calls, &dfirst);
+			/* The finding names the other tenant(s), whose rows were read. */
+			other.stmt.tenant = g->observed;
+			other.tenant_count = 0;
+			pa_emit(buf, &count, owner, &other, "cross_tenant_access", "critical", NULL,
+					psprintf("the statement ran for tenant %s and read rows of tenant %s",
+							 g->stmt.tenant ? g->stmt.tenant : "?",
+							 g->observed ? g->observed : "?"),
+					"Scope the query to the current organization (a predicate on the tenant column, or a row-level-security policy): it returned another organization's rows.",
 					&detail);
 		}
 

@@ -27,6 +27,10 @@ typedef struct PaGroupSummary
 	int			tenant_count;	/* distinct tenants in stmt.tenant (a list) */
 	int			sessions;		/* sessions that ran it */
 	int			writes;			/* PA_STMT_INSERT | _UPDATE | _DELETE seen */
+	int64		observed_calls; /* executions whose rows' tenants were observed */
+	int64		acting_calls;	/* executions with an acting tenant (setting, tag) */
+	int64		foreign_calls;	/* ... that read rows of another tenant */
+	const char *observed;		/* the tenants observed: of a foreign read first */
 	int64		keyset_calls;	/* executions that were keyset-pagination batches */
 	int64		partial_batches;	/* ... that returned less than their LIMIT */
 	/* in the session with the most distinct values (all of a session run) */

@@ -48,6 +48,9 @@
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
 #include "utils/lsyscache.h"
+#include "tcop/dest.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/ruleutils.h"
@@ -59,6 +62,9 @@
 #include "stmtid.h"
 #include "tenant.h"
 #include "tenant_stats.h"
+
+/* Distinct tenants kept per observed execution; more end the list in ",...". */
+#define PA_MAX_OBSERVED		8
 
 int			pa_nesting_level = 0;
 static int	pa_internal_depth = 0;
@@ -94,11 +100,37 @@ typedef struct PaQueryState
 	int			tenant_count;	/* distinct tenants in tenant */
 	PaPlanFacts facts;
 	MemoryContextCallback cb;
+	bool		acting;			/* tenant is context_tenant: the acting tenant */
+
+	/*
+	 * Observed tenants (runs only): the values of the output column that is
+	 * an unscoped tenant table's tenant column (PaPlanFacts.observe_col),
+	 * distinct, the first PA_MAX_OBSERVED of them; rows_foreign counts the
+	 * rows of another tenant than the acting one.
+	 */
+	int			obs_col;		/* 0: not observed */
+	Oid			obs_out;
+	bool		obs_byval;
+	int			obs_n;
+	bool		obs_more;
+	bool		obs_have_last;	/* obs_last is the previous row's (byval) */
+	bool		obs_last_foreign;
+	Datum		obs_last;
+	int64		rows_foreign;
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
+	char		obs_values[PA_MAX_OBSERVED][PA_MAX_TENANT_LEN + 1];
 	Instrumentation instr;		/* queryDesc->totaltime, when we set it */
 } PaQueryState;
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
+
+/* Wraps a query's DestReceiver for one ExecutorRun to observe its rows. */
+typedef struct PaObsReceiver
+{
+	DestReceiver pub;
+	DestReceiver *next;
+	PaQueryState *st;
+} PaObsReceiver;
 
 /*
  * A DECLARE CURSOR being processed: its query's ExecutorStart comes next,
@@ -329,6 +361,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	{
 		st->tenant = st->context_tenant;
 		st->tenant_count = 1;
+		st->acting = true;
 
 		/*
 		 * The session acts for one tenant and the statement's predicates
@@ -343,6 +376,16 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		st->tenant_count = st->facts.tenant_count;
 	}
 
+	if (ids->n > 0 && st->facts.observe_col > 0)
+	{
+		bool		varlena;
+		int16		typlen;
+
+		st->obs_col = st->facts.observe_col;
+		getTypeOutputInfo(st->facts.observe_type, &st->obs_out, &varlena);
+		get_typlenbyval(st->facts.observe_type, &typlen, &st->obs_byval);
+	}
+
 	st->cb.func = pa_query_release;
 	st->cb.arg = st;
 	MemoryContextRegisterResetCallback(cxt, &st->cb);
@@ -350,6 +393,108 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	st->linked = true;
 
 	MemoryContextSwitchTo(old);
+}
+
+/* One row a query returned: the tenant of its observed column. */
+static void
+pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *txt;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
+	bool		foreign;
+	int			i;
+
+	if (st->obs_col > slot->tts_tupleDescriptor->natts)
+		return;
+	d = slot_getattr(slot, st->obs_col, &isnull);
+	if (isnull)
+		return;
+	/* Rows of one tenant follow each other: the same value, no output call. */
+	if (st->obs_have_last && d == st->obs_last)
+	{
+		if (st->obs_last_foreign)
+			st->rows_foreign++;
+		return;
+	}
+	txt = OidOutputFunctionCall(st->obs_out, d);
+	pa_clip_tenant(tenant, txt);
+	pfree(txt);
+	foreign = st->acting && strcmp(tenant, st->context_tenant) != 0;
+	if (foreign)
+		st->rows_foreign++;
+	st->obs_have_last = st->obs_byval;
+	st->obs_last = d;
+	st->obs_last_foreign = foreign;
+	for (i = 0; i < st->obs_n; i++)
+		if (strcmp(st->obs_values[i], tenant) == 0)
+			return;
+	if (st->obs_n < PA_MAX_OBSERVED)
+		strcpy(st->obs_values[st->obs_n++], tenant);
+	else
+		st->obs_more = true;
+}
+
+static bool
+pa_obs_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	PaObsReceiver *r = (PaObsReceiver *) self;
+
+	pa_observe_row(r->st, slot);
+	return r->next->receiveSlot(slot, r->next);
+}
+
+static void
+pa_obs_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	PaObsReceiver *r = (PaObsReceiver *) self;
+
+	r->next->rStartup(r->next, operation, typeinfo);
+}
+
+static void
+pa_obs_shutdown(DestReceiver *self)
+{
+	PaObsReceiver *r = (PaObsReceiver *) self;
+
+	r->next->rShutdown(r->next);
+}
+
+static void
+pa_obs_destroy(DestReceiver *self)
+{
+	/* the wrapped receiver is its owner's to destroy */
+}
+
+/*
+ * The observed tenants as a list (as a predicate's, PaPlanFacts.tenant):
+ * whole values within a tenant's length, ",..." when not all fit.
+ */
+static const char *
+pa_observed_list(PaQueryState *st, int *count)
+{
+	StringInfoData buf;
+	int			i;
+
+	*count = st->obs_n;
+	if (st->obs_n == 1 && !st->obs_more)
+		return st->obs_values[0];
+	initStringInfo(&buf);
+	for (i = 0; i < st->obs_n; i++)
+	{
+		int			len = strlen(st->obs_values[i]) + (i > 0 ? 1 : 0);
+
+		if (buf.len + len > PA_MAX_TENANT_LEN - 4)
+		{
+			st->obs_more = true;
+			break;
+		}
+		appendStringInfo(&buf, "%s%s", i > 0 ? "," : "", st->obs_values[i]);
+	}
+	if (st->obs_more)
+		appendStringInfoString(&buf, buf.len > 0 ? ",..." : "...");
+	return buf.data;
 }
 
 static void
@@ -371,6 +516,22 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;
 	info.tenant_count = st->tenant_count;
+	if (st->obs_n > 0)
+	{
+		int			count;
+
+		info.observed = pa_observed_list(st, &count);
+		/* No predicate named a tenant: the rows do. */
+		if (info.tenant == NULL)
+		{
+			info.tenant = info.observed;
+			info.tenant_count = count;
+		}
+	}
+	if (st->acting)
+		info.flags |= PA_STMT_ACTING;
+	if (st->rows_foreign > 0)
+		info.flags |= PA_STMT_FOREIGN_ROWS;
 
 	if (st->stats)
 		pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
@@ -511,6 +672,24 @@ pa_ExecutorStart(QueryDesc *queryDesc, int eflags)
 static void
 pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 {
+	PaQueryState *volatile st = NULL;
+	DestReceiver *dest = queryDesc->dest;
+	PaObsReceiver obs;
+
+	if (!dlist_is_empty(&pa_open_queries))
+		st = pa_query_find(queryDesc);
+	if (st != NULL && st->obs_col > 0 && dest != NULL)
+	{
+		obs.pub = *dest;
+		obs.pub.receiveSlot = pa_obs_receive;
+		obs.pub.rStartup = pa_obs_startup;
+		obs.pub.rShutdown = pa_obs_shutdown;
+		obs.pub.rDestroy = pa_obs_destroy;
+		obs.next = dest;
+		obs.st = st;
+		queryDesc->dest = &obs.pub;
+	}
+
 	pa_nesting_level++;
 	PG_TRY();
 	{
@@ -522,16 +701,12 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 	PG_FINALLY();
 	{
 		pa_nesting_level--;
+		queryDesc->dest = dest;
 	}
 	PG_END_TRY();
 
-	if (!dlist_is_empty(&pa_open_queries))
-	{
-		PaQueryState *st = pa_query_find(queryDesc);
-
-		if (st != NULL)
-			st->rows += queryDesc->estate->es_processed;
-	}
+	if (st != NULL)
+		st->rows += queryDesc->estate->es_processed;
 }
 
 static void

@@ -226,6 +226,10 @@ typedef struct PaPlanInfo
 	bool		keyset;
 	int64		limit_const;
 	int			limit_param;
+
+	/* The output column that is an unscoped tenant table's tenant column. */
+	int			observe_col;	/* 1-based among the output columns; 0: none */
+	Oid			observe_type;
 } PaPlanInfo;
 
 static HTAB *pa_plan_cache = NULL;
@@ -1196,6 +1200,52 @@ pa_keyset_limit(PlannedStmt *stmt, PaPlanInfo *info)
 		 pa_has_range_qual(child, ((BitmapHeapScan *) child)->bitmapqualorig, rti, att));
 }
 
+/*
+ * A statement that reads a tenant table without a tenant predicate
+ * (unscoped) may still return one tenant's rows only: a lazy foreign-key
+ * load by primary key returns the row with its organization_id, as ORMs
+ * select every column.  The first output column that is such a table's
+ * tenant column is observed per execution (hooks.c), and its values name
+ * the tenants of the rows actually read.
+ */
+static void
+pa_observe_column(QueryDesc *queryDesc, PaBuild *b, PaPlanInfo *info)
+{
+	Plan	   *top = queryDesc->plannedstmt->planTree;
+	ListCell   *lc;
+	int			col = 0;
+
+	if (queryDesc->operation != CMD_SELECT || top == NULL)
+		return;
+	foreach(lc, top->targetlist)
+	{
+		TargetEntry *te = (TargetEntry *) lfirst(lc);
+		Node	   *expr;
+		Index		rti;
+		AttrNumber	att;
+		ListCell   *sc;
+
+		if (te->resjunk)
+			continue;
+		col++;
+		expr = pa_strip((Node *) te->expr);
+		if (expr == NULL || !IsA(expr, Var) || !pa_base_column(top, (Var *) expr, &rti, &att))
+			continue;
+		foreach(sc, b->scans)
+		{
+			PaScan	   *s = (PaScan *) lfirst(sc);
+
+			if (s->rti == rti && s->rel->tenant_attnum == att && !s->scoped &&
+				!s->rls_applies)
+			{
+				info->observe_col = col;
+				info->observe_type = exprType(expr);
+				return;
+			}
+		}
+	}
+}
+
 /* Analyse a plan into info (its cxt already empty). */
 static void
 pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
@@ -1214,6 +1264,8 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->keyset = false;
 	info->limit_const = 0;
 	info->limit_param = 0;
+	info->observe_col = 0;
+	info->observe_type = InvalidOid;
 	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
 
 	/* The walk's own lists and strings go in a scratch context. */
@@ -1243,6 +1295,9 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 		pa_add_fact(&b, "unscoped_tenant_query", s->rel->qualname, NULL,
 					s->rel->reltuples);
 	}
+
+	if (info->unscoped)
+		pa_observe_column(queryDesc, &b, info);
 
 	MemoryContextSwitchTo(info->cxt);
 	if (b.facts.len > 0)
@@ -1408,6 +1463,8 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->tenant_count = 0;
 	facts->cross_tenant = false;
 	facts->batch_limit = info->keyset ? pa_limit_value(queryDesc, info) : 0;
+	facts->observe_col = info->observe_col;
+	facts->observe_type = info->observe_type;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
 

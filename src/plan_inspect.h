@@ -40,6 +40,13 @@ typedef struct PaPlanFacts
 	int64		batch_limit;
 
 	/*
+	 * The output column (1-based) holding the tenant of the rows an
+	 * unscoped tenant-table read returns, and its type; 0: none.
+	 */
+	int			observe_col;
+	Oid			observe_type;
+
+	/*
 	 * What a finding needs to know (seq_scan and unscoped_tenant_query
 	 * entries), encoded by facts.c: decode with pa_fact_next().  Owned by the plan cache and the same pointer
 	 * for every execution of one plan; NULL when there is nothing to report.

@@ -422,6 +422,7 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
 								 rec->tenant_off, info->text, info->text_len);
 	rec->facts_off = pa_sink_facts(sink, info->facts);
+	rec->observed_off = info->observed ? pa_sink_tenant(sink, info->observed) : PA_NO_OFFSET;
 	pg_write_barrier();
 	rec->ready = 1;
 }
@@ -456,6 +457,7 @@ pa_visible_to(Oid owner, const PaStmtInfo *info)
 	redacted.text_len = sizeof(hidden) - 1;
 	redacted.tenant = NULL;
 	redacted.tenant_count = 0;
+	redacted.observed = NULL;
 	redacted.facts = NULL;
 	redacted.param_hash = 0;
 	return &redacted;

@@ -40,6 +40,8 @@ typedef struct PaRunIds
 #define PA_STMT_WRITES		(PA_STMT_INSERT | PA_STMT_UPDATE | PA_STMT_DELETE)
 #define PA_STMT_KEYSET		0x40	/* a keyset-pagination read (a batch) */
 #define PA_STMT_FULL_BATCH	0x80	/* ... that returned its whole LIMIT */
+#define PA_STMT_ACTING		0x100	/* tenant is the acting one (setting, tag) */
+#define PA_STMT_FOREIGN_ROWS	0x200	/* rows of another tenant were read */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo
@@ -53,12 +55,13 @@ typedef struct PaStmtInfo
 	int64		shared_blks_read;
 	int32		seq_scans;
 	int16		nesting_level;
-	uint8		flags;
+	uint16		flags;
 	const char *text;			/* statement text, not NUL-terminated */
 	int			text_len;
 	const char *tenant;			/* NUL-terminated, or NULL */
 	int32		tenant_count;	/* distinct tenants in tenant (a list: several) */
 	const char *facts;			/* plan facts (facts.h), or NULL */
+	const char *observed;		/* tenants of the rows read (a list), or NULL */
 	Oid			userid;			/* the role it ran as (at its start) */
 } PaStmtInfo;
 
@@ -111,8 +114,9 @@ typedef struct PaExecRecord
 	uint32		text_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		tenant_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		facts_off;		/* text area offset, or PA_NO_OFFSET */
+	uint32		observed_off;	/* text area offset, or PA_NO_OFFSET */
 	int16		nesting_level;
-	uint8		flags;
+	uint16		flags;
 	volatile uint8 ready;		/* set last, after a write barrier */
 } PaExecRecord;
 
