@@ -5,13 +5,14 @@
 -- Capture runs
 ------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION perfaudit.start(label text DEFAULT NULL, scope text DEFAULT 'session')
+CREATE OR REPLACE FUNCTION perfaudit.start(label text DEFAULT NULL, scope text DEFAULT 'session',
+                                           tenant text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pa_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION perfaudit.start(text, text) IS
-'begin a capture run of this session (scope => ''session'') or of every session of this database (scope => ''database''); returns its run_id';
+COMMENT ON FUNCTION perfaudit.start(text, text, text) IS
+'begin a capture run of this session (scope => ''session'') or of every session of this database (scope => ''database''), acting as tenant (NULL: the session setting or tag); returns its run_id';
 
 CREATE OR REPLACE FUNCTION perfaudit.stop()
 RETURNS perfaudit.runs

@@ -37,3 +37,17 @@ RESET app.org;
 RESET perfaudit.tenant_setting;
 DEALLOCATE ALL;
 DROP TABLE obs_servers;
+-- start(tenant => ...) declares the acting tenant, before the setting.
+CREATE TABLE obs_servers2 (id int PRIMARY KEY, organization_id int NOT NULL, name text);
+INSERT INTO obs_servers2 VALUES (1, 42, 'ours'), (2, 43, 'theirs');
+SET perfaudit.tenant_setting = 'app.org';
+SET app.org = '43';
+SELECT perfaudit.start('acting 42', tenant => '42') AS run_42 \gset
+SELECT id, organization_id, name FROM obs_servers2 WHERE id = 2;
+SELECT statements FROM perfaudit.stop();
+SELECT kind, severity, tenant, detail->>'acting_tenant' AS acting
+  FROM perfaudit.findings WHERE run_id = :run_42 AND kind = 'cross_tenant_access';
+SELECT pa_error_of($$SELECT perfaudit.start('x', tenant => '')$$) AS empty_tenant;
+RESET app.org;
+RESET perfaudit.tenant_setting;
+DROP TABLE obs_servers2;

@@ -32,6 +32,7 @@
 #include "persist.h"
 #include "runbuf.h"
 #include "store.h"
+#include "tenant.h"
 #include "text.h"
 
 PG_FUNCTION_INFO_V1(pa_start);
@@ -98,6 +99,7 @@ pa_capture_shutdown(int code, Datum arg)
 static void
 pa_free_run(PaRun *run)
 {
+	pa_set_acting_tenant(NULL);
 	pa_release_db_slot(run);
 	pa_sink_drop_run(run->run_id);
 	if (run->seg != NULL)
@@ -132,6 +134,7 @@ pa_start(PG_FUNCTION_ARGS)
 {
 	char	   *label = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *scope;
+	char	   *acting = NULL;
 	bool		database_scope;
 	uint64		run_id;
 	uint32		capacity = (uint32) pa_max_run_statements;
@@ -143,6 +146,16 @@ pa_start(PG_FUNCTION_ARGS)
 	pa_require_preload();
 	pa_check_session_change("start a capture run");
 	pa_check_label(label);
+	/* tenant: the acting tenant (0.2.0's SQL objects have two arguments) */
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		acting = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		if (acting[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tenant must not be empty"),
+					 errhint("Pass NULL for a run without an acting tenant.")));
+	}
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -269,6 +282,7 @@ pa_start(PG_FUNCTION_ARGS)
 
 	pa_sink_add(run->sink);
 	pa_run = run;
+	pa_set_acting_tenant(acting);
 
 	PG_RETURN_INT64((int64) run_id);
 }

@@ -113,6 +113,18 @@ pa_tenant_from_tag(const char *text, char *out)
 	return false;
 }
 
+/* The acting tenant start(tenant => ...) declared for this session's run. */
+static bool pa_acting_set = false;
+static char pa_acting_tenant[PA_MAX_TENANT_LEN + 1];
+
+void
+pa_set_acting_tenant(const char *tenant)
+{
+	pa_acting_set = tenant != NULL;
+	if (tenant != NULL)
+		pa_clip_tenant(pa_acting_tenant, tenant);
+}
+
 /*
  * The start of the comments and white space that precede text[loc]: a tag
  * written before its statement belongs to it.  PostgreSQL 18 starts a
@@ -147,6 +159,13 @@ bool
 pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 					   bool check_tag, char *out)
 {
+	/* A run declared the tenant its session acts as: it comes first. */
+	if (pa_acting_set)
+	{
+		strcpy(out, pa_acting_tenant);
+		return true;
+	}
+
 	/*
 	 * perfaudit.tenant_setting is settable by anyone, so a setting only
 	 * superusers may read (data_directory, say) must not leak into the

@@ -9,8 +9,14 @@
 #define PA_TENANT_H
 
 /*
+ * The acting tenant of this session's run, from start(tenant => ...), or
+ * NULL when its run ends: it names the tenant before the setting or tag.
+ */
+extern void pa_set_acting_tenant(const char *tenant);
+
+/*
  * The tenant of a statement about to execute, from the execution context:
- * the session setting named by perfaudit.tenant_setting, else (when
+ * the acting tenant a run declared, else the session setting named by perfaudit.tenant_setting, else (when
  * check_tag) a SQLCommenter-style tenant='...' tag in a comment of the
  * statement's own text -- source_text from stmt_location for stmt_len bytes
  * (0: to the end), so that a tag in one statement of a multi-statement

@@ -37,3 +37,6 @@ DROP FUNCTION perfaudit._persist_baseline(jsonb);
 -- code parts create the new one; a second overload would make calls with
 -- fewer arguments ambiguous).
 DROP FUNCTION perfaudit.assert_no_findings(text[], bigint);
+
+-- start() takes the acting tenant: the two-argument form goes.
+DROP FUNCTION perfaudit.start(text, text);

@@ -821,7 +821,7 @@ my %allowed = (
 		benchmark(text,integer,integer,text[],text,boolean)
 		benchmark_concurrent(text,integer,integer,text[],text,integer,boolean)
 		discard_run() export_baseline(text) import_baseline(jsonb) last_run() report(bigint)
-		report_html(bigint) report_json(bigint) save_baseline(text,bigint) start(text,text) stop()
+		report_html(bigint) report_json(bigint) save_baseline(text,bigint) start(text,text,text) stop()
 		_assert_run(bigint) _escape(text,boolean) _html(text) _html_benchmarks(jsonb) _html_histogram(jsonb)
 		_summarise_samples(float8[])))),
 	'function _metrics(bigint)' => "{$X,=X/$su}",
