@@ -50,9 +50,10 @@ packages() {
             echo "perl libipc-run-perl libtap-parser-sourcehandler-pgtap-perl chromium"
             packages extensions ;;
         harness) echo "python3-pytest python3-psycopg php-cli php-pgsql" ;;
+        frameworks) echo "python3-django python3-psycopg2" ;;
         prometheus) echo "prometheus-postgres-exporter curl" ;;
         fuzz) echo "sqlsmith gzip postgresql-$M" ;;
-        test) packages installcheck; packages harness; packages prometheus; packages fuzz ;;
+        test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz ;;
         long) packages test; echo valgrind; packages core; packages cassert; packages chroot ;;
         bench) packages build; echo "valgrind postgresql-$M-pgtap" ;;
         pgsource) echo "bison flex dpkg-dev zlib1g-dev libicu-dev pkg-config gcc make" ;;

@@ -185,6 +185,9 @@ tap_result tap "$work/tap" $(cd "$tree" && printf '%s\n' $(pa_make_var PROVE_TES
 # Application harnesses: pytest (psycopg) and PHP (PDO), each test in a
 # rolled-back transaction.
 suite harness bash "$top/test/harness/run.sh"
+# Real frameworks' own test runners: a Django project's TestCase suite
+# (manage.py test), counts compared with Django's, findings asserted.
+suite frameworks bash "$top/test/frameworks/run.sh"
 # Prometheus: the queries file against the real prometheus-postgres-exporter.
 suite prometheus bash "$top/test/prometheus/run.sh"
 # Fuzzing, the short pass (the long one: FUZZ_QUERIES=100000, see README):

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Real frameworks' own test runners against pg_perfaudit: a Django project
+# (Debian's python3-django, psycopg2) run by `manage.py test`, whose
+# TestCase scenarios compare pg_perfaudit's statement counts with Django's
+# CaptureQueriesContext and assert the findings (test/frameworks/django).
+# Needs the extension installed.  Writes $PA_RESULTS/frameworks.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+python=/usr/bin/python3
+
+. "$top/test/lib.sh"
+pa_provision frameworks
+pa_pg_paths
+
+pa_workdir pg_perfaudit-frameworks
+cleanup() {
+    pa_stop_cluster
+    rm -rf "$work"
+}
+trap cleanup EXIT
+pa_start_cluster
+
+cp -r "$here/django" "$work/django"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/django"
+"$bindir/psql" -X -q -h "$work" -p "$port" -U postgres -d postgres -c 'CREATE DATABASE saas'
+
+echo "== Django $($python -c 'import django; print(django.get_version())') TestCase suite (manage.py test)"
+status=0
+(cd "$work/django" && "${run_as[@]}" env PGHOST="$work" PGPORT="$port" PGUSER=postgres \
+    PA_DJANGO_COUNTS="$work/django.counts" "$python" manage.py test -v 2 saas) || status=1
+read -r passed failed < "$work/django.counts" 2>/dev/null || { passed=0; failed=1; }
+echo "frameworks: $passed passed, $failed failed"
+pa_result frameworks "$passed" "$failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
