@@ -47,7 +47,9 @@
 #include "optimizer/planner.h"
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "catalog/pg_type.h"
 #include "tcop/dest.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -109,6 +111,7 @@ typedef struct PaQueryState
 	 * rows of another tenant than the acting one.
 	 */
 	int			obs_col;		/* 0: not observed */
+	Oid			obs_type;
 	Oid			obs_out;
 	bool		obs_byval;
 	int			obs_n;
@@ -382,6 +385,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		int16		typlen;
 
 		st->obs_col = st->facts.observe_col;
+		st->obs_type = st->facts.observe_type;
 		getTypeOutputInfo(st->facts.observe_type, &st->obs_out, &varlena);
 		get_typlenbyval(st->facts.observe_type, &typlen, &st->obs_byval);
 	}
@@ -418,9 +422,23 @@ pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
 			st->rows_foreign++;
 		return;
 	}
-	txt = OidOutputFunctionCall(st->obs_out, d);
-	pa_clip_tenant(tenant, txt);
-	pfree(txt);
+	/* Integer tenant columns, the usual kind, without an output call. */
+	switch (st->obs_type)
+	{
+		case INT8OID:
+			pg_lltoa(DatumGetInt64(d), tenant);
+			break;
+		case INT4OID:
+			pg_ltoa(DatumGetInt32(d), tenant);
+			break;
+		case INT2OID:
+			pg_ltoa((int32) DatumGetInt16(d), tenant);
+			break;
+		default:
+			txt = OidOutputFunctionCall(st->obs_out, d);
+			pa_clip_tenant(tenant, txt);
+			pfree(txt);
+	}
 	foreign = st->acting && strcmp(tenant, st->context_tenant) != 0;
 	if (foreign)
 		st->rows_foreign++;

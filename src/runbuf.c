@@ -422,7 +422,11 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
 								 rec->tenant_off, info->text, info->text_len);
 	rec->facts_off = pa_sink_facts(sink, info->facts);
-	rec->observed_off = info->observed ? pa_sink_tenant(sink, info->observed) : PA_NO_OFFSET;
+	/* Mostly the tenant itself (attributed by its rows, or acting and read). */
+	rec->observed_off = info->observed == NULL ? PA_NO_OFFSET :
+		(info->tenant != NULL && (info->observed == info->tenant ||
+								  strcmp(info->observed, info->tenant) == 0)) ?
+		rec->tenant_off : pa_sink_tenant(sink, info->observed);
 	pg_write_barrier();
 	rec->ready = 1;
 }

@@ -50,7 +50,7 @@ packages() {
             echo "perl libipc-run-perl libtap-parser-sourcehandler-pgtap-perl chromium"
             packages extensions ;;
         harness) echo "python3-pytest python3-psycopg php-cli php-pgsql" ;;
-        frameworks) echo "python3-django python3-psycopg2" ;;
+        frameworks) echo "python3-django python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest" ;;
         prometheus) echo "prometheus-postgres-exporter curl" ;;
         fuzz) echo "sqlsmith gzip postgresql-$M" ;;
         test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz ;;

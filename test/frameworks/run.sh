@@ -2,7 +2,10 @@
 # Real frameworks' own test runners against pg_perfaudit: a Django project
 # (Debian's python3-django, psycopg2) run by `manage.py test`, whose
 # TestCase scenarios compare pg_perfaudit's statement counts with Django's
-# CaptureQueriesContext and assert the findings (test/frameworks/django).
+# CaptureQueriesContext and assert the findings (test/frameworks/django),
+# and ActiveRecord 6.1 with minitest (ruby-activerecord, ruby-pg,
+# ruby-minitest; prepared statements), counted by its sql.active_record
+# notifications (test/frameworks/rails).
 # Needs the extension installed.  Writes $PA_RESULTS/frameworks.
 set -euo pipefail
 
@@ -31,6 +34,15 @@ status=0
 (cd "$work/django" && "${run_as[@]}" env PGHOST="$work" PGPORT="$port" PGUSER=postgres \
     PA_DJANGO_COUNTS="$work/django.counts" "$python" manage.py test -v 2 saas) || status=1
 read -r passed failed < "$work/django.counts" 2>/dev/null || { passed=0; failed=1; }
+
+echo "== ActiveRecord $(ruby -e 'require "active_record"; print ActiveRecord::VERSION::STRING') + minitest"
+cp -r "$here/rails" "$work/rails"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/rails"
+"$bindir/psql" -X -q -h "$work" -p "$port" -U postgres -d postgres -c 'CREATE DATABASE saas_rails'
+(cd "$work/rails" && "${run_as[@]}" env PGHOST="$work" PGPORT="$port" \
+    PA_RAILS_COUNTS="$work/rails.counts" ruby perfaudit_test.rb -v) || status=1
+read -r rpassed rfailed < "$work/rails.counts" 2>/dev/null || { rpassed=0; rfailed=1; }
+passed=$((passed + rpassed)) failed=$((failed + rfailed))
 echo "frameworks: $passed passed, $failed failed"
 pa_result frameworks "$passed" "$failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

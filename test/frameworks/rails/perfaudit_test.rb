@@ -1,0 +1,213 @@
+# ActiveRecord 6.1 (prepared statements over the extended protocol) and
+# minitest against pg_perfaudit: each test in a transaction rolled back
+# after it (as Rails' transactional tests), each scenario counted by
+# ActiveRecord's own sql.active_record notifications and compared with the
+# run's statements: equal once transaction control (BEGIN, SAVEPOINT,
+# RELEASE, which ActiveRecord names TRANSACTION; pg_perfaudit does not count
+# it) and query cache hits (which never reach the server) are left out.
+# ActiveRecord's schema lookups (named SCHEMA: a table's primary key, its
+# columns) are statements the server runs, and count; Rails' own
+# assert_queries leaves them out, which is why a budget copied from it can
+# be lower than pg_perfaudit's count by those.
+require "json"
+require "minitest/autorun"
+require "active_record"
+
+ActiveRecord::Base.establish_connection(
+  adapter: "postgresql", host: ENV.fetch("PGHOST"), port: ENV.fetch("PGPORT"),
+  username: "postgres", database: "saas_rails", prepared_statements: true,
+  variables: { "perfaudit.tenant_setting" => "app.org" })
+ActiveRecord::Base.logger = nil
+
+conn = ActiveRecord::Base.connection
+conn.execute("CREATE EXTENSION IF NOT EXISTS pg_perfaudit")
+ActiveRecord::Schema.verbose = false
+ActiveRecord::Schema.define do
+  create_table :organizations, force: true do |t|
+    t.text :name
+  end
+  create_table :servers, force: true do |t|
+    t.bigint :organization_id, null: false
+    t.text :name
+  end
+  create_table :applications, force: true do |t|
+    t.bigint :organization_id, null: false
+    t.bigint :server_id, null: false
+    t.text :name
+  end
+end
+
+class Organization < ActiveRecord::Base
+  has_many :servers
+end
+
+class Server < ActiveRecord::Base
+  belongs_to :organization
+end
+
+class Application < ActiveRecord::Base
+  belongs_to :organization
+  belongs_to :server
+end
+
+ORGS = (1..10).map { |i| Organization.create!(name: "org #{i}") }
+ORGS.each do |org|
+  6.times do |i|
+    s = Server.create!(organization: org, name: "s#{i}")
+    Application.create!(organization: org, server: s, name: "a#{i}")
+  end
+end
+conn.execute("ANALYZE")
+
+Run = Struct.new(:run_id, :statements, :rails_queries, :findings) do
+  def of(kind) = findings.select { |f| f["kind"] == kind }
+  def kinds(min = "low")
+    order = %w[low medium high critical]
+    findings.select { |f| order.index(f["severity"]) >= order.index(min) }.map { |f| f["kind"] }.uniq.sort
+  end
+end
+
+class PerfauditTest < Minitest::Test
+  def conn = ActiveRecord::Base.connection
+  def a = ORGS[0]
+  def b = ORGS[1]
+
+  def run(*)
+    result = nil
+    ActiveRecord::Base.transaction do
+      result = super
+      raise ActiveRecord::Rollback
+    end
+    result
+  end
+
+  def audited(label, tenant: nil)
+    run_id = conn.select_value("SELECT perfaudit.start(#{conn.quote(label)}, 'session', #{conn.quote(tenant)})")
+    count = 0
+    sub = ActiveSupport::Notifications.subscribe("sql.active_record") do |*, payload|
+      next if payload[:name] == "TRANSACTION" || payload[:cached]
+      count += 1
+    end
+    begin
+      yield
+    ensure
+      ActiveSupport::Notifications.unsubscribe(sub)
+    end
+    statements = conn.select_value("SELECT statements FROM perfaudit.stop()")
+    findings = conn.select_all("SELECT kind, severity, tenant, detail::text FROM perfaudit.findings " \
+                               "WHERE run_id = #{run_id.to_i} ORDER BY finding_id").to_a
+    findings.each { |f| f["detail"] = JSON.parse(f["detail"]) }
+    Run.new(run_id, statements, count, findings)
+  end
+
+  def assert_counts(run)
+    assert_equal run.rails_queries, run.statements, "pg_perfaudit and ActiveRecord count the same queries"
+  end
+
+  def test_lazy_belongs_to_n_plus_one_is_the_organizations
+    r = audited("lazy", tenant: a.id.to_s) do
+      Application.where(organization_id: a.id).each { |app| app.server.name }
+    end
+    assert_counts r
+    assert_equal 7, r.statements
+    n1 = r.of("n_plus_one")
+    assert_equal 1, n1.size
+    assert_equal a.id.to_s, n1[0]["tenant"]
+    assert_equal ["low"], r.of("unscoped_tenant_query").map { |f| f["severity"] }.uniq
+  end
+
+  def test_includes_is_clean_from_medium_up
+    r = audited("includes", tenant: a.id.to_s) do
+      Application.where(organization_id: a.id).includes(:server).each { |app| app.server.name }
+    end
+    assert_counts r
+    assert_equal 2, r.statements
+    assert_equal [], r.kinds("medium")
+  end
+
+  def test_find_each_batches_are_not_n_plus_one
+    30.times { |i| Server.create!(organization: a, name: "more #{i}") }
+    r = audited("find_each", tenant: a.id.to_s) do
+      Server.where(organization_id: a.id).find_each(batch_size: 5) { |s| s.name }
+    end
+    assert_counts r
+    assert_operator r.statements, :>=, 8
+    assert_equal [], r.of("n_plus_one")
+  end
+
+  def test_insert_all_is_the_organizations
+    r = audited("insert_all") do
+      Server.insert_all((1..5).map { |i| { organization_id: a.id, name: "bulk #{i}" } })
+    end
+    assert_counts r
+    tenants = conn.select_values("SELECT tenant FROM perfaudit.run_statements " \
+                                 "WHERE run_id = #{r.run_id.to_i} AND query LIKE 'INSERT%'")
+    assert_equal [a.id.to_s], tenants
+  end
+
+  def test_create_loop_is_an_n_plus_one_of_writes
+    r = audited("create loop", tenant: a.id.to_s) do
+      6.times { |i| Server.create!(organization: a, name: "new #{i}") }
+    end
+    assert_counts r
+    n1 = r.of("n_plus_one")
+    assert_equal 1, n1.size
+    assert_equal "insert", n1[0]["detail"]["operation"]
+  end
+
+  def test_query_cache_sends_one_query
+    s = Server.where(organization_id: a.id).first
+    r = audited("query cache", tenant: a.id.to_s) do
+      ActiveRecord::Base.cache { 5.times { Server.where(organization_id: a.id).find(s.id) } }
+    end
+    assert_counts r
+    assert_equal 1, r.statements
+    assert_equal [], r.of("repeated_query")
+  end
+
+  def test_unscoped_all_without_acting_tenant
+    r = audited("unscoped") { Server.all.to_a }
+    assert_counts r
+    assert_equal ["high"], r.of("unscoped_tenant_query").map { |f| f["severity"] }.uniq
+  end
+
+  def test_reading_another_organizations_row_is_a_leak
+    other = Server.where(organization_id: b.id).first
+    r = audited("leak", tenant: a.id.to_s) { Server.find(other.id) }
+    assert_counts r
+    leak = r.of("cross_tenant_access")
+    assert_equal 1, leak.size
+    assert_equal "critical", leak[0]["severity"]
+    assert_equal b.id.to_s, leak[0]["tenant"]
+    # PA001, inside a savepoint: the test's transaction and the evidence stay.
+    err = assert_raises(ActiveRecord::StatementInvalid) do
+      ActiveRecord::Base.transaction(requires_new: true) do
+        conn.select_value("SELECT perfaudit.assert_no_findings(run_id => #{r.run_id.to_i})")
+      end
+    end
+    assert_equal "PA001", err.cause.result.error_field(PG::PG_DIAG_SQLSTATE)
+    assert_equal 1, conn.select_value("SELECT count(*) FROM perfaudit.findings " \
+                                      "WHERE run_id = #{r.run_id.to_i} AND kind = 'cross_tenant_access'")
+  end
+end
+
+# Counts for test/run-tests.sh: a minitest reporter writing "passed failed".
+class PaCountReporter < Minitest::AbstractReporter
+  def initialize(path)
+    super()
+    @path, @passed, @failed = path, 0, 0
+  end
+
+  def record(result)
+    if result.passed? then @passed += 1 elsif !result.skipped? then @failed += 1 end
+  end
+
+  def report = File.write(@path, "#{@passed} #{@failed}\n")
+end
+
+module Minitest
+  def self.plugin_pacount_init(_options)
+    reporter << PaCountReporter.new(ENV["PA_RAILS_COUNTS"]) if ENV["PA_RAILS_COUNTS"]
+  end
+end
+Minitest.extensions << "pacount"
