@@ -386,8 +386,16 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 
 		st->obs_col = st->facts.observe_col;
 		st->obs_type = st->facts.observe_type;
-		getTypeOutputInfo(st->facts.observe_type, &st->obs_out, &varlena);
-		get_typlenbyval(st->facts.observe_type, &typlen, &st->obs_byval);
+		/* Integer columns need no catalog lookup (pa_observe_row). */
+		if (st->obs_type == INT8OID)
+			st->obs_byval = FLOAT8PASSBYVAL;
+		else if (st->obs_type == INT4OID || st->obs_type == INT2OID)
+			st->obs_byval = true;
+		else
+		{
+			getTypeOutputInfo(st->facts.observe_type, &st->obs_out, &varlena);
+			get_typlenbyval(st->facts.observe_type, &typlen, &st->obs_byval);
+		}
 	}
 
 	st->cb.func = pa_query_release;
