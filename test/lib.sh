@@ -169,6 +169,24 @@ pa_stop_cluster() {
             >/dev/null 2>&1 || true
 }
 
+# pa_require_installed: fails unless the extension is installed for the
+# server of $PG_CONFIG (after pa_pg_paths).
+pa_require_installed() {
+    [ -f "$sharedir/extension/pg_perfaudit.control" ] && return 0
+    echo "pg_perfaudit is not installed for the server of $PG_CONFIG: run make install first" >&2
+    return 1
+}
+
+# pa_throwaway_cluster NAME [pa_start_cluster ARG...]: a workdir (pa_workdir
+# NAME), a cluster started in it, and an EXIT trap that stops the cluster
+# and removes the directory.
+pa_throwaway_cluster() {
+    pa_workdir "$1"
+    shift
+    trap 'pa_stop_cluster; rm -rf "$work"' EXIT
+    pa_start_cluster "$@"
+}
+
 # pa_result NAME PASSED FAILED: a sub-suite's counts, for test/run-tests.sh,
 # which exports PA_RESULTS (a directory) and adds up every file there:
 # $PA_RESULTS/NAME holds the two lines "passed=N" and "failed=M".  Does

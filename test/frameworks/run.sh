@@ -16,14 +16,8 @@ python=/usr/bin/python3
 . "$top/test/lib.sh"
 pa_provision frameworks
 pa_pg_paths
-
-pa_workdir pg_perfaudit-frameworks
-cleanup() {
-    pa_stop_cluster
-    rm -rf "$work"
-}
-trap cleanup EXIT
-pa_start_cluster
+pa_require_installed
+pa_throwaway_cluster pg_perfaudit-frameworks
 
 cp -r "$here/django" "$work/django"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/django"

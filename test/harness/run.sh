@@ -35,21 +35,11 @@ python=/usr/bin/python3
 . "$top/test/lib.sh"
 pa_provision harness
 pa_pg_paths
-if [ ! -f "$sharedir/extension/pg_perfaudit.control" ]; then
-    echo "pg_perfaudit is not installed for the server of $PG_CONFIG: run make install first" >&2
-    exit 1
-fi
+pa_require_installed
 
 # --- throwaway cluster ----------------------------------------------------
 # No TCP listener: the port only names the socket, which lives in $work.
-pa_workdir pg_perfaudit-harness
-cleanup() {
-    pa_stop_cluster
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-pa_start_cluster
+pa_throwaway_cluster pg_perfaudit-harness
 
 su_psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres "$@"; }
 
