@@ -44,11 +44,7 @@ SELECT left(query, 45) AS query, calls, detail->>'operation' AS operation,
 SET perfaudit.ignore_batched_reads = off;
 SELECT perfaudit.start('batches, rule off') AS run_b2 \gset
 \o /dev/null
-EXECUTE find_each(0, 50);
-EXECUTE find_each(50, 50);
-EXECUTE find_each(100, 50);
-EXECUTE find_each(150, 50);
-EXECUTE find_each(200, 50);
+SELECT format('EXECUTE find_each(%s, 50)', g) FROM generate_series(0, 200, 50) g \gexec
 \o
 SELECT statements FROM perfaudit.stop();
 SELECT left(query, 45) AS query, calls FROM perfaudit.findings

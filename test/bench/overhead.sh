@@ -113,6 +113,12 @@ obs_capt=$(cols=$obs_cols per_query "pg_perfaudit" yes)
 
 ratio() { awk -v a="$1" -v b="$bare" 'BEGIN { printf "%.3f", a / b }'; }
 verdict() { awk -v a="$1" -v b="$bare" -v t="$2" 'BEGIN { print (a / b <= t) ? "PASS" : "FAIL" }'; }
+# against LABEL VALUE BASE TARGET: a row of VALUE as a ratio of BASE.
+against() {
+    printf '%-40s %12d %8s  <= %s %s\n' "$1" "$2" \
+        "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", a / b }')" "$4" \
+        "$(awk -v a="$2" -v b="$3" -v t="$4" 'BEGIN { print (a / b <= t) ? "PASS" : "FAIL" }')"
+}
 
 mkdir -p "$here/out"
 {
@@ -129,14 +135,10 @@ mkdir -p "$here/out"
     echo
     echo "tenant-scoped lookup (organization_id = \$1 AND id = \$2), tenant statistics on:"
     printf '%-40s %12d\n' "100 tenants tracked" "$t100"
-    printf '%-40s %12d %8s  <= 1.10 %s\n' "100,000 tenants tracked" "$t100k" \
-        "$(awk -v a="$t100k" -v b="$t100" 'BEGIN { printf "%.3f", a / b }')" \
-        "$(awk -v a="$t100k" -v b="$t100" 'BEGIN { print (a / b <= 1.10) ? "PASS" : "FAIL" }')"
+    against "100,000 tenants tracked" "$t100k" "$t100" 1.10
     echo
     echo "the lookup returning organization_id (observed rows), against its own bare run:"
     printf '%-40s %12d\n' "bare server" "$obs_bare"
-    printf '%-40s %12d %8s  <= 1.05 %s\n' "pg_perfaudit, capture, rows observed" "$obs_capt" \
-        "$(awk -v a="$obs_capt" -v b="$obs_bare" 'BEGIN { printf "%.3f", a / b }')" \
-        "$(awk -v a="$obs_capt" -v b="$obs_bare" 'BEGIN { print (a / b <= 1.05) ? "PASS" : "FAIL" }')"
+    against "pg_perfaudit, capture, rows observed" "$obs_capt" "$obs_bare" 1.05
     echo "bare=$bare queryid=$qid pgss=$pgss idle=$idle stats=$stats capture=$capt pgss_capture=$both t100=$t100 t100k=$t100k obs_bare=$obs_bare obs_capture=$obs_capt"
 } | tee "$here/out/overhead.txt"
