@@ -28,15 +28,28 @@ SELECT * FROM obs_servers WHERE id = 2;
 \o
 SELECT statements FROM perfaudit.stop();
 SELECT kind, severity, tenant, detail->>'acting_tenant' AS acting,
-       detail->>'observed_tenants' AS observed,
-       detail->>'rows_outside_acting_tenant' AS outside
+       detail->'observed_tenants' AS observed, detail->>'observed_tenant_count' AS n,
+       detail->>'rows' AS rows, detail->>'rows_outside_acting_tenant' AS outside
   FROM perfaudit.findings WHERE run_id = :run_act ORDER BY kind, severity, query COLLATE "C";
 SELECT pa_error_of(format('SELECT perfaudit.assert_no_findings(run_id => %s)', :run_act)) AS leak_fails;
 SELECT perfaudit.assert_no_findings(ARRAY['cross_tenant_access'], :run_lazy) AS no_leak_without_acting;
 RESET app.org;
 RESET perfaudit.tenant_setting;
 DEALLOCATE ALL;
-DROP TABLE obs_servers;
+-- Acting as 41, a read of four organizations' rows: each with its rows.
+-- (Without an acting tenant the statement is attributed to all four.)
+SET perfaudit.tenant_setting = 'app.org';
+SET app.org = '41';
+SELECT perfaudit.start('wide leak') AS run_wide \gset
+\o /dev/null
+SELECT id, organization_id FROM obs_servers WHERE id <= 8 ORDER BY id;
+\o
+SELECT statements FROM perfaudit.stop();
+SELECT tenant, detail->'observed_tenants' AS observed, detail->>'observed_tenant_count' AS n,
+       detail->>'rows' AS rows
+  FROM perfaudit.findings WHERE run_id = :run_wide AND kind = 'cross_tenant_access';
+RESET app.org;
+RESET perfaudit.tenant_setting;
 -- start(tenant => ...) declares the acting tenant, before the setting.
 CREATE TABLE obs_servers2 (id int PRIMARY KEY, organization_id int NOT NULL, name text);
 INSERT INTO obs_servers2 VALUES (1, 42, 'ours'), (2, 43, 'theirs');
@@ -51,3 +64,4 @@ SELECT pa_error_of($$SELECT perfaudit.start('x', tenant => '')$$) AS empty_tenan
 RESET app.org;
 RESET perfaudit.tenant_setting;
 DROP TABLE obs_servers2;
+DROP TABLE obs_servers;

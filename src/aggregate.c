@@ -276,13 +276,17 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 	grp->sum.writes |= rec->flags & PA_STMT_WRITES;
 	if (rec->flags & PA_STMT_ACTING)
 		grp->sum.acting_calls++;
+	if (rec->flags & PA_STMT_OBSERVED)
+		grp->sum.observed_calls++;
 	if (rec->observed_off != PA_NO_OFFSET)
 	{
-		grp->sum.observed_calls++;
 		if (rec->flags & PA_STMT_FOREIGN_ROWS)
 		{
 			if (grp->sum.foreign_calls++ == 0)
+			{
 				grp->sum.observed = pa_buffer_text(buf, rec->observed_off);
+				grp->sum.observed_detail = pa_buffer_text(buf, rec->observed_detail_off);
+			}
 		}
 		else if (grp->sum.observed == NULL)
 			grp->sum.observed = pa_buffer_text(buf, rec->observed_off);

@@ -278,8 +278,15 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			dfirst = true;
 			pa_detail_begin(&detail);
 			pa_json_str(&detail, "acting_tenant", g->stmt.tenant, &dfirst);
-			pa_json_str(&detail, "observed_tenants", g->observed, &dfirst);
 			pa_json_int(&detail, "calls", g->foreign_calls, &dfirst);
+			/* The first such read's tenants with their rows, and counts. */
+			if (g->observed_detail != NULL && g->observed_detail[0] == '{' &&
+				g->observed_detail[1] != '}')
+			{
+				appendStringInfoChar(&detail, ',');
+				appendBinaryStringInfo(&detail, g->observed_detail + 1,
+									   strlen(g->observed_detail) - 2);
+			}
 			/* The finding names the other tenant(s), whose rows were read. */
 			other.stmt.tenant = g->observed;
 			other.tenant_count = 0;

@@ -31,6 +31,7 @@ typedef struct PaGroupSummary
 	int64		acting_calls;	/* executions with an acting tenant (setting, tag) */
 	int64		foreign_calls;	/* ... that read rows of another tenant */
 	const char *observed;		/* the tenants observed: of a foreign read first */
+	const char *observed_detail;	/* JSON object of the first foreign read */
 	int64		keyset_calls;	/* executions that were keyset-pagination batches */
 	int64		partial_batches;	/* ... that returned less than their LIMIT */
 	/* in the session with the most distinct values (all of a session run) */

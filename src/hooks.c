@@ -48,6 +48,7 @@
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "tcop/dest.h"
@@ -67,6 +68,8 @@
 
 /* Distinct tenants kept per observed execution; more end the list in ",...". */
 #define PA_MAX_OBSERVED		8
+/* Distinct values beyond them that are still counted exactly. */
+#define PA_MAX_OBSERVED_EXTRA	1000
 
 int			pa_nesting_level = 0;
 static int	pa_internal_depth = 0;
@@ -120,8 +123,12 @@ typedef struct PaQueryState
 	bool		obs_last_foreign;
 	Datum		obs_last;
 	int64		rows_foreign;
+	int			obs_last_idx;	/* obs_values index of obs_last, or -1 */
+	int			obs_extra;		/* distinct values beyond obs_values, counted */
+	List	   *obs_extra_values;	/* ... up to PA_MAX_OBSERVED_EXTRA */
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
 	char		obs_values[PA_MAX_OBSERVED][PA_MAX_TENANT_LEN + 1];
+	int64		obs_rows[PA_MAX_OBSERVED];
 	Instrumentation instr;		/* queryDesc->totaltime, when we set it */
 } PaQueryState;
 
@@ -428,6 +435,8 @@ pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
 	{
 		if (st->obs_last_foreign)
 			st->rows_foreign++;
+		if (st->obs_last_idx >= 0)
+			st->obs_rows[st->obs_last_idx]++;
 		return;
 	}
 	/* Integer tenant columns, the usual kind, without an output call. */
@@ -453,13 +462,65 @@ pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
 	st->obs_have_last = st->obs_byval;
 	st->obs_last = d;
 	st->obs_last_foreign = foreign;
+	st->obs_last_idx = -1;
 	for (i = 0; i < st->obs_n; i++)
 		if (strcmp(st->obs_values[i], tenant) == 0)
+		{
+			st->obs_rows[i]++;
+			st->obs_last_idx = i;
 			return;
+		}
 	if (st->obs_n < PA_MAX_OBSERVED)
+	{
+		st->obs_rows[st->obs_n] = 1;
+		st->obs_last_idx = st->obs_n;
 		strcpy(st->obs_values[st->obs_n++], tenant);
-	else
-		st->obs_more = true;
+		return;
+	}
+	st->obs_more = true;
+	if (st->obs_extra < PA_MAX_OBSERVED_EXTRA)
+	{
+		ListCell   *lc;
+		MemoryContext old = MemoryContextSwitchTo(st->queryDesc->estate->es_query_cxt);
+
+		foreach(lc, st->obs_extra_values)
+			if (strcmp((char *) lfirst(lc), tenant) == 0)
+				break;
+		if (lc == NULL)
+		{
+			st->obs_extra_values = lappend(st->obs_extra_values, pstrdup(tenant));
+			st->obs_extra++;
+		}
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * What a read of another tenant's rows saw, for cross_tenant_access's
+ * detail: the observed tenants with their rows (the first PA_MAX_OBSERVED),
+ * how many tenants there were, and how many rows were another tenant's.
+ */
+static const char *
+pa_observed_detail(PaQueryState *st)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"observed_tenants\":{");
+	for (i = 0; i < st->obs_n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, st->obs_values[i]);
+		appendStringInfo(&buf, ":" INT64_FORMAT, st->obs_rows[i]);
+	}
+	appendStringInfoChar(&buf, '}');
+	appendStringInfo(&buf, ",\"observed_tenant_count\":%d", st->obs_n + st->obs_extra);
+	if (st->obs_extra >= PA_MAX_OBSERVED_EXTRA)
+		appendStringInfoString(&buf, ",\"observed_tenant_count_is_a_lower_bound\":true");
+	appendStringInfo(&buf, ",\"rows\":" INT64_FORMAT "}", st->rows_foreign);
+	return buf.data;
 }
 
 static bool
@@ -498,27 +559,35 @@ pa_obs_destroy(DestReceiver *self)
  * whole values within a tenant's length, ",..." when not all fit.
  */
 static const char *
-pa_observed_list(PaQueryState *st, int *count)
+pa_observed_list(PaQueryState *st, const char *exclude, int *count)
 {
 	StringInfoData buf;
+	bool		more = st->obs_more;
 	int			i;
 
-	*count = st->obs_n;
-	if (st->obs_n == 1 && !st->obs_more)
+	*count = 0;
+	for (i = 0; i < st->obs_n; i++)
+		if (exclude == NULL || strcmp(st->obs_values[i], exclude) != 0)
+			(*count)++;
+	if (*count == 0)
+		return NULL;
+	if (exclude == NULL && st->obs_n == 1 && !more)
 		return st->obs_values[0];
 	initStringInfo(&buf);
 	for (i = 0; i < st->obs_n; i++)
 	{
-		int			len = strlen(st->obs_values[i]) + (i > 0 ? 1 : 0);
+		int			len = strlen(st->obs_values[i]) + (buf.len > 0 ? 1 : 0);
 
+		if (exclude != NULL && strcmp(st->obs_values[i], exclude) == 0)
+			continue;
 		if (buf.len + len > PA_MAX_TENANT_LEN - 4)
 		{
-			st->obs_more = true;
+			more = true;
 			break;
 		}
-		appendStringInfo(&buf, "%s%s", i > 0 ? "," : "", st->obs_values[i]);
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "", st->obs_values[i]);
 	}
-	if (st->obs_more)
+	if (more)
 		appendStringInfoString(&buf, buf.len > 0 ? ",..." : "...");
 	return buf.data;
 }
@@ -546,9 +615,12 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	{
 		int			count;
 
-		info.observed = pa_observed_list(st, &count);
-		/* No predicate named a tenant: the rows do. */
-		if (info.tenant == NULL)
+		/*
+		 * Acting for a tenant, what matters is the others' rows (NULL: none);
+		 * else all of them, which name the tenant when no predicate did.
+		 */
+		info.observed = pa_observed_list(st, st->acting ? st->context_tenant : NULL, &count);
+		if (info.tenant == NULL && info.observed != NULL)
 		{
 			info.tenant = info.observed;
 			info.tenant_count = count;
@@ -556,8 +628,13 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	}
 	if (st->acting)
 		info.flags |= PA_STMT_ACTING;
+	if (st->obs_n > 0)
+		info.flags |= PA_STMT_OBSERVED;
 	if (st->rows_foreign > 0)
+	{
 		info.flags |= PA_STMT_FOREIGN_ROWS;
+		info.observed_detail = pa_observed_detail(st);
+	}
 
 	if (st->stats)
 		pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,

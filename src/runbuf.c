@@ -427,6 +427,8 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 		(info->tenant != NULL && (info->observed == info->tenant ||
 								  strcmp(info->observed, info->tenant) == 0)) ?
 		rec->tenant_off : pa_sink_tenant(sink, info->observed);
+	rec->observed_detail_off = info->observed_detail == NULL ? PA_NO_OFFSET :
+		pa_sink_facts(sink, info->observed_detail);
 	pg_write_barrier();
 	rec->ready = 1;
 }
@@ -462,6 +464,7 @@ pa_visible_to(Oid owner, const PaStmtInfo *info)
 	redacted.tenant = NULL;
 	redacted.tenant_count = 0;
 	redacted.observed = NULL;
+	redacted.observed_detail = NULL;
 	redacted.facts = NULL;
 	redacted.param_hash = 0;
 	return &redacted;

@@ -42,6 +42,7 @@ typedef struct PaRunIds
 #define PA_STMT_FULL_BATCH	0x80	/* ... that returned its whole LIMIT */
 #define PA_STMT_ACTING		0x100	/* tenant is the acting one (setting, tag) */
 #define PA_STMT_FOREIGN_ROWS	0x200	/* rows of another tenant were read */
+#define PA_STMT_OBSERVED	0x400	/* the tenants of its rows were observed */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo
@@ -62,6 +63,7 @@ typedef struct PaStmtInfo
 	int32		tenant_count;	/* distinct tenants in tenant (a list: several) */
 	const char *facts;			/* plan facts (facts.h), or NULL */
 	const char *observed;		/* tenants of the rows read (a list), or NULL */
+	const char *observed_detail;	/* JSON: another tenant's rows were read */
 	Oid			userid;			/* the role it ran as (at its start) */
 } PaStmtInfo;
 
@@ -115,6 +117,7 @@ typedef struct PaExecRecord
 	uint32		tenant_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		facts_off;		/* text area offset, or PA_NO_OFFSET */
 	uint32		observed_off;	/* text area offset, or PA_NO_OFFSET */
+	uint32		observed_detail_off;	/* text area offset, or PA_NO_OFFSET */
 	int16		nesting_level;
 	uint16		flags;
 	volatile uint8 ready;		/* set last, after a write barrier */
