@@ -69,7 +69,7 @@
 /* Distinct tenants kept per observed execution; more end the list in ",...". */
 #define PA_MAX_OBSERVED		8
 /* Distinct values beyond them that are still counted exactly. */
-#define PA_MAX_OBSERVED_EXTRA	1000
+#define PA_MAX_OBSERVED_EXTRA	10000
 
 int			pa_nesting_level = 0;
 static int	pa_internal_depth = 0;
@@ -125,7 +125,7 @@ typedef struct PaQueryState
 	int64		rows_foreign;
 	int			obs_last_idx;	/* obs_values index of obs_last, or -1 */
 	int			obs_extra;		/* distinct values beyond obs_values, counted */
-	List	   *obs_extra_values;	/* ... up to PA_MAX_OBSERVED_EXTRA */
+	HTAB	   *obs_extra_values;	/* ... up to PA_MAX_OBSERVED_EXTRA */
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
 	char		obs_values[PA_MAX_OBSERVED][PA_MAX_TENANT_LEN + 1];
 	int64		obs_rows[PA_MAX_OBSERVED];
@@ -480,18 +480,15 @@ pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
 	st->obs_more = true;
 	if (st->obs_extra < PA_MAX_OBSERVED_EXTRA)
 	{
-		ListCell   *lc;
-		MemoryContext old = MemoryContextSwitchTo(st->queryDesc->estate->es_query_cxt);
+		bool		found;
 
-		foreach(lc, st->obs_extra_values)
-			if (strcmp((char *) lfirst(lc), tenant) == 0)
-				break;
-		if (lc == NULL)
-		{
-			st->obs_extra_values = lappend(st->obs_extra_values, pstrdup(tenant));
+		if (st->obs_extra_values == NULL)
+			st->obs_extra_values = pa_hash_create("pg_perfaudit observed tenants", 64,
+												  PA_MAX_TENANT_LEN + 1, PA_MAX_TENANT_LEN + 1,
+												  true, st->queryDesc->estate->es_query_cxt);
+		(void) hash_search(st->obs_extra_values, tenant, HASH_ENTER, &found);
+		if (!found)
 			st->obs_extra++;
-		}
-		MemoryContextSwitchTo(old);
 	}
 }
 
