@@ -159,6 +159,7 @@ typedef struct PaPendingCursor
 	int			query_len;
 	int			stmt_location;	/* the DECLARE statement */
 	int			stmt_len;
+	const char *source;			/* its source string (the portal keeps a copy) */
 } PaPendingCursor;
 
 static PaPendingCursor pa_pending_cursor;
@@ -311,8 +312,14 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	st->queryid = PA_QUERYID(queryDesc->plannedstmt);
 	body = NULL;
 	cursor = NULL;
+	/*
+	 * The cursor's query runs from a copy of the DECLARE's source string;
+	 * SQL that a function runs while the query starts (partition pruning
+	 * calling a PL/pgSQL function) has a source of its own.
+	 */
 	if (pa_pending_cursor.set && pa_pending_cursor.level == pa_nesting_level &&
-		queryDesc->sourceText != NULL)
+		queryDesc->sourceText != NULL &&
+		strcmp(queryDesc->sourceText, pa_pending_cursor.source) == 0)
 	{
 		cursor = &pa_pending_cursor;
 		pa_pending_cursor.set = false;	/* only the first query is the cursor's */
@@ -364,6 +371,17 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 
 	/* The context (setting, tag) names the tenant before the plan does. */
 	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
+
+	/*
+	 * The facts and a tenant named by the plan's constants live in the
+	 * plan's cached analysis, which a new analysis resets (a setting it
+	 * depends on changed) while this execution may still be running: an
+	 * open cursor, a recursive function.  This execution keeps copies.
+	 */
+	if (st->facts.facts != NULL && ids->n > 0)
+		st->facts.facts = pstrdup(st->facts.facts);
+	if (st->facts.tenant != NULL)
+		st->facts.tenant = pstrdup(st->facts.tenant);
 	if (pa_tenant_from_context(queryDesc->sourceText,
 							   cursor ? cursor->stmt_location : queryDesc->plannedstmt->stmt_location,
 							   cursor ? cursor->stmt_len : queryDesc->plannedstmt->stmt_len,
@@ -619,6 +637,7 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.observed = pa_observed_list(st, st->acting ? st->context_tenant : NULL, &count);
 		if (info.tenant == NULL && info.observed != NULL)
 		{
+			info.flags |= PA_STMT_TENANT_FROM_ROWS;
 			info.tenant = info.observed;
 			info.tenant_count = count;
 		}
@@ -633,8 +652,14 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 		info.observed_detail = pa_observed_detail(st);
 	}
 
+	/*
+	 * The statistics take the tenant the statement named (setting, tag,
+	 * predicate), never one observed in its rows: rows are observed only
+	 * while a run captures, and the views are for pg_read_all_stats, which
+	 * does not see other roles' data.
+	 */
 	if (st->stats)
-		pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
+		pa_tenant_stats_record(st->tenant, info.queryid, info.duration_ms,
 							   info.rows, info.seq_scans, st->facts.unscoped);
 
 	if (st->runs.n > 0)
@@ -666,7 +691,8 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 			default:
 				break;
 		}
-		if (st->facts.batch_limit > 0)
+		/* LIMIT 1 is a lookup (the latest child of a parent), not a batch */
+		if (st->facts.batch_limit > 1)
 		{
 			info.flags |= PA_STMT_KEYSET;
 			if (st->rows == (uint64) st->facts.batch_limit)
@@ -905,6 +931,7 @@ pa_declare_cursor(PlannedStmt *pstmt, const char *queryString,
 		pa_pending_cursor.level = pa_nesting_level;
 		pa_pending_cursor.stmt_location = pstmt->stmt_location;
 		pa_pending_cursor.stmt_len = pstmt->stmt_len;
+		pa_pending_cursor.source = queryString;
 		pa_pending_cursor.query_off = query ? (int) (query - queryString) : -1;
 		pa_pending_cursor.query_len = qlen;
 		if (IsA(cstmt->query, Query))

@@ -216,7 +216,9 @@ typedef struct PaPlanInfo
 	char	   *facts;
 	PaTenantSet consts;			/* tenant values written in the plan */
 	int			nparams;		/* parameters that name the tenant */
+	int			maxparams;
 	PaParamSource *params;
+	bool		params_more;	/* more named it than params holds, or unread values */
 
 	/*
 	 * Keyset pagination (pa_keyset_limit): ORDER BY key LIMIT n over a
@@ -615,12 +617,15 @@ pa_tenant_operand(Node *node, bool is_array, PaScan *scan, PaBuild *b)
 		for (i = 0; i < info->nparams; i++)
 			if (info->params[i].paramid == ((Param *) node)->paramid)
 				return true;
-		if (info->nparams < PA_MAX_PLAN_TENANTS)
+		if (info->nparams == info->maxparams)
 		{
-			info->params[info->nparams].paramid = ((Param *) node)->paramid;
-			info->params[info->nparams].is_array = is_array;
-			info->nparams++;
+			/* repalloc keeps the array in the analysis' context */
+			info->maxparams *= 2;
+			info->params = repalloc(info->params, sizeof(PaParamSource) * info->maxparams);
 		}
+		info->params[info->nparams].paramid = ((Param *) node)->paramid;
+		info->params[info->nparams].is_array = is_array;
+		info->nparams++;
 		return true;
 	}
 	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC && scan != NULL)
@@ -748,7 +753,9 @@ pa_insert_values(ModifyTable *mt, PaBuild *b)
 	PaRelInfo  *rel;
 	ListCell   *lc;
 
-	if (sub == NULL || list_length(mt->resultRelations) != 1)
+	/* ON CONFLICT DO UPDATE may write another tenant's existing row. */
+	if (sub == NULL || list_length(mt->resultRelations) != 1 ||
+		mt->onConflictAction == ONCONFLICT_UPDATE)
 		return;
 	rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
 	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
@@ -770,7 +777,8 @@ pa_insert_values(ModifyTable *mt, PaBuild *b)
 			return;
 		if (!IsA(expr, Var))
 		{
-			(void) pa_tenant_operand(expr, false, NULL, b);
+			if (!pa_tenant_operand(expr, false, NULL, b))
+				b->info->params_more = true;
 			return;
 		}
 		/* A column of the VALUES list: every row's value. */
@@ -790,8 +798,9 @@ pa_insert_values(ModifyTable *mt, PaBuild *b)
 			List	   *cells = (List *) lfirst(row);
 			int			col = ((Var *) expr)->varattno;
 
-			if (col >= 1 && col <= list_length(cells))
-				(void) pa_tenant_operand((Node *) list_nth(cells, col - 1), false, NULL, b);
+			if (col >= 1 && col <= list_length(cells) &&
+				!pa_tenant_operand((Node *) list_nth(cells, col - 1), false, NULL, b))
+				b->info->params_more = true;	/* an expression: its tenant is not known */
 		}
 		return;
 	}
@@ -816,12 +825,18 @@ pa_live_rows(Oid relid)
 	{
 		PgStat_TableXactStatus *x;
 
+		PgStat_TableXactStatus *levels[64];
+		int			n = 0;
+
 		rows += (double) PA_TABSTAT_DELTA_LIVE(mine);
-		for (x = mine->trans; x != NULL; x = x->upper)
+		/* mine->trans is the innermost level: count from the outermost */
+		for (x = mine->trans; x != NULL && n < (int) lengthof(levels); x = x->upper)
+			levels[n++] = x;
+		while (n-- > 0)
 		{
-			if (x->truncdropped)
+			if (levels[n]->truncdropped)
 				rows = 0;
-			rows += (double) (x->tuples_inserted - x->tuples_deleted);
+			rows += (double) (levels[n]->tuples_inserted - levels[n]->tuples_deleted);
 		}
 	}
 	return Max(rows, 0);
@@ -1214,9 +1229,30 @@ pa_observe_column(QueryDesc *queryDesc, PaBuild *b, PaPlanInfo *info)
 	Plan	   *top = queryDesc->plannedstmt->planTree;
 	ListCell   *lc;
 	int			col = 0;
+	int			unscoped = 0;
+	Index		first_rti = 0;
 
 	if (queryDesc->operation != CMD_SELECT || top == NULL)
 		return;
+
+	/*
+	 * One unscoped tenant-table scan only: with two (a join, a subquery),
+	 * rows of one table's tenant say nothing of the other's, and the
+	 * statement must not look as if it had read the acting tenant's rows
+	 * only.
+	 */
+	foreach(lc, b->scans)
+	{
+		PaScan	   *s = (PaScan *) lfirst(lc);
+
+		if (s->rel->tenant_attnum != InvalidAttrNumber && !s->scoped && !s->rls_applies &&
+			s->rti != first_rti)
+		{
+			if (++unscoped > 1)
+				return;
+			first_rti = s->rti;
+		}
+	}
 	foreach(lc, top->targetlist)
 	{
 		TargetEntry *te = (TargetEntry *) lfirst(lc);
@@ -1261,12 +1297,14 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->facts = NULL;
 	memset(&info->consts, 0, sizeof(info->consts));
 	info->nparams = 0;
+	info->params_more = false;
 	info->keyset = false;
 	info->limit_const = 0;
 	info->limit_param = 0;
 	info->observe_col = 0;
 	info->observe_type = InvalidOid;
-	info->params = palloc(sizeof(PaParamSource) * PA_MAX_PLAN_TENANTS);
+	info->maxparams = PA_MAX_PLAN_TENANTS;
+	info->params = palloc(sizeof(PaParamSource) * info->maxparams);
 
 	/* The walk's own lists and strings go in a scratch context. */
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "pg_perfaudit plan analysis",
@@ -1488,7 +1526,8 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	}
 
 	facts->tenant_count = pa_set_count(&set);
-	if (facts->tenant_count == 1)
+	/* info->params_more: not every value was read, and the list says so */
+	if (facts->tenant_count == 1 && !info->params_more)
 		facts->tenant = set.values[0];
 	else if (set.n > 0)
 	{
@@ -1503,7 +1542,7 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 		int			whole = -1;
 
 		/* Does the whole list fit?  Else keep room for ",...". */
-		if (set.n == facts->tenant_count)
+		if (set.n == facts->tenant_count && !info->params_more)
 		{
 			whole = 0;
 			for (i = 0; i < set.n; i++)
@@ -1520,9 +1559,9 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", set.values[i]);
 			listed++;
 		}
-		if (listed < facts->tenant_count)
+		if (listed < facts->tenant_count || info->params_more)
 			appendStringInfoString(&tl, listed > 0 ? ",..." : "...");
 		facts->tenant = tl.data;
-		facts->cross_tenant = true;
+		facts->cross_tenant = facts->tenant_count > 1;
 	}
 }

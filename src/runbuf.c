@@ -470,6 +470,33 @@ pa_visible_to(Oid owner, const PaStmtInfo *info)
 	return &redacted;
 }
 
+/*
+ * A statement as a database-scope run records it: without what its rows
+ * showed.  The run's owner has the privileges of pg_read_all_stats, which
+ * shows statements, not other roles' data: the tenants observed in the rows
+ * a statement returned are data, and stay out (its tenant too, when it came
+ * from them).
+ */
+static const PaStmtInfo *
+pa_without_rows(const PaStmtInfo *info)
+{
+	static PaStmtInfo stripped;
+
+	if ((info->flags & PA_STMT_OBSERVED) == 0)
+		return info;
+	stripped = *info;
+	stripped.observed = NULL;
+	stripped.observed_detail = NULL;
+	stripped.flags &= ~(PA_STMT_OBSERVED | PA_STMT_FOREIGN_ROWS);
+	if (info->flags & PA_STMT_TENANT_FROM_ROWS)
+	{
+		stripped.tenant = NULL;
+		stripped.tenant_count = 0;
+		stripped.flags &= ~PA_STMT_TENANT_FROM_ROWS;
+	}
+	return &stripped;
+}
+
 void
 pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info)
 {
@@ -484,7 +511,8 @@ pa_capture_record(const PaRunIds *ids, const PaStmtInfo *info)
 			{
 				pa_sink_append(pa_sinks[i],
 							   OidIsValid(pa_sinks[i]->owner) ?
-							   pa_visible_to(pa_sinks[i]->owner, info) : info);
+							   pa_visible_to(pa_sinks[i]->owner, info) :
+							   pa_without_rows(info));
 				break;
 			}
 		}

@@ -43,6 +43,7 @@ typedef struct PaRunIds
 #define PA_STMT_ACTING		0x100	/* tenant is the acting one (setting, tag) */
 #define PA_STMT_FOREIGN_ROWS	0x200	/* rows of another tenant were read */
 #define PA_STMT_OBSERVED	0x400	/* the tenants of its rows were observed */
+#define PA_STMT_TENANT_FROM_ROWS	0x800	/* tenant is the observed one */
 
 /* One statement execution as measured by the hooks. */
 typedef struct PaStmtInfo
