@@ -28,4 +28,16 @@ SELECT query, calls, rows, tenant, nesting_level FROM perfaudit.run_statements
  WHERE run_id = :run_c ORDER BY query COLLATE "C";
 SELECT kind, tenant, relation FROM perfaudit.findings
  WHERE run_id = :run_c ORDER BY kind, relation;
+-- A cursor still open when the run stops is one of its statements, with
+-- the rows fetched so far (assert_max_queries(0) must not pass).
+BEGIN;
+SELECT perfaudit.start('open cursor') AS run_open \gset
+DECLARE still_open CURSOR FOR SELECT id FROM items WHERE organization_id = 8 ORDER BY id;
+FETCH 4 FROM still_open;
+SELECT statements FROM perfaudit.stop();
+FETCH 2 FROM still_open;
+CLOSE still_open;
+COMMIT;
+SELECT query, calls, rows, tenant FROM perfaudit.run_statements WHERE run_id = :run_open;
+SELECT pa_error_of(format('SELECT perfaudit.assert_max_queries(0, %s)', :run_open)) AS zero_fails;
 RESET perfaudit.track;

@@ -29,6 +29,7 @@
 #include "aggregate.h"
 #include "detect.h"
 #include "guc.h"
+#include "hooks.h"
 #include "persist.h"
 #include "runbuf.h"
 #include "store.h"
@@ -350,6 +351,9 @@ pa_stop(PG_FUNCTION_ARGS)
 				 errhint("Call perfaudit.start() first.")));
 	/* The row it returns can be built: checked before anything is stored. */
 	pa_store_check_run_row(fcinfo);
+
+	/* A cursor still open is one of the run's statements too. */
+	pa_record_open_cursors(run->run_id);
 
 	/*
 	 * Close the buffer: nothing is appended from here on.  If storing fails

@@ -106,6 +106,7 @@ typedef struct PaQueryState
 	PaPlanFacts facts;
 	MemoryContextCallback cb;
 	bool		acting;			/* tenant is context_tenant: the acting tenant */
+	bool		is_cursor;		/* a DECLARE'd cursor's query */
 
 	/*
 	 * Observed tenants (runs only): the values of the output column that is
@@ -322,6 +323,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		strcmp(queryDesc->sourceText, pa_pending_cursor.source) == 0)
 	{
 		cursor = &pa_pending_cursor;
+		st->is_cursor = true;
 		pa_pending_cursor.set = false;	/* only the first query is the cursor's */
 		if (st->queryid == UINT64CONST(0))
 			st->queryid = cursor->queryid;
@@ -608,7 +610,7 @@ pa_observed_list(PaQueryState *st, const char *exclude, int *count)
 }
 
 static void
-pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
+pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bool at_stop)
 {
 	PaStmtInfo	info;
 
@@ -658,11 +660,11 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	 * while a run captures, and the views are for pg_read_all_stats, which
 	 * does not see other roles' data.
 	 */
-	if (st->stats)
+	if (st->stats && !at_stop)
 		pa_tenant_stats_record(st->tenant, info.queryid, info.duration_ms,
 							   info.rows, info.seq_scans, st->facts.unscoped);
 
-	if (st->runs.n > 0)
+	if (runs->n > 0)
 	{
 		info.param_hash = st->param_hash;
 		info.plan_ms = st->plan_ms;
@@ -698,11 +700,50 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 			if (st->rows == (uint64) st->facts.batch_limit)
 				info.flags |= PA_STMT_FULL_BATCH;
 		}
-		pa_capture_record(&st->runs, &info);
+		pa_capture_record(runs, &info);
 	}
-	pa_query_forget(st);
+	if (!at_stop)
+		pa_query_forget(st);
 }
 
+static void
+pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
+{
+	pa_query_report(st, queryDesc, &st->runs, false);
+}
+
+/*
+ * This session's run stops: a cursor of it still open (declared and
+ * fetched from, not yet closed) is one of its statements all the same, as
+ * far as it has run.  Its statistics wait for its end.
+ */
+void
+pa_record_open_cursors(uint64 run_id)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &pa_open_queries)
+	{
+		PaQueryState *st = dlist_container(PaQueryState, node, iter.cur);
+		QueryDesc  *queryDesc = st->queryDesc;
+		PaRunIds	one;
+		int			i;
+
+		if (!st->is_cursor || queryDesc->totaltime == NULL ||
+			!INSTR_TIME_IS_ZERO(queryDesc->totaltime->starttime))
+			continue;			/* not a cursor, or running right now */
+		for (i = 0; i < st->runs.n; i++)
+			if (st->runs.ids[i] == run_id)
+				break;
+		if (i == st->runs.n)
+			continue;
+		/* into this run now, and not again when it ends */
+		st->runs.ids[i] = st->runs.ids[--st->runs.n];
+		one.n = 1;
+		one.ids[0] = run_id;
+		pa_query_report(st, queryDesc, &one, true);
+	}
+}
 /* ----------------------------------------------------------------
  * The hooks
  * ----------------------------------------------------------------

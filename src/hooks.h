@@ -39,6 +39,9 @@ typedef struct PaExecObserver
 
 extern PaExecObserver *pa_set_observer(PaExecObserver *observer);
 
+/* Record this session's open cursors into its run run_id (stop()). */
+extern void pa_record_open_cursors(uint64 run_id);
+
 extern void pa_hooks_init(void);
 
 #endif							/* PA_HOOKS_H */
