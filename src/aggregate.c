@@ -297,8 +297,6 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		if (!(rec->flags & PA_STMT_FULL_BATCH))
 			grp->sum.partial_batches++;
 	}
-	if (rec->flags & PA_STMT_CURSOR_READ)
-		grp->sum.cursor_read = true;
 	if (rec->facts_off != PA_NO_OFFSET)
 	{
 		const char *f = pa_buffer_text(buf, rec->facts_off);

@@ -186,16 +186,10 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 		bool		dfirst = true;
 
 		/*
-		 * FETCH 100 FROM c, again and again, reads one cursor in chunks
-		 * (Django's QuerySet.iterator(), psycopg's named cursors): the
-		 * cursor's query is the statement, counted once; its reads are
-		 * neither an N+1 loop nor a repeated query.
+		 * (A cursor read in chunks, Django's QuerySet.iterator(), is one
+		 * execution of its query: hooks.c, pa_declare_cursor.)
 		 */
-		if (g->cursor_read)
-		{
-			/* no loop, no repeat */
-		}
-		else if (pa_detect_is_loop(g) && !pa_detect_is_batched(g))
+		if (pa_detect_is_loop(g) && !pa_detect_is_batched(g))
 		{
 			const char *op = pa_operation_name(g->writes);
 

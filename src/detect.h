@@ -40,7 +40,6 @@ typedef struct PaGroupSummary
 	int64		max_repeats;	/* executions of the most repeated values, in one session */
 	int64		slow_calls;		/* executions over perfaudit.slow_query_ms */
 	int64		cross_calls;	/* executions whose predicates named several tenants */
-	bool		cursor_read;	/* FETCH / MOVE: never a loop or a repeat */
 	int			nfacts;
 	const char *facts[PA_MAX_GROUP_FACTS];	/* plan facts (facts.h) */
 	/* the statement that most likely produced the rows looped over */

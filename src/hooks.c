@@ -408,21 +408,10 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 
 	if (ids->n > 0 && st->facts.observe_col > 0)
 	{
-		bool		varlena;
-		int16		typlen;
-
 		st->obs_col = st->facts.observe_col;
 		st->obs_type = st->facts.observe_type;
-		/* Integer columns need no catalog lookup (pa_observe_row). */
-		if (st->obs_type == INT8OID)
-			st->obs_byval = FLOAT8PASSBYVAL;
-		else if (st->obs_type == INT4OID || st->obs_type == INT2OID)
-			st->obs_byval = true;
-		else
-		{
-			getTypeOutputInfo(st->facts.observe_type, &st->obs_out, &varlena);
-			get_typlenbyval(st->facts.observe_type, &typlen, &st->obs_byval);
-		}
+		st->obs_out = st->facts.observe_out;
+		st->obs_byval = st->facts.observe_byval;
 	}
 
 	st->cb.func = pa_query_release;
@@ -459,22 +448,12 @@ pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
 			st->obs_rows[st->obs_last_idx]++;
 		return;
 	}
-	/* Integer tenant columns, the usual kind, without an output call. */
-	switch (st->obs_type)
+	/* Integer tenant columns, the usual kind, are written into tenant. */
+	txt = (char *) pa_tenant_value_text(d, st->obs_type, st->obs_out, tenant);
+	if (txt != tenant)
 	{
-		case INT8OID:
-			pg_lltoa(DatumGetInt64(d), tenant);
-			break;
-		case INT4OID:
-			pg_ltoa(DatumGetInt32(d), tenant);
-			break;
-		case INT2OID:
-			pg_ltoa((int32) DatumGetInt16(d), tenant);
-			break;
-		default:
-			txt = OidOutputFunctionCall(st->obs_out, d);
-			pa_clip_tenant(tenant, txt);
-			pfree(txt);
+		pa_clip_tenant(tenant, txt);
+		pfree(txt);
 	}
 	foreign = st->acting && strcmp(tenant, st->context_tenant) != 0;
 	if (foreign)
@@ -578,35 +557,18 @@ pa_obs_destroy(DestReceiver *self)
 static const char *
 pa_observed_list(PaQueryState *st, const char *exclude, int *count)
 {
-	StringInfoData buf;
-	bool		more = st->obs_more;
+	const char *values[PA_MAX_OBSERVED];
 	int			i;
 
 	*count = 0;
 	for (i = 0; i < st->obs_n; i++)
 		if (exclude == NULL || strcmp(st->obs_values[i], exclude) != 0)
-			(*count)++;
+			values[(*count)++] = st->obs_values[i];
 	if (*count == 0)
 		return NULL;
-	if (exclude == NULL && st->obs_n == 1 && !more)
-		return st->obs_values[0];
-	initStringInfo(&buf);
-	for (i = 0; i < st->obs_n; i++)
-	{
-		int			len = strlen(st->obs_values[i]) + (buf.len > 0 ? 1 : 0);
-
-		if (exclude != NULL && strcmp(st->obs_values[i], exclude) == 0)
-			continue;
-		if (buf.len + len > PA_MAX_TENANT_LEN - 4)
-		{
-			more = true;
-			break;
-		}
-		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "", st->obs_values[i]);
-	}
-	if (more)
-		appendStringInfoString(&buf, buf.len > 0 ? ",..." : "...");
-	return buf.data;
+	if (*count == 1 && !st->obs_more)
+		return values[0];
+	return pa_tenant_list(values, *count, !st->obs_more);
 }
 
 static void
@@ -1090,8 +1052,6 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		info.nesting_level = pa_nesting_level;
 		info.userid = GetUserId();
 		info.flags = PA_STMT_UTILITY;
-		if (IsA(parsetree, FetchStmt))
-			info.flags |= PA_STMT_CURSOR_READ;
 		if (capture)
 		{
 			info.text = pa_statement_text(queryString, pstmt->stmt_location,

@@ -77,6 +77,7 @@
 #include "guc.h"
 #include "plan_inspect.h"
 #include "stmtid.h"
+#include "tenant.h"
 #include "text.h"
 
 /* ----------------------------------------------------------------
@@ -232,6 +233,8 @@ typedef struct PaPlanInfo
 	/* The output column that is an unscoped tenant table's tenant column. */
 	int			observe_col;	/* 1-based among the output columns; 0: none */
 	Oid			observe_type;
+	Oid			observe_out;	/* its output function */
+	bool		observe_byval;
 } PaPlanInfo;
 
 static HTAB *pa_plan_cache = NULL;
@@ -515,31 +518,11 @@ pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 static char *
 pa_tenant_text(Datum value, Oid typid)
 {
-	char	   *buf;
-	Oid			outfn;
-	bool		isvarlena;
+	bool		integer = typid == INT8OID || typid == INT4OID || typid == INT2OID;
 
-	switch (typid)
-	{
-		case INT8OID:
-			buf = palloc(MAXINT8LEN + 1);
-			pg_lltoa(DatumGetInt64(value), buf);
-			return buf;
-		case INT4OID:
-			buf = palloc(12);
-			pg_ltoa(DatumGetInt32(value), buf);
-			return buf;
-		case INT2OID:
-			buf = palloc(12);
-			pg_ltoa((int32) DatumGetInt16(value), buf);
-			return buf;
-		case TEXTOID:
-		case VARCHAROID:
-			return text_to_cstring(DatumGetTextPP(value));
-		default:
-			getTypeOutputInfo(typid, &outfn, &isvarlena);
-			return OidOutputFunctionCall(outfn, value);
-	}
+	/* an integer's text goes straight into the palloc'd result */
+	return (char *) pa_tenant_value_text(value, typid, InvalidOid,
+										 integer ? palloc(MAXINT8LEN + 1) : NULL);
 }
 
 /*
@@ -1274,8 +1257,12 @@ pa_observe_column(QueryDesc *queryDesc, PaBuild *b, PaPlanInfo *info)
 			if (s->rti == rti && s->rel->tenant_attnum == att && !s->scoped &&
 				!s->rls_applies)
 			{
+				bool		isvarlena;
+
 				info->observe_col = col;
 				info->observe_type = exprType(expr);
+				getTypeOutputInfo(info->observe_type, &info->observe_out, &isvarlena);
+				info->observe_byval = get_typbyval(info->observe_type);
 				return;
 			}
 		}
@@ -1503,6 +1490,8 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->batch_limit = info->keyset ? pa_limit_value(queryDesc, info) : 0;
 	facts->observe_col = info->observe_col;
 	facts->observe_type = info->observe_type;
+	facts->observe_out = info->observe_out;
+	facts->observe_byval = info->observe_byval;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
 
@@ -1537,31 +1526,8 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 		 * a list that does not hold them all ends in ",..." (and
 		 * tenant_count says how many there are).
 		 */
-		StringInfoData tl;
-		int			listed = 0;
-		int			whole = -1;
-
-		/* Does the whole list fit?  Else keep room for ",...". */
-		if (set.n == facts->tenant_count && !info->params_more)
-		{
-			whole = 0;
-			for (i = 0; i < set.n; i++)
-				whole += strlen(set.values[i]) + (i > 0 ? 1 : 0);
-		}
-		initStringInfo(&tl);
-		for (i = 0; i < set.n; i++)
-		{
-			int			len = strlen(set.values[i]) + (i > 0 ? 1 : 0);
-			bool		fits = whole >= 0 && whole <= PA_MAX_TENANT_LEN;
-
-			if (!fits && tl.len + len > PA_MAX_TENANT_LEN - 4)
-				break;
-			appendStringInfo(&tl, "%s%s", i > 0 ? "," : "", set.values[i]);
-			listed++;
-		}
-		if (listed < facts->tenant_count || info->params_more)
-			appendStringInfoString(&tl, listed > 0 ? ",..." : "...");
-		facts->tenant = tl.data;
+		facts->tenant = pa_tenant_list(set.values, set.n,
+									   set.n == facts->tenant_count && !info->params_more);
 		facts->cross_tenant = facts->tenant_count > 1;
 	}
 }

@@ -45,6 +45,8 @@ typedef struct PaPlanFacts
 	 */
 	int			observe_col;
 	Oid			observe_type;
+	Oid			observe_out;	/* its output function, looked up once per plan */
+	bool		observe_byval;
 
 	/*
 	 * What a finding needs to know (seq_scan and unscoped_tenant_query

@@ -33,7 +33,6 @@ typedef struct PaRunIds
 /* Flags of PaStmtInfo / PaExecRecord */
 #define PA_STMT_UTILITY		0x01
 #define PA_STMT_CROSS_TENANT	0x02	/* predicates named several tenants */
-#define PA_STMT_CURSOR_READ	0x04	/* FETCH or MOVE: reads of an open cursor */
 #define PA_STMT_INSERT		0x08	/* writes: INSERT, UPDATE, DELETE; MERGE all three */
 #define PA_STMT_UPDATE		0x10
 #define PA_STMT_DELETE		0x20

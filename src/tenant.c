@@ -20,10 +20,13 @@
 #include "perfaudit.h"
 
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "guc.h"
 #include "tenant.h"
@@ -212,4 +215,31 @@ pa_tenant_from_context(const char *source_text, int stmt_location, int stmt_len,
 		}
 	}
 	return false;
+}
+
+char *
+pa_tenant_list(const char *const *values, int n, bool complete)
+{
+	StringInfoData buf;
+	int			whole = 0;
+	int			listed = 0;
+	int			i;
+
+	/* Does the whole list fit?  Else keep room for ",...". */
+	for (i = 0; complete && i < n; i++)
+		whole += strlen(values[i]) + (i > 0 ? 1 : 0);
+	complete = complete && whole <= PA_MAX_TENANT_LEN;
+	initStringInfo(&buf);
+	for (i = 0; i < n; i++)
+	{
+		int			len = strlen(values[i]) + (i > 0 ? 1 : 0);
+
+		if (!complete && buf.len + len > PA_MAX_TENANT_LEN - 4)
+			break;
+		appendStringInfo(&buf, "%s%s", i > 0 ? "," : "", values[i]);
+		listed++;
+	}
+	if (!complete)
+		appendStringInfoString(&buf, listed > 0 ? ",..." : "...");
+	return buf.data;
 }

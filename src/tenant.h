@@ -8,6 +8,11 @@
 #ifndef PA_TENANT_H
 #define PA_TENANT_H
 
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
 /*
  * The acting tenant of this session's run, from start(tenant => ...), or
  * NULL when its run ends: it names the tenant before the setting or tag.
@@ -33,5 +38,45 @@ extern bool pa_tenant_from_context(const char *source_text, int stmt_location,
  * which would be stored as invalid text.
  */
 extern void pa_clip_tenant(char *dst, const char *src);
+
+/*
+ * A tenant column's value as text: integers written into intbuf (at least
+ * MAXINT8LEN + 1 bytes), which is returned; anything else a palloc'd
+ * string (outfn: the type's output function, or InvalidOid to look it up).
+ * Inline: it runs for every observed row and every bound tenant.
+ */
+static inline const char *
+pa_tenant_value_text(Datum value, Oid typid, Oid outfn, char *intbuf)
+{
+	bool		isvarlena;
+
+	switch (typid)
+	{
+		case INT8OID:
+			pg_lltoa(DatumGetInt64(value), intbuf);
+			return intbuf;
+		case INT4OID:
+			pg_ltoa(DatumGetInt32(value), intbuf);
+			return intbuf;
+		case INT2OID:
+			pg_ltoa((int32) DatumGetInt16(value), intbuf);
+			return intbuf;
+		case TEXTOID:
+		case VARCHAROID:
+			return text_to_cstring(DatumGetTextPP(value));
+		default:
+			if (!OidIsValid(outfn))
+				getTypeOutputInfo(typid, &outfn, &isvarlena);
+			return OidOutputFunctionCall(outfn, value);
+	}
+}
+
+/*
+ * Several tenants as one tenant value: comma-separated, as many whole
+ * values as fit in PA_MAX_TENANT_LEN bytes.  Unless complete (these are
+ * all of them and they fit), the list ends in ",..." (just "..." when not
+ * even the first fits).  palloc'd.
+ */
+extern char *pa_tenant_list(const char *const *values, int n, bool complete);
 
 #endif							/* PA_TENANT_H */
