@@ -30,7 +30,7 @@ PG_CONFIG ?= pg_config
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 PG_CPPFLAGS = -DPA_EXTVERSION=\"$(EXTVERSION)\"
 
-REGRESS = setup capture nesting prepared utility parallel persist findings tenants benchmark concurrent baselines failure_modes misuse privileges text store live_rows tenant_texts tenant_lists cursors batches severity insert_tenants observed red_team cleanup
+REGRESS = setup capture nesting prepared utility parallel persist findings tenants benchmark concurrent baselines failure_modes misuse privileges text store live_rows tenant_texts tenant_lists cursors batches severity insert_tenants observed observed_rows red_team cleanup
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=test/pg_perfaudit.conf
 
 # Isolation specs (pg_isolation_regress): test/specs, test/expected.

@@ -14,11 +14,20 @@ RESET app.org;
 SELECT perfaudit.start('lazy loads') AS run_lazy \gset
 \o /dev/null
 EXECUTE lazy(1); EXECUTE lazy(5); EXECUTE lazy(9); EXECUTE lazy(13); EXECUTE lazy(17);
-EXECUTE lazy(2);
 \o
 SELECT statements FROM perfaudit.stop();
 SELECT tenant, calls FROM perfaudit.run_statements WHERE run_id = :run_lazy ORDER BY tenant;
 SELECT kind, severity, tenant FROM perfaudit.findings WHERE run_id = :run_lazy ORDER BY kind, tenant;
+-- rows of two organizations: still one loop (one N+1, not one per
+-- organization), of no one tenant
+SELECT perfaudit.start('lazy loads, two organizations') AS run_lazy2 \gset
+\o /dev/null
+EXECUTE lazy(1); EXECUTE lazy(5); EXECUTE lazy(9); EXECUTE lazy(13); EXECUTE lazy(17);
+EXECUTE lazy(2);
+\o
+SELECT statements FROM perfaudit.stop();
+SELECT tenant, calls FROM perfaudit.run_statements WHERE run_id = :run_lazy2 ORDER BY tenant;
+SELECT kind, severity, tenant FROM perfaudit.findings WHERE run_id = :run_lazy2 ORDER BY kind, tenant;
 -- acting as 41: its own rows (low), then one row of 42 (critical)
 SET app.org = '41';
 SELECT perfaudit.start('acting') AS run_act \gset

@@ -39,6 +39,16 @@ typedef struct PaGroup
 	uint64		first_index;	/* record index of the first execution */
 	uint64		loop_first_index;	/* the loop session's first execution */
 	uint64		loop_last_index;	/* and last */
+
+	/*
+	 * A statement without a tenant predicate or an acting tenant takes the
+	 * tenant of its rows (PA_STMT_TENANT_FROM_ROWS) when they are all one
+	 * tenant's, in every execution; its executions stay one group (an N+1
+	 * over several organizations' rows is one loop), whose tenant is that
+	 * one tenant, or none when they differ.
+	 */
+	const char *rows_tenant;
+	bool		rows_tenants_differ;
 } PaGroup;
 
 /*
@@ -254,8 +264,14 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		key.has_tenant = true;
 	}
 
+	/* The latency is the tenant's, that of the rows too. */
 	if (rec->nesting_level == 0)
 		pa_agg_latency(st, &key, rec->duration_ms);
+	if (rec->flags & PA_STMT_TENANT_FROM_ROWS)
+	{
+		memset(key.tenant, 0, sizeof(key.tenant));
+		key.has_tenant = false;
+	}
 
 	grp = hash_search(st->groups, &key, HASH_ENTER, &found);
 	if (!found)
@@ -278,6 +294,16 @@ pa_agg_record(PaAggState *st, const PaExecRecord *rec, uint64 i)
 		grp->sum.acting_calls++;
 	if (rec->flags & PA_STMT_OBSERVED)
 		grp->sum.observed_calls++;
+	if (rec->flags & PA_STMT_TENANT_FROM_ROWS)
+	{
+		if (grp->rows_tenant == NULL)
+			grp->rows_tenant = tenant;
+		else if (strcmp(grp->rows_tenant, tenant) != 0)
+			grp->rows_tenants_differ = true;
+	}
+	else if ((rec->flags & (PA_STMT_OBSERVED | PA_STMT_ACTING)) == PA_STMT_OBSERVED &&
+			 rec->observed_off != PA_NO_OFFSET && !key.has_tenant)
+		grp->rows_tenants_differ = true;	/* rows of several tenants */
 	if (rec->observed_off != PA_NO_OFFSET)
 	{
 		if (rec->flags & PA_STMT_FOREIGN_ROWS)
@@ -330,6 +356,11 @@ pa_agg_summarise(PaAggState *st, PaGroup *grp, uint64 nrecs, PaGroupSummary *gs)
 	grp->sum.stmt.queryid = grp->key.queryid;
 	grp->sum.stmt.nesting_level = grp->key.nesting_level;
 	grp->sum.stmt.tenant = grp->key.has_tenant ? grp->key.tenant : NULL;
+	if (!grp->key.has_tenant && grp->rows_tenant != NULL && !grp->rows_tenants_differ)
+	{
+		grp->sum.stmt.tenant = grp->rows_tenant;
+		grp->sum.tenant_count = 1;
+	}
 	*gs = grp->sum;
 	if (pa_detect_is_loop(gs))
 		pa_find_source(st->buf, st->database_scope, grp, gs, nrecs);

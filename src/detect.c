@@ -285,10 +285,13 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 			other.stmt.tenant = g->observed;
 			other.tenant_count = 0;
 			pa_emit(buf, &count, owner, &other, "cross_tenant_access", "critical", NULL,
-					psprintf("the statement ran for tenant %s and read rows of tenant %s",
+					psprintf("the statement ran for tenant %s and %s rows of tenant %s",
 							 g->stmt.tenant ? g->stmt.tenant : "?",
+							 g->writes ? "read or wrote" : "read",
 							 g->observed ? g->observed : "?"),
-					"Scope the query to the current organization (a predicate on the tenant column, or a row-level-security policy): it returned another organization's rows.",
+					g->writes ?
+					"Scope the statement to the current organization (a predicate on the tenant column, or a row-level-security policy), and write the current organization's id: it changed another organization's rows." :
+					"Scope the query to the current organization (a predicate on the tenant column, or a row-level-security policy): it read another organization's rows.",
 					&detail);
 		}
 

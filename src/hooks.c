@@ -44,6 +44,7 @@
 #include "executor/instrument.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
@@ -83,6 +84,37 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
+ * One tenant column value read per row of an observed plan node
+ * (PaObserveNode): the rows of one tenant follow each other, and the last
+ * value's rendering is remembered (by value types).
+ */
+typedef struct PaObsRead
+{
+	AttrNumber	attno;
+	bool		scan_slot;
+	bool		byval;
+	bool		have_last;
+	bool		last_foreign;
+	int			last_idx;		/* obs_values index of last, or -1 */
+	Oid			type;
+	Oid			out;
+	Datum		last;
+} PaObsRead;
+
+/*
+ * A plan node whose rows are observed: its ExecProcNodeReal is
+ * pa_obs_exec, which calls real and does the n reads obs_reads[reads[i]]
+ * of its query's state on each row.  Put back before the state goes.
+ */
+typedef struct PaObsNode
+{
+	PlanState  *ps;
+	ExecProcNodeMtd real;
+	int			n;
+	uint8		reads[PA_MAX_OBSERVED_NODES];
+} PaObsNode;
+
+/*
  * State of one measured executor run, in its es_query_cxt: for the tenant
  * statistics, for capture runs (runs.n > 0), or both.
  */
@@ -109,25 +141,21 @@ typedef struct PaQueryState
 	bool		is_cursor;		/* a DECLARE'd cursor's query */
 
 	/*
-	 * Observed tenants (runs only): the values of the output column that is
-	 * an unscoped tenant table's tenant column (PaPlanFacts.observe_col),
+	 * Observed tenants (runs only): the tenant column values of the rows
+	 * the plan nodes of PaPlanFacts.observe read or hand to a write,
 	 * distinct, the first PA_MAX_OBSERVED of them; rows_foreign counts the
 	 * rows of another tenant than the acting one.
 	 */
-	int			obs_col;		/* 0: not observed */
-	Oid			obs_type;
-	Oid			obs_out;
-	bool		obs_byval;
+	int			obs_nnodes;		/* 0: not observed */
 	int			obs_n;
 	bool		obs_more;
-	bool		obs_have_last;	/* obs_last is the previous row's (byval) */
-	bool		obs_last_foreign;
-	Datum		obs_last;
 	int64		rows_foreign;
-	int			obs_last_idx;	/* obs_values index of obs_last, or -1 */
 	int			obs_extra;		/* distinct values beyond obs_values, counted */
 	HTAB	   *obs_extra_values;	/* ... up to PA_MAX_OBSERVED_EXTRA */
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
+	/* not cleared per query: valid as far as obs_nnodes and obs_n say */
+	PaObsNode	obs_nodes[PA_MAX_OBSERVED_NODES];
+	PaObsRead	obs_reads[PA_MAX_OBSERVED_NODES];
 	char		obs_values[PA_MAX_OBSERVED][PA_MAX_TENANT_LEN + 1];
 	int64		obs_rows[PA_MAX_OBSERVED];
 	Instrumentation instr;		/* queryDesc->totaltime, when we set it */
@@ -135,13 +163,9 @@ typedef struct PaQueryState
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
 
-/* Wraps a query's DestReceiver for one ExecutorRun to observe its rows. */
-typedef struct PaObsReceiver
-{
-	DestReceiver pub;
-	DestReceiver *next;
-	PaQueryState *st;
-} PaObsReceiver;
+/* The observed node that ran last, and its query's state. */
+static PaObsNode *pa_obs_last_node = NULL;
+static PaQueryState *pa_obs_last_st = NULL;
 
 /*
  * A DECLARE CURSOR being processed: its query's ExecutorStart comes next,
@@ -232,9 +256,45 @@ pa_measure_wanted(int level, PaMeasure *m)
  */
 static dlist_head pa_free_states = DLIST_STATIC_INIT(pa_free_states);
 
+static TupleTableSlot *pa_obs_exec(PlanState *ps);
+
+/* The observed nodes get their own ExecProcNodeReal back. */
 static void
-pa_query_forget(PaQueryState *st)
+pa_query_forget_nodes(PaQueryState *st)
 {
+	int			i;
+
+	for (i = 0; i < st->obs_nnodes; i++)
+	{
+		PaObsNode  *n = &st->obs_nodes[i];
+
+		if (n->ps->ExecProcNode == pa_obs_exec)
+			n->ps->ExecProcNode = n->real;
+		n->ps->ExecProcNodeReal = n->real;
+	}
+	st->obs_nnodes = 0;
+	if (pa_obs_last_st == st)
+	{
+		pa_obs_last_st = NULL;
+		pa_obs_last_node = NULL;
+	}
+}
+
+/*
+ * The query ends, or its executor memory goes away (restore false: the
+ * observed nodes go with it).
+ */
+static void
+pa_query_forget(PaQueryState *st, bool restore)
+{
+	if (restore)
+		pa_query_forget_nodes(st);
+	st->obs_nnodes = 0;
+	if (pa_obs_last_st == st)
+	{
+		pa_obs_last_st = NULL;
+		pa_obs_last_node = NULL;
+	}
 	if (st->linked)
 	{
 		dlist_delete(&st->node);
@@ -247,7 +307,7 @@ pa_query_release(void *arg)
 {
 	PaQueryState *st = (PaQueryState *) arg;
 
-	pa_query_forget(st);
+	pa_query_forget(st, false);
 	dlist_push_head(&pa_free_states, &st->node);
 }
 
@@ -264,6 +324,215 @@ pa_query_find(QueryDesc *queryDesc)
 			return st;
 	}
 	return NULL;
+}
+
+/* ----------------------------------------------------------------
+ * Observed tenants
+ * ----------------------------------------------------------------
+ */
+
+/* One tenant column value of a row an observed node read or produced. */
+static void
+pa_observe_value(PaQueryState *st, PaObsRead *r, Datum d)
+{
+	char	   *txt;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
+	bool		foreign;
+	int			i;
+
+	/* Rows of one tenant follow each other: the same value, no output call. */
+	if (r->have_last && d == r->last)
+	{
+		if (r->last_foreign)
+			st->rows_foreign++;
+		if (r->last_idx >= 0)
+			st->obs_rows[r->last_idx]++;
+		return;
+	}
+	/* Integer tenant columns, the usual kind, are written into tenant. */
+	txt = (char *) pa_tenant_value_text(d, r->type, r->out, tenant);
+	if (txt != tenant)
+	{
+		pa_clip_tenant(tenant, txt);
+		pfree(txt);
+	}
+	foreign = st->acting && strcmp(tenant, st->context_tenant) != 0;
+	if (foreign)
+		st->rows_foreign++;
+	r->have_last = r->byval;
+	r->last = d;
+	r->last_foreign = foreign;
+	r->last_idx = -1;
+	for (i = 0; i < st->obs_n; i++)
+		if (strcmp(st->obs_values[i], tenant) == 0)
+		{
+			st->obs_rows[i]++;
+			r->last_idx = i;
+			return;
+		}
+	if (st->obs_n < PA_MAX_OBSERVED)
+	{
+		st->obs_rows[st->obs_n] = 1;
+		r->last_idx = st->obs_n;
+		strcpy(st->obs_values[st->obs_n++], tenant);
+		return;
+	}
+	st->obs_more = true;
+	if (st->obs_extra < PA_MAX_OBSERVED_EXTRA)
+	{
+		bool		found;
+
+		if (st->obs_extra_values == NULL)
+			st->obs_extra_values = pa_hash_create("pg_perfaudit observed tenants", 64,
+												  PA_MAX_TENANT_LEN + 1, PA_MAX_TENANT_LEN + 1,
+												  true, st->queryDesc->estate->es_query_cxt);
+		(void) hash_search(st->obs_extra_values, tenant, HASH_ENTER, &found);
+		if (!found)
+			st->obs_extra++;
+	}
+}
+
+/* The observed node ps of an open query (NULL: none, which cannot be). */
+static PaObsNode *
+pa_obs_lookup(PlanState *ps, PaQueryState **stp)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &pa_open_queries)
+	{
+		PaQueryState *st = dlist_container(PaQueryState, node, iter.cur);
+		int			i;
+
+		for (i = 0; i < st->obs_nnodes; i++)
+			if (st->obs_nodes[i].ps == ps)
+			{
+				*stp = st;
+				return &st->obs_nodes[i];
+			}
+	}
+	return NULL;
+}
+
+/*
+ * ExecProcNodeReal of an observed node: the node's own, then the tenant
+ * column of the row it read (its scan tuple) or returned.  The cost per
+ * row is this call, a pointer compare and an attribute fetch; rendering
+ * happens once per run of rows of one tenant.
+ */
+static TupleTableSlot *
+pa_obs_exec(PlanState *ps)
+{
+	PaObsNode  *n = pa_obs_last_node;
+	PaQueryState *st = pa_obs_last_st;
+	TupleTableSlot *slot;
+	int			i;
+
+	if (n == NULL || n->ps != ps)
+	{
+		n = pa_obs_lookup(ps, &st);
+		if (n == NULL)
+			elog(ERROR, "pg_perfaudit: plan node %d is not observed", ps->plan->plan_node_id);
+		pa_obs_last_node = n;
+		pa_obs_last_st = st;
+	}
+	slot = n->real(ps);
+	if (TupIsNull(slot))
+		return slot;
+	for (i = 0; i < n->n; i++)
+	{
+		PaObsRead  *r = &st->obs_reads[n->reads[i]];
+		TupleTableSlot *from = r->scan_slot ? ((ScanState *) ps)->ss_ScanTupleSlot : slot;
+		bool		isnull;
+		Datum		d;
+
+		if (TupIsNull(from) || r->attno > from->tts_tupleDescriptor->natts)
+			continue;
+		d = slot_getattr(from, r->attno, &isnull);
+		if (!isnull)
+			pa_observe_value(st, r, d);
+	}
+	return slot;
+}
+
+/* The node of the plan with this plan_node_id. */
+static bool
+pa_obs_find_walker(PlanState *ps, void *context)
+{
+	PlanState **found = (PlanState **) context;
+
+	if (ps->plan->plan_node_id == (*found)->plan->plan_node_id)
+	{
+		found[1] = ps;
+		return true;
+	}
+	return planstate_tree_walker(ps, pa_obs_find_walker, context);
+}
+
+/*
+ * Observe the nodes of PaPlanFacts.observe in this execution: each one's
+ * ExecProcNodeReal becomes pa_obs_exec (ExecProcNodeFirst and the
+ * instrumented path call it), its own kept to call and to put back.
+ */
+static void
+pa_obs_install(PaQueryState *st, PlanState *root)
+{
+	int			i;
+
+	for (i = 0; i < st->facts.nobserve; i++)
+	{
+		const PaObserveNode *o = &st->facts.observe[i];
+		PlanState  *ps = NULL;
+		PaObsNode  *n = NULL;
+		PaObsRead  *r;
+		int			j;
+
+		for (j = 0; j < st->obs_nnodes; j++)
+			if (st->obs_nodes[j].ps->plan->plan_node_id == o->plan_node_id)
+				n = &st->obs_nodes[j];
+		if (n == NULL)
+		{
+			if (root->plan->plan_node_id == o->plan_node_id)
+				ps = root;
+			else
+			{
+				Plan		key;
+				PlanState	keystate;
+				PlanState  *found[2];
+
+				key.plan_node_id = o->plan_node_id;
+				keystate.plan = &key;
+				found[0] = &keystate;
+				found[1] = NULL;
+				(void) planstate_tree_walker(root, pa_obs_find_walker, found);
+				ps = found[1];
+			}
+			if (ps == NULL || (o->scan_slot && !IsA(ps, SeqScanState) &&
+							   !IsA(ps, IndexScanState) && !IsA(ps, IndexOnlyScanState) &&
+							   !IsA(ps, BitmapHeapScanState) && !IsA(ps, TidScanState) &&
+							   !IsA(ps, TidRangeScanState) && !IsA(ps, SampleScanState)))
+			{
+				/* (cannot be) observe nothing rather than a part */
+				pa_query_forget_nodes(st);
+				return;
+			}
+			n = &st->obs_nodes[st->obs_nnodes++];
+			n->ps = ps;
+			n->real = ps->ExecProcNodeReal;
+			n->n = 0;
+			ps->ExecProcNodeReal = pa_obs_exec;
+			if (ps->ExecProcNode == n->real)
+				ps->ExecProcNode = pa_obs_exec;
+		}
+		n->reads[n->n++] = (uint8) i;
+		r = &st->obs_reads[i];
+		r->attno = o->attno;
+		r->scan_slot = o->scan_slot;
+		r->byval = o->byval;
+		r->type = o->type;
+		r->out = o->out;
+		r->have_last = false;
+		r->last_idx = -1;
+	}
 }
 
 /*
@@ -392,6 +661,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		st->tenant = st->context_tenant;
 		st->tenant_count = 1;
 		st->acting = true;
+		pa_tenant_normalize(st->context_tenant, st->facts.tenant_type);
 
 		/*
 		 * The session acts for one tenant and the statement's predicates
@@ -406,13 +676,8 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 		st->tenant_count = st->facts.tenant_count;
 	}
 
-	if (ids->n > 0 && st->facts.observe_col > 0)
-	{
-		st->obs_col = st->facts.observe_col;
-		st->obs_type = st->facts.observe_type;
-		st->obs_out = st->facts.observe_out;
-		st->obs_byval = st->facts.observe_byval;
-	}
+	if (ids->n > 0 && st->facts.nobserve > 0)
+		pa_obs_install(st, queryDesc->planstate);
 
 	st->cb.func = pa_query_release;
 	st->cb.arg = st;
@@ -421,74 +686,6 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	st->linked = true;
 
 	MemoryContextSwitchTo(old);
-}
-
-/* One row a query returned: the tenant of its observed column. */
-static void
-pa_observe_row(PaQueryState *st, TupleTableSlot *slot)
-{
-	bool		isnull;
-	Datum		d;
-	char	   *txt;
-	char		tenant[PA_MAX_TENANT_LEN + 1];
-	bool		foreign;
-	int			i;
-
-	if (st->obs_col > slot->tts_tupleDescriptor->natts)
-		return;
-	d = slot_getattr(slot, st->obs_col, &isnull);
-	if (isnull)
-		return;
-	/* Rows of one tenant follow each other: the same value, no output call. */
-	if (st->obs_have_last && d == st->obs_last)
-	{
-		if (st->obs_last_foreign)
-			st->rows_foreign++;
-		if (st->obs_last_idx >= 0)
-			st->obs_rows[st->obs_last_idx]++;
-		return;
-	}
-	/* Integer tenant columns, the usual kind, are written into tenant. */
-	txt = (char *) pa_tenant_value_text(d, st->obs_type, st->obs_out, tenant);
-	if (txt != tenant)
-	{
-		pa_clip_tenant(tenant, txt);
-		pfree(txt);
-	}
-	foreign = st->acting && strcmp(tenant, st->context_tenant) != 0;
-	if (foreign)
-		st->rows_foreign++;
-	st->obs_have_last = st->obs_byval;
-	st->obs_last = d;
-	st->obs_last_foreign = foreign;
-	st->obs_last_idx = -1;
-	for (i = 0; i < st->obs_n; i++)
-		if (strcmp(st->obs_values[i], tenant) == 0)
-		{
-			st->obs_rows[i]++;
-			st->obs_last_idx = i;
-			return;
-		}
-	if (st->obs_n < PA_MAX_OBSERVED)
-	{
-		st->obs_rows[st->obs_n] = 1;
-		st->obs_last_idx = st->obs_n;
-		strcpy(st->obs_values[st->obs_n++], tenant);
-		return;
-	}
-	st->obs_more = true;
-	if (st->obs_extra < PA_MAX_OBSERVED_EXTRA)
-	{
-		bool		found;
-
-		if (st->obs_extra_values == NULL)
-			st->obs_extra_values = pa_hash_create("pg_perfaudit observed tenants", 64,
-												  PA_MAX_TENANT_LEN + 1, PA_MAX_TENANT_LEN + 1,
-												  true, st->queryDesc->estate->es_query_cxt);
-		(void) hash_search(st->obs_extra_values, tenant, HASH_ENTER, &found);
-		if (!found)
-			st->obs_extra++;
-	}
 }
 
 /*
@@ -517,37 +714,6 @@ pa_observed_detail(PaQueryState *st)
 		appendStringInfoString(&buf, ",\"observed_tenant_count_is_a_lower_bound\":true");
 	appendStringInfo(&buf, ",\"rows\":" INT64_FORMAT "}", st->rows_foreign);
 	return buf.data;
-}
-
-static bool
-pa_obs_receive(TupleTableSlot *slot, DestReceiver *self)
-{
-	PaObsReceiver *r = (PaObsReceiver *) self;
-
-	pa_observe_row(r->st, slot);
-	return r->next->receiveSlot(slot, r->next);
-}
-
-static void
-pa_obs_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-	PaObsReceiver *r = (PaObsReceiver *) self;
-
-	r->next->rStartup(r->next, operation, typeinfo);
-}
-
-static void
-pa_obs_shutdown(DestReceiver *self)
-{
-	PaObsReceiver *r = (PaObsReceiver *) self;
-
-	r->next->rShutdown(r->next);
-}
-
-static void
-pa_obs_destroy(DestReceiver *self)
-{
-	/* the wrapped receiver is its owner's to destroy */
 }
 
 /*
@@ -599,7 +765,8 @@ pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bo
 		 * else all of them, which name the tenant when no predicate did.
 		 */
 		info.observed = pa_observed_list(st, st->acting ? st->context_tenant : NULL, &count);
-		if (info.tenant == NULL && info.observed != NULL)
+		/* no predicate named one: all its rows' one tenant, if they are */
+		if (info.tenant == NULL && count == 1 && !st->obs_more)
 		{
 			info.flags |= PA_STMT_TENANT_FROM_ROWS;
 			info.tenant = info.observed;
@@ -608,7 +775,8 @@ pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bo
 	}
 	if (st->acting)
 		info.flags |= PA_STMT_ACTING;
-	if (st->obs_n > 0)
+	/* observed, even when no row came: none of another tenant then */
+	if (st->obs_nnodes > 0)
 		info.flags |= PA_STMT_OBSERVED;
 	if (st->rows_foreign > 0)
 	{
@@ -665,7 +833,7 @@ pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bo
 		pa_capture_record(runs, &info);
 	}
 	if (!at_stop)
-		pa_query_forget(st);
+		pa_query_forget(st, true);
 }
 
 static void
@@ -802,22 +970,9 @@ static void
 pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 {
 	PaQueryState *volatile st = NULL;
-	DestReceiver *dest = queryDesc->dest;
-	PaObsReceiver obs;
 
 	if (!dlist_is_empty(&pa_open_queries))
 		st = pa_query_find(queryDesc);
-	if (st != NULL && st->obs_col > 0 && dest != NULL)
-	{
-		obs.pub = *dest;
-		obs.pub.receiveSlot = pa_obs_receive;
-		obs.pub.rStartup = pa_obs_startup;
-		obs.pub.rShutdown = pa_obs_shutdown;
-		obs.pub.rDestroy = pa_obs_destroy;
-		obs.next = dest;
-		obs.st = st;
-		queryDesc->dest = &obs.pub;
-	}
 
 	pa_nesting_level++;
 	PG_TRY();
@@ -830,7 +985,6 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 	PG_FINALLY();
 	{
 		pa_nesting_level--;
-		queryDesc->dest = dest;
 	}
 	PG_END_TRY();
 

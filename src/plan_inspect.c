@@ -90,6 +90,7 @@ typedef struct PaRelInfo
 	Oid			relid;			/* hash key */
 	bool		valid;
 	AttrNumber	tenant_attnum;	/* InvalidAttrNumber: not a tenant table */
+	Oid			tenant_type;	/* its type */
 	double		reltuples;		/* < 0: never analyzed */
 	bool		rowsecurity;	/* RLS enabled on the table */
 	char		qualname[2 * NAMEDATALEN + 6];
@@ -230,11 +231,11 @@ typedef struct PaPlanInfo
 	int64		limit_const;
 	int			limit_param;
 
-	/* The output column that is an unscoped tenant table's tenant column. */
-	int			observe_col;	/* 1-based among the output columns; 0: none */
-	Oid			observe_type;
-	Oid			observe_out;	/* its output function */
-	bool		observe_byval;
+	/* Where the tenants of the rows are observed (PaPlanFacts) */
+	int			nobserve;
+	PaObserveNode observe[PA_MAX_OBSERVED_NODES];
+	bool		observe_incomplete; /* some such rows cannot be observed */
+	Oid			tenant_type;
 } PaPlanInfo;
 
 static HTAB *pa_plan_cache = NULL;
@@ -250,6 +251,16 @@ typedef struct PaScan
 {
 	Index		rti;
 	PaRelInfo  *rel;
+	Plan	   *plan;
+	bool		parallel;		/* run in parallel workers too */
+
+	/*
+	 * Where its rows' tenant is observed (pa_scan_observe_at): obs_plan's
+	 * scan tuple (the scan itself) or output column obs_attno; NULL: not.
+	 */
+	Plan	   *obs_plan;
+	AttrNumber	obs_attno;
+	bool		obs_scan_slot;
 	Oid			indexid;		/* index-only scan: map index columns */
 	bool		scoped;
 	bool		rls_applies;
@@ -283,6 +294,8 @@ typedef struct PaBuild
 	List	   *eqs;			/* PaColumnEq */
 	List	   *tenant_exec_params; /* PaExecParam: tenant col = $exec */
 	List	   *nest_params;	/* PaExecParam: what a NestLoop sets */
+	int			gather_depth;	/* below a Gather or Gather Merge */
+	List	   *stack;			/* PlanState: the nodes above this one */
 	StringInfoData facts;
 } PaBuild;
 
@@ -371,6 +384,8 @@ pa_rel_info(Oid relid)
 
 	e->valid = true;
 	e->tenant_attnum = get_attnum(relid, pa_tenant_column);
+	e->tenant_type = e->tenant_attnum != InvalidAttrNumber ?
+		get_atttype(relid, e->tenant_attnum) : InvalidOid;
 	e->reltuples = -1;
 	e->rowsecurity = false;
 	e->qualname[0] = '\0';
@@ -720,13 +735,46 @@ pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 }
 
 /*
- * INSERT ... VALUES into a tenant table: the tenant column's values, as
- * constants or bound parameters (Django save() and bulk_create(), Rails
- * create! and insert_all), name the tenants the statement writes, as an
- * equality predicate names those it reads.  One row is a Result over the
- * values; several rows a ValuesScan whose column the Result (or the
- * insert itself) takes.  INSERT ... SELECT takes its rows' tenants from
- * where it reads them, and is not looked at here.
+ * Observe a plan node's rows (PaPlanFacts.observe): its scan tuple's
+ * attribute attno (a table's row as read), or its output's (the row it
+ * hands an INSERT or UPDATE).  Beyond PA_MAX_OBSERVED_NODES, observation
+ * is incomplete and nothing is observed.
+ */
+static void
+pa_observe_add(PaPlanInfo *info, Plan *node, AttrNumber attno, bool scan_slot, Oid type)
+{
+	PaObserveNode *o;
+	bool		isvarlena;
+
+	if (info->nobserve == PA_MAX_OBSERVED_NODES)
+	{
+		info->observe_incomplete = true;
+		return;
+	}
+	o = &info->observe[info->nobserve++];
+	o->plan_node_id = node->plan_node_id;
+	o->attno = attno;
+	o->scan_slot = scan_slot;
+	o->type = type;
+	getTypeOutputInfo(type, &o->out, &isvarlena);
+	o->byval = get_typbyval(type);
+}
+
+/* A value the plan hands over as it is: a constant or a bound parameter. */
+static bool
+pa_plain_value(Node *node)
+{
+	node = pa_strip(node);
+	return node != NULL && (IsA(node, Const) ||
+							(IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN));
+}
+
+/*
+ * The tenant of the rows an INSERT writes: named by the plan when they are
+ * constants or bound parameters (VALUES, a bulk insert's rows), and
+ * otherwise (INSERT ... SELECT, an expression) observed as the rows are
+ * written, from the output of the node that produces them.  ON CONFLICT DO
+ * UPDATE may write another tenant's existing row instead: neither.
  */
 static void
 pa_insert_values(ModifyTable *mt, PaBuild *b)
@@ -736,7 +784,6 @@ pa_insert_values(ModifyTable *mt, PaBuild *b)
 	PaRelInfo  *rel;
 	ListCell   *lc;
 
-	/* ON CONFLICT DO UPDATE may write another tenant's existing row. */
 	if (sub == NULL || list_length(mt->resultRelations) != 1 ||
 		mt->onConflictAction == ONCONFLICT_UPDATE)
 		return;
@@ -746,46 +793,91 @@ pa_insert_values(ModifyTable *mt, PaBuild *b)
 	rel = pa_rel_info(rte->relid);
 	if (rel->tenant_attnum == InvalidAttrNumber)
 		return;
+	if (!OidIsValid(b->info->tenant_type))
+		b->info->tenant_type = rel->tenant_type;
 	foreach(lc, sub->targetlist)
 	{
 		TargetEntry *te = (TargetEntry *) lfirst(lc);
 		Node	   *expr;
 		Plan	   *values;
 		ListCell   *row;
+		int			col;
 
 		if (te->resjunk || te->resno != rel->tenant_attnum)
 			continue;
 		expr = pa_strip((Node *) te->expr);
-		if (expr == NULL)
-			return;
-		if (!IsA(expr, Var))
+		if (expr != NULL && pa_plain_value(expr))
 		{
-			if (!pa_tenant_operand(expr, false, NULL, b))
-				b->info->params_more = true;
+			(void) pa_tenant_operand(expr, false, NULL, b);
 			return;
 		}
-		/* A column of the VALUES list: every row's value. */
-		values = IsA(sub, ValuesScan) ? sub : outerPlan(sub);
-		if (values == NULL || !IsA(values, ValuesScan) ||
-			(IsA(sub, ValuesScan) ? (Index) ((Var *) expr)->varno != ((Scan *) sub)->scanrelid :
-			 ((Var *) expr)->varno != OUTER_VAR))
-			return;
-		if (!IsA(sub, ValuesScan))
-		{
-			expr = (Node *) pa_tlist_var(values->targetlist, ((Var *) expr)->varattno);
-			if (expr == NULL)
-				return;
-		}
-		foreach(row, ((ValuesScan *) values)->values_lists)
-		{
-			List	   *cells = (List *) lfirst(row);
-			int			col = ((Var *) expr)->varattno;
 
-			if (col >= 1 && col <= list_length(cells) &&
-				!pa_tenant_operand((Node *) list_nth(cells, col - 1), false, NULL, b))
-				b->info->params_more = true;	/* an expression: its tenant is not known */
+		/* A column of a VALUES list of plain values: every row's value. */
+		values = IsA(sub, ValuesScan) ? sub : outerPlan(sub);
+		if (expr != NULL && IsA(expr, Var) && values != NULL && IsA(values, ValuesScan) &&
+			(IsA(sub, ValuesScan) ? (Index) ((Var *) expr)->varno == ((Scan *) sub)->scanrelid :
+			 ((Var *) expr)->varno == OUTER_VAR))
+		{
+			Var		   *var = IsA(sub, ValuesScan) ? (Var *) expr :
+				pa_tlist_var(values->targetlist, ((Var *) expr)->varattno);
+			bool		plain = var != NULL;
+
+			col = var != NULL ? var->varattno : 0;
+			foreach(row, ((ValuesScan *) values)->values_lists)
+			{
+				List	   *cells = (List *) lfirst(row);
+
+				if (!plain)
+					break;
+				plain = col >= 1 && col <= list_length(cells) &&
+					pa_plain_value((Node *) list_nth(cells, col - 1));
+			}
+			if (plain)
+			{
+				foreach(row, ((ValuesScan *) values)->values_lists)
+					(void) pa_tenant_operand((Node *) list_nth((List *) lfirst(row), col - 1),
+											 false, NULL, b);
+				return;
+			}
 		}
+		pa_observe_add(b->info, sub, te->resno, false, exprType((Node *) te->expr));
 		return;
+	}
+}
+
+/*
+ * An UPDATE that sets the tenant column writes the rows into the tenant of
+ * the new value: observed from the output of the node that produces the
+ * new values (its n-th column is the n-th of updateColnosLists).  The rows
+ * it updates are read by a scan, observed as any other.
+ */
+static void
+pa_update_values(ModifyTable *mt, PaBuild *b)
+{
+	Plan	   *sub = outerPlan((Plan *) mt);
+	RangeTblEntry *rte;
+	PaRelInfo  *rel;
+	ListCell   *lc;
+	int			col = 0;
+
+	if (sub == NULL || mt->resultRelations == NIL || mt->updateColnosLists == NIL)
+		return;
+	rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
+	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
+		return;
+	rel = pa_rel_info(rte->relid);
+	if (rel->tenant_attnum == InvalidAttrNumber)
+		return;
+	foreach(lc, (List *) linitial(mt->updateColnosLists))
+	{
+		col++;
+		if (lfirst_int(lc) == rel->tenant_attnum && col <= list_length(sub->targetlist))
+		{
+			TargetEntry *te = (TargetEntry *) list_nth(sub->targetlist, col - 1);
+
+			pa_observe_add(b->info, sub, col, false, exprType((Node *) te->expr));
+			return;
+		}
 	}
 }
 
@@ -860,6 +952,84 @@ pa_index_suggestion(const PaScan *scan)
 	return buf.data;
 }
 
+/* Is child one of the subplans (initPlan, subPlan) of ps? */
+static bool
+pa_is_subplan_of(PlanState *ps, PlanState *child)
+{
+	ListCell   *lc;
+
+	foreach(lc, ps->initPlan)
+		if (((SubPlanState *) lfirst(lc))->planstate == child)
+			return true;
+	foreach(lc, ps->subPlan)
+		if (((SubPlanState *) lfirst(lc))->planstate == child)
+			return true;
+	return false;
+}
+
+/*
+ * Where the tenants of the rows a tenant-table scan reads are observed, if
+ * it is read without a tenant predicate (pa_observe_scans).  What counts
+ * is the rows the statement uses: the scan's own when they go up to the
+ * top (through sorts, aggregates, limits, appends) or to the INSERT,
+ * UPDATE or DELETE above; below a join, only those the join keeps, as the
+ * topmost join's output carries them (a hash join reads the whole other
+ * table to keep a few of its rows: those few are the statement's).  A scan
+ * in a subquery that filters the outer query (EXISTS, IN, a CTE), or below
+ * a join that does not output its tenant column, is not observed.
+ */
+static void
+pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
+{
+	PlanState  *child = ps;
+	Plan	   *join = NULL;
+	int			i;
+
+	scan->obs_plan = NULL;
+	for (i = list_length(b->stack) - 1; i >= 0; i--)
+	{
+		PlanState  *up = (PlanState *) list_nth(b->stack, i);
+
+		if (pa_is_subplan_of(up, child))
+			return;
+		if (IsA(up->plan, ModifyTable))
+			break;
+		if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) || IsA(up->plan, MergeJoin))
+			join = up->plan;
+		child = up;
+	}
+	if (join == NULL)
+	{
+		scan->obs_plan = ps->plan;
+		scan->obs_attno = scan->rel->tenant_attnum;
+		scan->obs_scan_slot = true;
+		return;
+	}
+	i = 0;
+	{
+		ListCell   *lc;
+
+		foreach(lc, join->targetlist)
+		{
+			TargetEntry *te = (TargetEntry *) lfirst(lc);
+			Node	   *expr = pa_strip((Node *) te->expr);
+			Index		rti;
+			AttrNumber	att;
+
+			i++;
+			if (expr != NULL && IsA(expr, Var) &&
+				pa_base_column(join, (Var *) expr, &rti, &att) &&
+				rti == scan->rti && att == scan->rel->tenant_attnum)
+			{
+				scan->obs_plan = join;
+				scan->obs_attno = i;
+				scan->obs_scan_slot = false;
+				return;
+			}
+		}
+	}
+}
+
 static bool
 pa_build_walker(PlanState *ps, void *context)
 {
@@ -907,6 +1077,13 @@ pa_build_walker(PlanState *ps, void *context)
 		case T_ModifyTable:
 			if (((ModifyTable *) plan)->operation == CMD_INSERT)
 				pa_insert_values((ModifyTable *) plan, b);
+			else if (((ModifyTable *) plan)->operation == CMD_UPDATE)
+				pa_update_values((ModifyTable *) plan, b);
+			break;
+		case T_Gather:
+		case T_GatherMerge:
+			/* what runs below runs in the workers too */
+			b->gather_depth++;
 			break;
 		case T_MergeJoin:
 			pa_join_clauses(plan, ((MergeJoin *) plan)->mergeclauses, b);
@@ -927,6 +1104,12 @@ pa_build_walker(PlanState *ps, void *context)
 
 			scan->rti = scanrelid;
 			scan->rel = pa_rel_info(rte->relid);
+			scan->plan = plan;
+			scan->parallel = b->gather_depth > 0 || plan->parallel_aware;
+			if (scan->rel->tenant_attnum != InvalidAttrNumber)
+				pa_scan_observe_at(ps, scan, b);
+			if (!OidIsValid(b->info->tenant_type))
+				b->info->tenant_type = scan->rel->tenant_type;
 			pa_scan_quals(plan->qual, scan, b);
 			if (IsA(plan, IndexScan))
 				pa_scan_quals(((IndexScan *) plan)->indexqualorig, scan, b);
@@ -955,7 +1138,17 @@ pa_build_walker(PlanState *ps, void *context)
 			}
 		}
 	}
-	return planstate_tree_walker(ps, pa_build_walker, context);
+
+	{
+		bool		result;
+
+		b->stack = lappend(b->stack, ps);
+		result = planstate_tree_walker(ps, pa_build_walker, context);
+		b->stack = list_delete_last(b->stack);
+		if (IsA(plan, Gather) || IsA(plan, GatherMerge))
+			b->gather_depth--;
+		return result;
+	}
 }
 
 static PaScan *
@@ -1200,72 +1393,69 @@ pa_keyset_limit(PlannedStmt *stmt, PaPlanInfo *info)
 
 /*
  * A statement that reads a tenant table without a tenant predicate
- * (unscoped) may still return one tenant's rows only: a lazy foreign-key
- * load by primary key returns the row with its organization_id, as ORMs
- * select every column.  The first output column that is such a table's
- * tenant column is observed per execution (hooks.c), and its values name
- * the tenants of the rows actually read.
+ * (unscoped) may still read one tenant's rows only: a lazy foreign-key
+ * load by primary key reads the row of its organization, an UPDATE or
+ * DELETE by primary key the row it changes.  Each such scan's rows are
+ * observed as they are read (hooks.c): the tenant column of the scan
+ * tuple, the table's row as read (an index-only scan's is the index's
+ * columns).  Rows read in parallel workers are not seen, nor is a column
+ * an index-only scan does not hold: then nothing is observed, rather than
+ * a part that would look like the whole.
  */
 static void
-pa_observe_column(QueryDesc *queryDesc, PaBuild *b, PaPlanInfo *info)
+pa_observe_scans(PaBuild *b, PaPlanInfo *info)
 {
-	Plan	   *top = queryDesc->plannedstmt->planTree;
 	ListCell   *lc;
-	int			col = 0;
-	int			unscoped = 0;
-	Index		first_rti = 0;
 
-	if (queryDesc->operation != CMD_SELECT || top == NULL)
-		return;
-
-	/*
-	 * One unscoped tenant-table scan only: with two (a join, a subquery),
-	 * rows of one table's tenant say nothing of the other's, and the
-	 * statement must not look as if it had read the acting tenant's rows
-	 * only.
-	 */
 	foreach(lc, b->scans)
 	{
 		PaScan	   *s = (PaScan *) lfirst(lc);
+		AttrNumber	attno = s->rel->tenant_attnum;
 
-		if (s->rel->tenant_attnum != InvalidAttrNumber && !s->scoped && !s->rls_applies &&
-			s->rti != first_rti)
+		if (attno == InvalidAttrNumber || s->scoped || s->rls_applies)
+			continue;
+		if (s->parallel || s->obs_plan == NULL)
 		{
-			if (++unscoped > 1)
-				return;
-			first_rti = s->rti;
+			info->observe_incomplete = true;
+			return;
 		}
-	}
-	foreach(lc, top->targetlist)
-	{
-		TargetEntry *te = (TargetEntry *) lfirst(lc);
-		Node	   *expr;
-		Index		rti;
-		AttrNumber	att;
-		ListCell   *sc;
-
-		if (te->resjunk)
-			continue;
-		col++;
-		expr = pa_strip((Node *) te->expr);
-		if (expr == NULL || !IsA(expr, Var) || !pa_base_column(top, (Var *) expr, &rti, &att))
-			continue;
-		foreach(sc, b->scans)
+		if (!s->obs_scan_slot)
 		{
-			PaScan	   *s = (PaScan *) lfirst(sc);
+			int			k;
+			bool		dup = false;
 
-			if (s->rti == rti && s->rel->tenant_attnum == att && !s->scoped &&
-				!s->rls_applies)
+			for (k = 0; k < info->nobserve; k++)
+				dup |= info->observe[k].plan_node_id == s->obs_plan->plan_node_id &&
+					info->observe[k].attno == s->obs_attno && !info->observe[k].scan_slot;
+			if (!dup)
+				pa_observe_add(info, s->obs_plan, s->obs_attno, false, s->rel->tenant_type);
+			continue;
+		}
+		if (IsA(s->plan, IndexOnlyScan))
+		{
+			HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(s->indexid));
+			int			k;
+
+			attno = InvalidAttrNumber;
+			if (HeapTupleIsValid(tup))
 			{
-				bool		isvarlena;
+				Form_pg_index idx = (Form_pg_index) GETSTRUCT(tup);
 
-				info->observe_col = col;
-				info->observe_type = exprType(expr);
-				getTypeOutputInfo(info->observe_type, &info->observe_out, &isvarlena);
-				info->observe_byval = get_typbyval(info->observe_type);
+				for (k = 0; k < idx->indnatts; k++)
+					if (idx->indkey.values[k] == s->rel->tenant_attnum)
+					{
+						attno = k + 1;
+						break;
+					}
+				ReleaseSysCache(tup);
+			}
+			if (attno == InvalidAttrNumber)
+			{
+				info->observe_incomplete = true;
 				return;
 			}
 		}
+		pa_observe_add(info, s->plan, attno, true, s->rel->tenant_type);
 	}
 }
 
@@ -1288,8 +1478,9 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->keyset = false;
 	info->limit_const = 0;
 	info->limit_param = 0;
-	info->observe_col = 0;
-	info->observe_type = InvalidOid;
+	info->nobserve = 0;
+	info->observe_incomplete = false;
+	info->tenant_type = InvalidOid;
 	info->maxparams = PA_MAX_PLAN_TENANTS;
 	info->params = palloc(sizeof(PaParamSource) * info->maxparams);
 
@@ -1321,8 +1512,9 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 					s->rel->reltuples);
 	}
 
-	if (info->unscoped)
-		pa_observe_column(queryDesc, &b, info);
+	pa_observe_scans(&b, info);
+	if (info->observe_incomplete)
+		info->nobserve = 0;
 
 	MemoryContextSwitchTo(info->cxt);
 	if (b.facts.len > 0)
@@ -1488,10 +1680,10 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->tenant_count = 0;
 	facts->cross_tenant = false;
 	facts->batch_limit = info->keyset ? pa_limit_value(queryDesc, info) : 0;
-	facts->observe_col = info->observe_col;
-	facts->observe_type = info->observe_type;
-	facts->observe_out = info->observe_out;
-	facts->observe_byval = info->observe_byval;
+	facts->nobserve = info->nobserve;
+	if (info->nobserve > 0)
+		memcpy(facts->observe, info->observe, sizeof(PaObserveNode) * info->nobserve);
+	facts->tenant_type = info->tenant_type;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;
 

@@ -17,6 +17,23 @@
  */
 #define PA_MAX_PLAN_TENANTS		32
 
+/*
+ * One plan node whose rows carry a tenant column value: the node's scan
+ * tuple (a table's row as read, scan_slot) or the row it returns (the new
+ * row an INSERT or UPDATE writes), attribute attno of that slot.
+ */
+#define PA_MAX_OBSERVED_NODES	4
+
+typedef struct PaObserveNode
+{
+	int			plan_node_id;
+	AttrNumber	attno;
+	bool		scan_slot;
+	bool		byval;
+	Oid			type;
+	Oid			out;			/* its output function, looked up once per plan */
+} PaObserveNode;
+
 /* What one execution of a plan tells. */
 typedef struct PaPlanFacts
 {
@@ -40,13 +57,21 @@ typedef struct PaPlanFacts
 	int64		batch_limit;
 
 	/*
-	 * The output column (1-based) holding the tenant of the rows an
-	 * unscoped tenant-table read returns, and its type; 0: none.
+	 * Where the tenants of the rows read or written are observed while a
+	 * run captures (hooks.c wraps these plan nodes): the scans of tenant
+	 * tables read without a tenant predicate, and the rows an INSERT or an
+	 * UPDATE of the tenant column writes when the plan does not name their
+	 * tenant.  nobserve 0: nothing to observe (also when observing could
+	 * not see every such row: a parallel scan, too many tables).
 	 */
-	int			observe_col;
-	Oid			observe_type;
-	Oid			observe_out;	/* its output function, looked up once per plan */
-	bool		observe_byval;
+	int			nobserve;
+	PaObserveNode observe[PA_MAX_OBSERVED_NODES];
+
+	/*
+	 * The type of the tenant column the plan's tenant values are of
+	 * (InvalidOid: none seen): an acting tenant is compared in its form.
+	 */
+	Oid			tenant_type;
 
 	/*
 	 * What a finding needs to know (seq_scan and unscoped_tenant_query

@@ -243,3 +243,98 @@ pa_tenant_list(const char *const *values, int n, bool complete)
 		appendStringInfoString(&buf, listed > 0 ? ",..." : "...");
 	return buf.data;
 }
+
+/* Is s an integer literal, in the form int8out writes it? */
+static bool
+pa_int_canonical(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9' || (*p == '0' && (p[1] != '\0' || p != s)))
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+void
+pa_tenant_normalize(char *tenant, Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			{
+				const char *p = tenant;
+				bool		neg = false;
+				uint64		v = 0;
+				int			digits = 0;
+
+				if (pa_int_canonical(tenant))
+					return;
+				/* as int8in reads it: spaces, a sign, digits, spaces */
+				while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+					p++;
+				if (*p == '-' || *p == '+')
+					neg = *p++ == '-';
+				for (; *p >= '0' && *p <= '9'; p++, digits++)
+				{
+					if (v > (PG_UINT64_MAX - 9) / 10)
+						return;		/* out of range: not a value of it */
+					v = v * 10 + (*p - '0');
+				}
+				while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+					p++;
+				if (digits == 0 || *p != '\0' || v > (uint64) PG_INT64_MAX + (neg ? 1 : 0))
+					return;
+				if (neg && v != 0)
+					*tenant++ = '-';
+				tenant[pg_ulltoa_n(v, tenant)] = '\0';
+				return;
+			}
+		case UUIDOID:
+			{
+				/* as uuid_in reads it: braces, hyphens after groups of 4 */
+				char		hex[32];
+				const char *p = tenant;
+				int			n = 0;
+				bool		braces = *p == '{';
+				int			i;
+				int			o;
+
+				if (braces)
+					p++;
+				while (n < 32)
+				{
+					char		c = *p;
+
+					if (c >= 'A' && c <= 'F')
+						c = c - 'A' + 'a';
+					if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+						return;
+					hex[n++] = c;
+					p++;
+					if (*p == '-' && n % 4 == 0 && n < 32)
+						p++;
+				}
+				if (braces && *p++ != '}')
+					return;
+				if (*p != '\0')
+					return;
+				for (i = 0, o = 0; i < 32; i++)
+				{
+					if (i == 8 || i == 12 || i == 16 || i == 20)
+						tenant[o++] = '-';
+					tenant[o++] = hex[i];
+				}
+				tenant[o] = '\0';
+				return;
+			}
+		default:
+			return;
+	}
+}

@@ -72,6 +72,16 @@ pa_tenant_value_text(Datum value, Oid typid, Oid outfn, char *intbuf)
 }
 
 /*
+ * An acting tenant (text from a setting, a tag or start()) in the form the
+ * tenant column's type (typid) writes its values, so that it compares
+ * equal to them as text: for integer columns without sign, spaces or
+ * leading zeros ('+042' is 42), for uuid columns in lower case with
+ * hyphens ('{A0EEBC99-9C0B...}' is 'a0eebc99-9c0b-...').  Text that is not
+ * a valid value of the type, and other types, stay as they are.  In place.
+ */
+extern void pa_tenant_normalize(char *tenant, Oid typid);
+
+/*
  * Several tenants as one tenant value: comma-separated, as many whole
  * values as fit in PA_MAX_TENANT_LEN bytes.  Unless complete (these are
  * all of them and they fit), the list ends in ",..." (just "..." when not
