@@ -952,19 +952,19 @@ pa_index_suggestion(const PaScan *scan)
 	return buf.data;
 }
 
-/* Is child one of the subplans (initPlan, subPlan) of ps? */
-static bool
-pa_is_subplan_of(PlanState *ps, PlanState *child)
+/* The subplan (initPlan, subPlan) of ps that child is, or NULL. */
+static SubPlanState *
+pa_subplan_of(PlanState *ps, PlanState *child)
 {
 	ListCell   *lc;
 
 	foreach(lc, ps->initPlan)
 		if (((SubPlanState *) lfirst(lc))->planstate == child)
-			return true;
+			return (SubPlanState *) lfirst(lc);
 	foreach(lc, ps->subPlan)
 		if (((SubPlanState *) lfirst(lc))->planstate == child)
-			return true;
-	return false;
+			return (SubPlanState *) lfirst(lc);
+	return NULL;
 }
 
 /*
@@ -974,9 +974,11 @@ pa_is_subplan_of(PlanState *ps, PlanState *child)
  * top (through sorts, aggregates, limits, appends) or to the INSERT,
  * UPDATE or DELETE above; below a join, only those the join keeps, as the
  * topmost join's output carries them (a hash join reads the whole other
- * table to keep a few of its rows: those few are the statement's).  A scan
- * in a subquery that filters the outer query (EXISTS, IN, a CTE), or below
- * a join that does not output its tenant column, is not observed.
+ * table to keep a few of its rows: those few are the statement's).  A
+ * recursive CTE's rows (a tree walked up or down) are the statement's.  A
+ * scan in a subquery that filters the outer query (EXISTS, IN, another
+ * CTE, which the outer query may filter), or below a join that does not
+ * output its tenant column, is not observed.
  */
 static void
 pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
@@ -989,9 +991,15 @@ pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
 	for (i = list_length(b->stack) - 1; i >= 0; i--)
 	{
 		PlanState  *up = (PlanState *) list_nth(b->stack, i);
+		SubPlanState *sub = pa_subplan_of(up, child);
 
-		if (pa_is_subplan_of(up, child))
+		if (sub != NULL)
+		{
+			if (sub->subplan->subLinkType == CTE_SUBLINK &&
+				IsA(child->plan, RecursiveUnion))
+				break;
 			return;
+		}
 		if (IsA(up->plan, ModifyTable))
 			break;
 		if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) || IsA(up->plan, MergeJoin))

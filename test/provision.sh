@@ -20,6 +20,8 @@
 #                 browser that renders report_html()
 #   extensions    those extensions and pgTAP alone
 #   harness       pytest with psycopg, php-cli with PDO pgsql
+#   frameworks    Django with pytest-django and psycopg2, ActiveRecord with
+#                 ruby-pg and minitest (test/frameworks)
 #   prometheus    Debian's prometheus-postgres-exporter, curl
 #   fuzz          sqlsmith (and gzip for its dumps), the server
 #   test          what `bash test/run-tests.sh` runs: installcheck, harness,
@@ -50,7 +52,7 @@ packages() {
             echo "perl libipc-run-perl libtap-parser-sourcehandler-pgtap-perl chromium"
             packages extensions ;;
         harness) echo "python3-pytest python3-psycopg php-cli php-pgsql" ;;
-        frameworks) echo "python3-django python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest" ;;
+        frameworks) echo "python3-django python3-pytest-django python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest" ;;
         prometheus) echo "prometheus-postgres-exporter curl" ;;
         fuzz) echo "sqlsmith gzip postgresql-$M" ;;
         test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz ;;

@@ -3,6 +3,8 @@
 # (Debian's python3-django, psycopg2) run by `manage.py test`, whose
 # TestCase scenarios compare pg_perfaudit's statement counts with Django's
 # CaptureQueriesContext and assert the findings (test/frameworks/django),
+# the same project's pytest scenarios run by pytest-django (counted against
+# its django_assert_num_queries),
 # and ActiveRecord 6.1 with minitest (ruby-activerecord, ruby-pg,
 # ruby-minitest; prepared statements), counted by its sql.active_record
 # notifications (test/frameworks/rails).
@@ -28,6 +30,12 @@ status=0
 (cd "$work/django" && "${run_as[@]}" env PGHOST="$work" PGPORT="$port" PGUSER=postgres \
     PA_DJANGO_COUNTS="$work/django.counts" "$python" manage.py test -v 2 saas) || status=1
 read -r passed failed < "$work/django.counts" 2>/dev/null || { passed=0; failed=1; }
+
+echo "== pytest-django $($python -c 'import pytest_django; print(pytest_django.__version__)' 2>/dev/null || echo '?') scenarios (pytest)"
+(cd "$work/django" && "${run_as[@]}" env PGHOST="$work" PGPORT="$port" PGUSER=postgres \
+    PA_PYTEST_COUNTS="$work/pytest.counts" "$python" -m pytest -v test_pytest_scenarios.py) || status=1
+read -r ppassed pfailed < "$work/pytest.counts" 2>/dev/null || { ppassed=0; pfailed=1; }
+passed=$((passed + ppassed)) failed=$((failed + pfailed))
 
 echo "== ActiveRecord $(ruby -e 'require "active_record"; print ActiveRecord::VERSION::STRING') + minitest"
 cp -r "$here/rails" "$work/rails"

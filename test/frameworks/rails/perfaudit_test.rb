@@ -35,6 +35,11 @@ ActiveRecord::Schema.define do
     t.bigint :server_id, null: false
     t.text :name
   end
+  create_table :folders, force: true do |t|
+    t.bigint :organization_id, null: false
+    t.bigint :parent_id
+    t.text :name
+  end
 end
 
 class Organization < ActiveRecord::Base
@@ -50,6 +55,11 @@ class Application < ActiveRecord::Base
   belongs_to :server
 end
 
+class Folder < ActiveRecord::Base
+  belongs_to :organization
+  belongs_to :parent, class_name: "Folder", optional: true
+end
+
 ORGS = (1..10).map { |i| Organization.create!(name: "org #{i}") }
 ORGS.each do |org|
   6.times do |i|
@@ -57,6 +67,7 @@ ORGS.each do |org|
     Application.create!(organization: org, server: s, name: "a#{i}")
   end
 end
+LEAF = (0..10).reduce(nil) { |parent, d| Folder.create!(organization: ORGS[0], parent: parent, name: "level #{d}") }
 conn.execute("ANALYZE")
 
 Run = Struct.new(:run_id, :statements, :rails_queries, :findings) do
@@ -169,6 +180,94 @@ class PerfauditTest < Minitest::Test
     r = audited("unscoped") { Server.all.to_a }
     assert_counts r
     assert_equal ["high"], r.of("unscoped_tenant_query").map { |f| f["severity"] }.uniq
+  end
+
+  def test_eager_load_and_scoped_filters_are_clean
+    r = audited("eager_load", tenant: a.id.to_s) do
+      Application.where(organization_id: a.id).eager_load(:server).each { |app| app.server.name }
+      Server.where(organization_id: a.id, name: "s1").to_a
+    end
+    assert_counts r
+    assert_equal 2, r.statements
+    assert_equal [], r.kinds("medium")
+    # the joined servers are unscoped SQL, but were all the organization's rows
+    assert_equal ["low"], r.of("unscoped_tenant_query").map { |f| f["severity"] }.uniq
+  end
+
+  def test_find_or_create_by_repeats
+    r = audited("find_or_create_by", tenant: a.id.to_s) do
+      5.times { Server.find_or_create_by!(organization_id: a.id, name: "s0") }
+    end
+    assert_counts r
+    assert_equal ["repeated_query"], r.of("repeated_query").map { |f| f["kind"] }
+  end
+
+  def test_in_list_over_ten_organizations
+    r = audited("ten orgs") { Server.where(organization_id: ORGS.map(&:id)).to_a }
+    assert_counts r
+    cross = r.of("cross_tenant_query")
+    assert_equal 1, cross.size
+    assert_equal 10, cross[0]["detail"]["tenant_count"]
+    assert_equal ORGS.map { |o| o.id.to_s }, cross[0]["tenant"].split(",")
+  end
+
+  def test_idiomatic_request_acting_as_one_organization_is_clean
+    r = audited("request", tenant: a.id.to_s) do
+      server = Server.where(organization_id: a.id).find(Server.where(organization_id: a.id).first.id)
+      app = Application.where(organization_id: a.id, server_id: server.id).first
+      app.server.name
+      app.organization.name
+      server.update!(name: "renamed")
+      Application.create!(organization: a, server: server, name: "new")
+      app.destroy!
+    end
+    assert_counts r
+    assert_equal [], r.kinds("medium")
+    assert_equal ["low"], r.of("unscoped_tenant_query").map { |f| f["severity"] }.uniq
+    assert_equal true, conn.select_value("SELECT perfaudit.assert_no_findings(run_id => #{r.run_id.to_i})")
+    assert_equal [a.id.to_s], conn.select_values("SELECT DISTINCT tenant FROM perfaudit.run_statements " \
+                                                 "WHERE run_id = #{r.run_id.to_i}")
+  end
+
+  def test_updating_another_organizations_row_is_a_leak
+    theirs = Server.where(organization_id: b.id).first
+    r = audited("write leak", tenant: a.id.to_s) { theirs.update!(name: "overwritten") }
+    assert_counts r
+    leak = r.of("cross_tenant_access")
+    assert_equal 1, leak.size
+    assert_equal b.id.to_s, leak[0]["tenant"]
+  end
+
+  def test_parent_walk_is_an_n_plus_one_and_the_recursive_cte_is_not
+    depth = 0
+    r = audited("parent walk", tenant: a.id.to_s) do
+      f = Folder.where(organization_id: a.id).find(LEAF.id)
+      while f.parent
+        f = f.parent
+        depth += 1
+      end
+    end
+    assert_equal 10, depth
+    assert_counts r
+    assert_equal 11, r.statements
+    n1 = r.of("n_plus_one")
+    assert_equal 1, n1.size
+    assert_equal a.id.to_s, n1[0]["tenant"]
+
+    path = nil
+    cte = audited("recursive cte", tenant: a.id.to_s) do
+      path = Folder.find_by_sql([<<~SQL, LEAF.id, a.id])
+        WITH RECURSIVE up AS (
+          SELECT * FROM folders WHERE id = ? AND organization_id = ?
+          UNION ALL
+          SELECT f.* FROM folders f JOIN up ON f.id = up.parent_id)
+        SELECT * FROM up
+      SQL
+    end
+    assert_equal 11, path.size
+    assert_counts cte
+    assert_equal 1, cte.statements
+    assert_equal [], cte.kinds("medium")
   end
 
   def test_reading_another_organizations_row_is_a_leak

@@ -15,7 +15,7 @@ from django.db.utils import InternalError
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from saas.models import Application, Organization, Server
+from saas.models import Application, Folder, Organization, Server
 
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
@@ -63,6 +63,10 @@ class TenantScenarios(TestCase):
             for i in range(6):
                 Application.objects.create(organization=org, server=servers[i], name="a%d" % i)
         cls.a, cls.b = cls.orgs[0], cls.orgs[1]
+        parent = None
+        for depth in range(11):
+            parent = Folder.objects.create(organization=cls.a, parent=parent, name="level %d" % depth)
+        cls.leaf = parent
 
     def assertCounts(self, run):
         self.assertEqual(run.statements, run.django_queries,
@@ -165,3 +169,61 @@ class TenantScenarios(TestCase):
             c.execute("SELECT count(*) FROM perfaudit.findings WHERE run_id = %s AND kind = 'cross_tenant_access'",
                       [run.run_id])
             self.assertEqual(c.fetchone()[0], 1)
+
+    def test_idiomatic_request_acting_as_one_organization_is_clean(self):
+        # A detail view and its form post, as an organization's user:
+        # scoped reads, lazy loads by primary key, save() of a loaded
+        # object (UPDATE ... WHERE id), a create, delete() with its cascade.
+        with audited("request", tenant=str(self.a.id)) as run:
+            server = Server.objects.get(pk=Server.objects.filter(organization=self.a).first().pk,
+                                        organization=self.a)
+            app = Application.objects.filter(organization=self.a, server=server).first()
+            app.server.name
+            app.organization.name
+            server.name = "renamed"
+            server.save()
+            Application.objects.create(organization=self.a, server=server, name="new")
+            app.delete()
+        self.assertCounts(run)
+        self.assertEqual(run.kinds("medium"), [])
+        self.assertEqual({f["severity"] for f in run.of("unscoped_tenant_query")}, {"low"})
+        with connection.cursor() as c:
+            c.execute("SELECT perfaudit.assert_no_findings(run_id => %s)", [run.run_id])
+            self.assertTrue(c.fetchone()[0])
+            c.execute("SELECT DISTINCT tenant FROM perfaudit.run_statements WHERE run_id = %s",
+                      [run.run_id])
+            self.assertEqual([r[0] for r in c.fetchall()], [str(self.a.id)])
+
+    def test_saving_into_another_organization_is_a_leak(self):
+        theirs = Server.objects.filter(organization=self.b).first()
+        with audited("write leak", tenant=str(self.a.id)) as run:
+            theirs.name = "overwritten"
+            theirs.save()
+        self.assertCounts(run)
+        (leak,) = run.of("cross_tenant_access")
+        self.assertEqual(leak["tenant"], str(self.b.id))
+        self.assertEqual(leak["detail"]["rows"], 2)     # read as b's, written as b's
+
+    def test_parent_walk_is_an_n_plus_one_and_the_recursive_cte_is_not(self):
+        with audited("parent walk", tenant=str(self.a.id)) as run:
+            folder, depth = Folder.objects.get(pk=self.leaf.pk, organization=self.a), 0
+            while folder.parent is not None:
+                folder, depth = folder.parent, depth + 1
+        self.assertEqual(depth, 10)
+        self.assertCounts(run)
+        self.assertEqual(run.statements, 11)
+        (n1,) = run.of("n_plus_one")
+        self.assertEqual(n1["tenant"], str(self.a.id))
+        self.assertEqual(n1["detail"]["calls"], 10)
+
+        with audited("recursive cte", tenant=str(self.a.id)) as cte:
+            path = list(Folder.objects.raw(
+                """WITH RECURSIVE up AS (
+                       SELECT * FROM saas_folder WHERE id = %s AND organization_id = %s
+                       UNION ALL
+                       SELECT f.* FROM saas_folder f JOIN up ON f.id = up.parent_id)
+                   SELECT * FROM up""", [self.leaf.pk, self.a.id]))
+        self.assertEqual(len(path), 11)
+        self.assertCounts(cte)
+        self.assertEqual(cte.statements, 1)
+        self.assertEqual(cte.kinds("medium"), [])
