@@ -53,6 +53,7 @@
 #include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "tcop/dest.h"
+#include "tcop/pquery.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/memutils.h"
@@ -302,11 +303,25 @@ pa_query_forget(PaQueryState *st, bool restore)
 	}
 }
 
+static void pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs,
+							bool at_stop);
+
 static void
 pa_query_release(void *arg)
 {
 	PaQueryState *st = (PaQueryState *) arg;
 
+	/*
+	 * A cursor dropped without ExecutorEnd: its (sub)transaction was rolled
+	 * back (a test's savepoint, Django's atomic() around a partly read
+	 * .iterator()), which marks its portal failed.  What it fetched was
+	 * sent all the same, and counts, as the application counted it: as far
+	 * as it ran, unless it failed while running.  Its query descriptor, in
+	 * the portal's memory, outlives this executor memory.
+	 */
+	if (st->linked && st->is_cursor && st->queryDesc->totaltime != NULL &&
+		INSTR_TIME_IS_ZERO(st->queryDesc->totaltime->starttime))
+		pa_query_report(st, st->queryDesc, &st->runs, false);
 	pa_query_forget(st, false);
 	dlist_push_head(&pa_free_states, &st->node);
 }
@@ -988,7 +1003,21 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 	}
 	PG_END_TRY();
 
-	if (st != NULL)
+	if (st == NULL)
+		return;
+
+	/*
+	 * A WITH HOLD cursor is read to its end when its transaction commits
+	 * (PersistHoldablePortal, into a tuplestore); a SCROLL one from its
+	 * start again, after a rewind: those rows are the whole result, not
+	 * more of it.
+	 */
+	if (st->is_cursor && queryDesc->dest != NULL &&
+		queryDesc->dest->mydest == DestTuplestore && ActivePortal != NULL &&
+		ActivePortal->queryDesc == queryDesc && ActivePortal->holdStore != NULL &&
+		(ActivePortal->cursorOptions & CURSOR_OPT_SCROLL))
+		st->rows = queryDesc->estate->es_processed;
+	else
 		st->rows += queryDesc->estate->es_processed;
 }
 

@@ -51,6 +51,52 @@ typedef struct PaTextEntry
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } PaTextEntry;
 
+typedef struct PaStmtTextKey
+{
+	uint64		queryid;
+	int32		level;
+	uint32		tenant_off;		/* the tenant's text-area entry, or PA_NO_OFFSET */
+} PaStmtTextKey;
+
+/*
+ * The tenants a sink has sent, each once: an open-addressing table
+ * (simplehash) keyed by the tenant's text, hashed with FNV-1a.  It is asked
+ * for every statement with a tenant, often a different one each time (lazy
+ * loads over a list of many organizations' rows), so it must be cheap on a
+ * miss of the last one too: a hash of a few bytes, a probe, a strcmp.
+ */
+typedef struct PaTenantSlot
+{
+	const char *key;			/* a copy in the sink's context */
+	uint32		off;			/* its text-area entry */
+	uint32		hash;
+	char		status;
+} PaTenantSlot;
+
+static inline uint32
+pa_fnv1a(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	uint32		h = 2166136261u;
+
+	for (; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+#define SH_PREFIX pa_tenants
+#define SH_ELEMENT_TYPE PaTenantSlot
+#define SH_KEY_TYPE const char *
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) pa_fnv1a(k)
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 struct PaSink
 {
 	uint64		run_id;
@@ -59,9 +105,11 @@ struct PaSink
 	int			track;			/* fixed level, or -1: this session's GUC */
 	MemoryContext cxt;
 	HTAB	   *texts;			/* (queryid, level, tenant) -> text offset */
-	HTAB	   *tenants;		/* tenant -> text offset, sent once */
+	pa_tenants_hash *tenants;	/* tenant -> text offset, sent once */
 	HTAB	   *facts;			/* hash of plan facts -> text offset */
 	uint32		last_facts_off; /* the facts sent last, checked first */
+	PaStmtTextKey last_text_key;	/* the statement text sent last */
+	uint32		last_text_off;
 	Oid			owner;			/* a session run's role, or InvalidOid */
 };
 
@@ -71,24 +119,12 @@ typedef struct PaTextCacheEntry
 	uint32		off;
 } PaTextCacheEntry;
 
-typedef struct PaStmtTextKey
-{
-	uint64		queryid;
-	int32		level;
-	uint32		tenant_off;		/* the tenant's text-area entry, or PA_NO_OFFSET */
-} PaStmtTextKey;
-
 typedef struct PaStmtTextEntry
 {
 	PaStmtTextKey key;
 	uint32		off;
 } PaStmtTextEntry;
 
-typedef struct PaTenantCacheEntry
-{
-	char		tenant[PA_MAX_TENANT_LEN + 1];
-	uint32		off;
-} PaTenantCacheEntry;
 
 static PaSink *pa_sinks[PA_MAX_SINKS];
 int			pa_nsinks = 0;
@@ -151,11 +187,11 @@ pa_sink_create(uint64 run_id, PaRunBuffer *buf, dsm_segment *seg, int track,
 
 	sink->texts = pa_hash_create("pg_perfaudit sink texts", 64, sizeof(PaStmtTextKey),
 								 sizeof(PaStmtTextEntry), false, cxt);
-	sink->tenants = pa_hash_create("pg_perfaudit sink tenants", 64, PA_MAX_TENANT_LEN + 1,
-								   sizeof(PaTenantCacheEntry), true, cxt);
+	sink->tenants = pa_tenants_create(cxt, 64, NULL);
 	sink->facts = pa_hash_create("pg_perfaudit sink facts", 16, sizeof(uint64),
 								 sizeof(PaTextCacheEntry), false, cxt);
 	sink->last_facts_off = PA_NO_OFFSET;
+	sink->last_text_off = PA_NO_OFFSET;
 	return sink;
 }
 
@@ -334,10 +370,16 @@ pa_sink_text(PaSink *sink, uint64 queryid, int level, uint32 tenant_off,
 	key.queryid = queryid;
 	key.level = level;
 	key.tenant_off = tenant_off;
+	/* Mostly the statement before (a loop) */
+	if (sink->last_text_off != PA_NO_OFFSET &&
+		memcmp(&key, &sink->last_text_key, sizeof(key)) == 0)
+		return sink->last_text_off;
 	e = hash_search(sink->texts, &key, HASH_ENTER, &found);
 	if (!found)
 		e->off = pa_buffer_put_text(sink->buf, text,
 									 pa_clip_len(text, len, PA_MAX_QUERY_TEXT));
+	sink->last_text_key = key;
+	sink->last_text_off = e->off;
 	return e->off;
 }
 
@@ -345,14 +387,22 @@ static uint32
 pa_sink_tenant(PaSink *sink, const char *tenant)
 {
 	char		key[PA_MAX_TENANT_LEN + 1];
-	PaTenantCacheEntry *e;
+	char	   *copy;
+	PaTenantSlot *e;
 	bool		found;
 
 	if (tenant == NULL)
 		return PA_NO_OFFSET;
+	/* tenants are clipped where they are made: mostly found as they come */
+	e = pa_tenants_lookup(sink->tenants, tenant);
+	if (e != NULL)
+		return e->off;
 	pa_clip_tenant(key, tenant);
-	e = hash_search(sink->tenants, key, HASH_ENTER, &found);
-	if (!found)
+	copy = MemoryContextStrdup(sink->cxt, key);
+	e = pa_tenants_insert(sink->tenants, copy, &found);
+	if (found)
+		pfree(copy);			/* (a longer value, clipped to one sent) */
+	else
 		e->off = pa_buffer_put_text(sink->buf, key, strlen(key));
 	return e->off;
 }
@@ -419,7 +469,12 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	rec->nesting_level = info->nesting_level;
 	rec->flags = info->flags;
 	rec->tenant_off = pa_sink_tenant(sink, info->tenant);
+	/*
+	 * (A tenant from the rows is not part of the statement's group: its
+	 * text is the group's, whichever tenant's rows the first one read.)
+	 */
 	rec->text_off = pa_sink_text(sink, info->queryid, info->nesting_level,
+								 (info->flags & PA_STMT_TENANT_FROM_ROWS) ? PA_NO_OFFSET :
 								 rec->tenant_off, info->text, info->text_len);
 	rec->facts_off = pa_sink_facts(sink, info->facts);
 	/* Mostly the tenant itself (attributed by its rows, or acting and read). */
