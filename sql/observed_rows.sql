@@ -155,3 +155,36 @@ SELECT kind, severity, tenant, detail->>'acting_tenant' AS acting
 RESET app.org;
 RESET perfaudit.tenant_setting;
 DROP TABLE or_orgs, or_servers, or_apps, or_docs;
+
+-- COPY FROM into a tenant table: the rows it wrote, found after it by a
+-- scan for this command's rows (tables up to 32 MB), the rest skipped.
+CREATE TABLE or_copy (id int, organization_id int, name text);
+INSERT INTO or_copy VALUES (0, 3, 'before the copy');
+SET perfaudit.tenant_setting = 'app.org';
+SET app.org = '2';
+SELECT perfaudit.start('copy') AS run_cp \gset
+BEGIN;
+COPY or_copy FROM stdin;
+1	2	mine
+2	2	mine too
+\.
+COPY or_copy (id, name, organization_id) FROM stdin WITH (FORMAT csv);
+3,theirs,5
+4,mine,2
+\.
+ROLLBACK;
+SELECT statements FROM perfaudit.stop();
+SELECT query, tenant, rows FROM perfaudit.run_statements WHERE run_id = :run_cp ORDER BY query COLLATE "C";
+SELECT kind, severity, tenant, detail->'observed_tenants' AS observed, message
+  FROM perfaudit.findings WHERE run_id = :run_cp;
+-- no acting tenant: the rows' one tenant is the statement's
+RESET app.org;
+SELECT perfaudit.start('copy, no acting tenant') AS run_cp2 \gset
+COPY or_copy FROM stdin;
+5	7	loaded
+6	7	loaded
+\.
+SELECT statements FROM perfaudit.stop();
+SELECT tenant, rows FROM perfaudit.run_statements WHERE run_id = :run_cp2;
+RESET perfaudit.tenant_setting;
+DROP TABLE or_copy;

@@ -39,7 +39,16 @@
  */
 #include "perfaudit.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "common/hashfn.h"
 #include "executor/instrument.h"
 #include "lib/ilist.h"
@@ -153,6 +162,7 @@ typedef struct PaQueryState
 	int64		rows_foreign;
 	int			obs_extra;		/* distinct values beyond obs_values, counted */
 	HTAB	   *obs_extra_values;	/* ... up to PA_MAX_OBSERVED_EXTRA */
+	MemoryContext obs_cxt;		/* where obs_extra_values goes */
 	char		context_tenant[PA_MAX_TENANT_LEN + 1];
 	/* not cleared per query: valid as far as obs_nnodes and obs_n say */
 	PaObsNode	obs_nodes[PA_MAX_OBSERVED_NODES];
@@ -400,7 +410,7 @@ pa_observe_value(PaQueryState *st, PaObsRead *r, Datum d)
 		if (st->obs_extra_values == NULL)
 			st->obs_extra_values = pa_hash_create("pg_perfaudit observed tenants", 64,
 												  PA_MAX_TENANT_LEN + 1, PA_MAX_TENANT_LEN + 1,
-												  true, st->queryDesc->estate->es_query_cxt);
+												  true, st->obs_cxt);
 		(void) hash_search(st->obs_extra_values, tenant, HASH_ENTER, &found);
 		if (!found)
 			st->obs_extra++;
@@ -694,6 +704,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	if (ids->n > 0 && st->facts.nobserve > 0)
 		pa_obs_install(st, queryDesc->planstate);
 
+	st->obs_cxt = cxt;
 	st->cb.func = pa_query_release;
 	st->cb.arg = st;
 	MemoryContextRegisterResetCallback(cxt, &st->cb);
@@ -752,6 +763,41 @@ pa_observed_list(PaQueryState *st, const char *exclude, int *count)
 	return pa_tenant_list(values, *count, !st->obs_more);
 }
 
+/*
+ * What the observed rows tell of a statement (observed: its rows were
+ * observed, possibly none), into info, whose tenant is the one it named.
+ */
+static void
+pa_observed_info(PaQueryState *st, bool observed, PaStmtInfo *info)
+{
+	if (st->obs_n > 0)
+	{
+		int			count;
+
+		/*
+		 * Acting for a tenant, what matters is the others' rows (NULL: none);
+		 * else all of them, which name the tenant when no predicate did.
+		 */
+		info->observed = pa_observed_list(st, st->acting ? st->context_tenant : NULL, &count);
+		/* no predicate named one: all its rows' one tenant, if they are */
+		if (info->tenant == NULL && count == 1 && !st->obs_more)
+		{
+			info->flags |= PA_STMT_TENANT_FROM_ROWS;
+			info->tenant = info->observed;
+			info->tenant_count = count;
+		}
+	}
+	if (st->acting)
+		info->flags |= PA_STMT_ACTING;
+	if (observed)
+		info->flags |= PA_STMT_OBSERVED;
+	if (st->rows_foreign > 0)
+	{
+		info->flags |= PA_STMT_FOREIGN_ROWS;
+		info->observed_detail = pa_observed_detail(st);
+	}
+}
+
 static void
 pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bool at_stop)
 {
@@ -771,33 +817,8 @@ pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bo
 	info.seq_scans = st->facts.seq_scans;
 	info.tenant = st->tenant;
 	info.tenant_count = st->tenant_count;
-	if (st->obs_n > 0)
-	{
-		int			count;
-
-		/*
-		 * Acting for a tenant, what matters is the others' rows (NULL: none);
-		 * else all of them, which name the tenant when no predicate did.
-		 */
-		info.observed = pa_observed_list(st, st->acting ? st->context_tenant : NULL, &count);
-		/* no predicate named one: all its rows' one tenant, if they are */
-		if (info.tenant == NULL && count == 1 && !st->obs_more)
-		{
-			info.flags |= PA_STMT_TENANT_FROM_ROWS;
-			info.tenant = info.observed;
-			info.tenant_count = count;
-		}
-	}
-	if (st->acting)
-		info.flags |= PA_STMT_ACTING;
 	/* observed, even when no row came: none of another tenant then */
-	if (st->obs_nnodes > 0)
-		info.flags |= PA_STMT_OBSERVED;
-	if (st->rows_foreign > 0)
-	{
-		info.flags |= PA_STMT_FOREIGN_ROWS;
-		info.observed_detail = pa_observed_detail(st);
-	}
+	pa_observed_info(st, st->obs_nnodes > 0, &info);
 
 	/*
 	 * The statistics take the tenant the statement named (setting, tag,
@@ -1150,6 +1171,107 @@ pa_declare_cursor(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
+/*
+ * COPY FROM into a tenant table, while a run captures: the rows it wrote
+ * are observed after it, by a scan of the table for the rows this command
+ * of this transaction inserted (their xmin is ours, their command id the
+ * COPY's), the rest of the table skipped.  Bounded by the table's size: a
+ * table larger than PA_COPY_OBSERVE_MAX_BLOCKS after the copy is not
+ * observed, nor is a partitioned or foreign table, a table of another
+ * access method than heap, or COPY FREEZE (its rows are frozen).
+ */
+#define PA_COPY_OBSERVE_MAX_BLOCKS	4096	/* 32 MB of 8 kB pages */
+
+typedef struct PaCopyTarget
+{
+	Oid			relid;
+	AttrNumber	attno;
+	Oid			type;
+	CommandId	cid;
+} PaCopyTarget;
+
+static bool
+pa_copy_target(Node *parsetree, PaCopyTarget *t)
+{
+	CopyStmt   *stmt = (CopyStmt *) parsetree;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, CopyStmt) || !stmt->is_from || stmt->relation == NULL ||
+		stmt->whereClause != NULL)
+		return false;
+	foreach(lc, stmt->options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "freeze") == 0)
+			return false;
+	t->relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(t->relid) || get_rel_relkind(t->relid) != RELKIND_RELATION)
+		return false;
+	t->attno = get_attnum(t->relid, pa_tenant_column);
+	if (t->attno == InvalidAttrNumber)
+		return false;
+	t->type = get_atttype(t->relid, t->attno);
+	t->cid = GetCurrentCommandId(false);
+	return true;
+}
+
+static void
+pa_copy_observe(const PaCopyTarget *t, PaStmtInfo *info)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	PaQueryState *st;
+	PaObsRead	r;
+	bool		isvarlena;
+	uint64		n = 0;
+
+	rel = table_open(t->relid, AccessShareLock);
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		RelationGetNumberOfBlocks(rel) > PA_COPY_OBSERVE_MAX_BLOCKS)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	st = palloc0(sizeof(PaQueryState));
+	st->obs_cxt = CurrentMemoryContext;
+	if (info->tenant != NULL)
+	{
+		st->acting = true;
+		strlcpy(st->context_tenant, info->tenant, sizeof(st->context_tenant));
+	}
+	memset(&r, 0, sizeof(r));
+	r.attno = t->attno;
+	r.type = t->type;
+	getTypeOutputInfo(t->type, &r.out, &isvarlena);
+	r.byval = get_typbyval(t->type);
+	r.last_idx = -1;
+
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, SnapshotSelf, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		should_free;
+		HeapTuple	tup;
+		bool		isnull;
+		Datum		d;
+
+		if ((++n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		if (!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(tup->t_data)) ||
+			HeapTupleHeaderGetRawCommandId(tup->t_data) != t->cid)
+			continue;
+		d = slot_getattr(slot, t->attno, &isnull);
+		if (!isnull)
+			pa_observe_value(st, &r, d);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+
+	pa_observed_info(st, true, info);
+	info->flags |= PA_STMT_INSERT;
+}
+
 /* Utility statements that count as statements of a run. */
 static bool
 pa_utility_counted(Node *parsetree)
@@ -1174,6 +1296,8 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	BufferUsage bufstart;
 	BufferUsage bufusage;
 	char		tenant[PA_MAX_TENANT_LEN + 1];
+	volatile bool copy = false;
+	PaCopyTarget copy_target;
 
 	/*
 	 * EXECUTE runs its statement through the executor at this same level,
@@ -1247,6 +1371,9 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			info.tenant = tenant;
 			info.tenant_count = 1;
 		}
+		copy = capture && pa_copy_target(parsetree, &copy_target);
+		if (copy && info.tenant != NULL)
+			pa_tenant_normalize(tenant, copy_target.type);
 		bufstart = pgBufferUsage;
 		INSTR_TIME_SET_CURRENT(start);
 	}
@@ -1283,6 +1410,8 @@ pa_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (stats)
 			pa_tenant_stats_record(info.tenant, info.queryid, info.duration_ms,
 								   info.rows, 0, false);
+		if (copy)
+			pa_copy_observe(&copy_target, &info);
 		if (capture)
 			pa_capture_record(&m.runs, &info);
 	}
