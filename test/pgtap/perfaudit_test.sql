@@ -34,7 +34,9 @@ SELECT throws_ok($$SELECT perfaudit.assert_no_findings(ARRAY['n_plus_one'])$$, '
 SELECT throws_ok($$SELECT perfaudit.assert_max_queries(3)$$, 'PA001', NULL,
                  'lazy loading: over its query budget (PA001)');
 
--- An unscoped read of a tenant table is a data leak waiting to happen.
+-- An unscoped read of a tenant table is a data leak waiting to happen
+-- (acting as organization 7, this count reads every organization's rows:
+-- cross_tenant_access too).
 \o /dev/null
 SELECT perfaudit.start('pgtap: unscoped');
 SELECT count(*) FROM app.applications WHERE status = 'running';
