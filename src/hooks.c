@@ -279,9 +279,11 @@ pa_query_forget_nodes(PaQueryState *st)
 	{
 		PaObsNode  *n = &st->obs_nodes[i];
 
+		/* (unless the node set itself another since: it is its own then) */
 		if (n->ps->ExecProcNode == pa_obs_exec)
 			n->ps->ExecProcNode = n->real;
-		n->ps->ExecProcNodeReal = n->real;
+		if (n->ps->ExecProcNodeReal == pa_obs_exec)
+			n->ps->ExecProcNodeReal = n->real;
 	}
 	st->obs_nnodes = 0;
 	if (pa_obs_last_st == st)
