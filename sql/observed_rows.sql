@@ -118,6 +118,51 @@ RESET max_parallel_workers_per_gather;
 SELECT statements FROM perfaudit.stop();
 SELECT kind, severity, tenant FROM perfaudit.findings WHERE run_id = :run_p ORDER BY kind;
 
+-- A filter above the scan that could not be pushed into it (OFFSET 0
+-- keeps a subquery's WHERE out): the rows it keeps, at its output.
+SET app.org = '2';
+SELECT perfaudit.start('subquery filter') AS run_sq \gset
+\o /dev/null
+SELECT id, name FROM (SELECT * FROM or_servers OFFSET 0) s WHERE organization_id = 2 AND id < 10;
+SELECT id, name, organization_id FROM (SELECT * FROM or_servers OFFSET 0) s
+ WHERE organization_id = 2 AND id < 10;
+\o
+SELECT statements FROM perfaudit.stop();
+SELECT kind, severity, tenant, left(query, 40) AS query FROM perfaudit.findings WHERE run_id = :run_sq
+ ORDER BY query COLLATE "C", kind;
+
+-- Partitions: each partition's scan observed (8 hash partitions by
+-- organization_id, read by primary key), and a generic plan whose
+-- partitions are pruned when the executor starts observes the partitions
+-- of each execution, not those of the first one.
+CREATE TABLE or_hashed (id int, organization_id int NOT NULL, name text)
+  PARTITION BY HASH (organization_id);
+SELECT format('CREATE TABLE or_hashed_%s PARTITION OF or_hashed FOR VALUES WITH (MODULUS 8, REMAINDER %s)', r, r)
+  FROM generate_series(0, 7) r \gexec
+INSERT INTO or_hashed SELECT g, 1 + g % 4, 'h' || g FROM generate_series(1, 40) g;
+CREATE TABLE or_ranged (id int, organization_id int NOT NULL, k int) PARTITION BY RANGE (k);
+CREATE TABLE or_ranged_1 PARTITION OF or_ranged FOR VALUES FROM (0) TO (100);
+CREATE TABLE or_ranged_2 PARTITION OF or_ranged FOR VALUES FROM (100) TO (200);
+CREATE TABLE or_ranged_3 PARTITION OF or_ranged FOR VALUES FROM (200) TO (300);
+INSERT INTO or_ranged VALUES (1, 2, 50), (2, 3, 150), (3, 2, 250);
+ANALYZE or_hashed, or_ranged;
+SET plan_cache_mode = force_generic_plan;
+PREPARE ranged(int) AS SELECT id, k FROM or_ranged WHERE k >= $1;
+SELECT perfaudit.start('partitions') AS run_pt \gset
+\o /dev/null
+SELECT name FROM or_hashed WHERE id = 1;
+SELECT name FROM or_hashed WHERE id = 2;
+EXECUTE ranged(200);
+EXECUTE ranged(0);
+\o
+RESET plan_cache_mode;
+SELECT statements FROM perfaudit.stop();
+SELECT kind, severity, relation, tenant, detail->'observed_tenants' AS observed,
+       detail->'table_rows' AS table_rows, left(query, 40) AS query
+  FROM perfaudit.findings WHERE run_id = :run_pt ORDER BY query COLLATE "C", kind;
+DEALLOCATE ranged;
+DROP TABLE or_hashed, or_ranged;
+
 -- The acting tenant compares in the tenant column's form: '+02' is 2, and
 -- a uuid in capitals with braces is the uuid.
 CREATE TABLE or_docs (id int PRIMARY KEY, organization_id uuid NOT NULL);
@@ -171,6 +216,11 @@ COPY or_copy FROM stdin;
 COPY or_copy (id, name, organization_id) FROM stdin WITH (FORMAT csv);
 3,theirs,5
 4,mine,2
+\.
+-- with a WHERE: the rows it kept
+COPY or_copy FROM stdin WHERE organization_id = 2;
+5	2	kept
+6	6	left out
 \.
 ROLLBACK;
 SELECT statements FROM perfaudit.stop();

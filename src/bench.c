@@ -486,7 +486,7 @@ pa_bench_probe_inspect(QueryDesc *queryDesc, void *arg)
 		probe->inspected_generation == gplan->generation)
 		return;
 
-	pa_inspect_plan(queryDesc, &facts, &has_comment);
+	pa_inspect_plan(queryDesc, &facts, &has_comment, false);
 	if (generic)
 	{
 		probe->inspected_gplan = gplan;

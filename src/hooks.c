@@ -149,6 +149,7 @@ typedef struct PaQueryState
 	MemoryContextCallback cb;
 	bool		acting;			/* tenant is context_tenant: the acting tenant */
 	bool		is_cursor;		/* a DECLARE'd cursor's query */
+	bool		ran;			/* an ExecutorRun of it completed */
 
 	/*
 	 * Observed tenants (runs only): the tenant column values of the rows
@@ -324,14 +325,15 @@ pa_query_release(void *arg)
 	PaQueryState *st = (PaQueryState *) arg;
 
 	/*
-	 * A cursor dropped without ExecutorEnd: its (sub)transaction was rolled
+	 * A portal dropped without ExecutorEnd: its (sub)transaction was rolled
 	 * back (a test's savepoint, Django's atomic() around a partly read
-	 * .iterator()), which marks its portal failed.  What it fetched was
-	 * sent all the same, and counts, as the application counted it: as far
-	 * as it ran, unless it failed while running.  Its query descriptor, in
-	 * the portal's memory, outlives this executor memory.
+	 * .iterator(), an extended-protocol portal read in chunks, a PL/pgSQL
+	 * FOR loop left by an error), which marks it failed.  What it returned
+	 * was sent all the same, and counts, as the application counted it: as
+	 * far as it ran, unless it failed while running.  Its query descriptor,
+	 * in the portal's memory, outlives this executor memory.
 	 */
-	if (st->linked && st->is_cursor && st->queryDesc->totaltime != NULL &&
+	if (st->linked && st->ran && st->queryDesc->totaltime != NULL &&
 		INSTR_TIME_IS_ZERO(st->queryDesc->totaltime->starttime))
 		pa_query_report(st, st->queryDesc, &st->runs, false);
 	pa_query_forget(st, false);
@@ -668,7 +670,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	pa_plan_level = -1;
 
 	/* The context (setting, tag) names the tenant before the plan does. */
-	pa_inspect_plan(queryDesc, &st->facts, &check_tag);
+	pa_inspect_plan(queryDesc, &st->facts, &check_tag, ids->n > 0);
 
 	/*
 	 * The facts and a tenant named by the plan's constants live in the
@@ -1028,6 +1030,7 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 
 	if (st == NULL)
 		return;
+	st->ran = true;
 
 	/*
 	 * A WITH HOLD cursor is read to its end when its transaction commits
@@ -1198,8 +1201,7 @@ pa_copy_target(Node *parsetree, PaCopyTarget *t)
 	CopyStmt   *stmt = (CopyStmt *) parsetree;
 	ListCell   *lc;
 
-	if (!IsA(parsetree, CopyStmt) || !stmt->is_from || stmt->relation == NULL ||
-		stmt->whereClause != NULL)
+	if (!IsA(parsetree, CopyStmt) || !stmt->is_from || stmt->relation == NULL)
 		return false;
 	foreach(lc, stmt->options)
 		if (strcmp(((DefElem *) lfirst(lc))->defname, "freeze") == 0)

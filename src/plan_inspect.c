@@ -54,6 +54,8 @@
  */
 #include "perfaudit.h"
 
+#include "catalog/partition.h"
+
 #include "access/htup_details.h"
 #include "catalog/catalog.h"
 #include "catalog/pg_class.h"
@@ -235,6 +237,14 @@ typedef struct PaPlanInfo
 	int			nobserve;
 	PaObserveNode observe[PA_MAX_OBSERVED_NODES];
 	bool		observe_incomplete; /* some such rows cannot be observed */
+
+	/*
+	 * Partitions pruned when the executor starts (a generic plan's Append
+	 * with bound parameters): the nodes analysed are the first execution's,
+	 * another may have others.  What is observed is worked out again for
+	 * each execution a run captures.
+	 */
+	bool		prunable;
 	Oid			tenant_type;
 } PaPlanInfo;
 
@@ -296,6 +306,7 @@ typedef struct PaBuild
 	List	   *nest_params;	/* PaExecParam: what a NestLoop sets */
 	int			gather_depth;	/* below a Gather or Gather Merge */
 	List	   *stack;			/* PlanState: the nodes above this one */
+	List	   *pending_facts;	/* PaPendingFact */
 	StringInfoData facts;
 } PaBuild;
 
@@ -393,15 +404,39 @@ pa_rel_info(Oid relid)
 	if (HeapTupleIsValid(tup))
 	{
 		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			named = relid;
 		char	   *nsp = get_namespace_name(cls->relnamespace);
+		char	   *name = pstrdup(NameStr(cls->relname));
 
 		e->reltuples = cls->reltuples;
 		e->rowsecurity = cls->relrowsecurity;
-		/* (only a name of quoted, escaped multibyte characters is too long) */
-		pa_clip_copy(e->qualname,
-					 quote_qualified_identifier(nsp, NameStr(cls->relname)),
-					 sizeof(e->qualname));
+
+		/*
+		 * A partition is named as its partitioned table, the one the
+		 * application queries and an index is created on (for all its
+		 * partitions).
+		 */
+		if (cls->relispartition)
+		{
+			List	   *ancestors = get_partition_ancestors(relid);
+
+			if (ancestors != NIL)
+				named = llast_oid(ancestors);
+		}
 		ReleaseSysCache(tup);
+		if (named != relid)
+		{
+			char	   *rname = get_rel_name(named);
+
+			if (rname != NULL)
+			{
+				nsp = get_namespace_name(get_rel_namespace(named));
+				name = rname;
+			}
+		}
+		/* (only a name of quoted, escaped multibyte characters is too long) */
+		pa_clip_copy(e->qualname, quote_qualified_identifier(nsp, name),
+					 sizeof(e->qualname));
 	}
 	return e;
 }
@@ -487,7 +522,8 @@ pa_tlist_var(List *tlist, AttrNumber attno)
 /*
  * The base-table column (range-table index, attribute) that a Var in an
  * expression of 'plan' stands for, following OUTER_VAR/INNER_VAR through
- * the children's target lists (joins, Hash, Sort, Material, Gather ...).
+ * the children's target lists (joins, Hash, Sort, Material, Gather ...),
+ * and a subquery scan's columns into its subquery.
  */
 static bool
 pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
@@ -504,6 +540,9 @@ pa_base_column(Plan *plan, Var *var, Index *rti, AttrNumber *att)
 			child = outerPlan(plan);
 		else if (var->varno == INNER_VAR)
 			child = innerPlan(plan);
+		else if (IsA(plan, SubqueryScan) &&
+				 var->varno == (int) ((Scan *) plan)->scanrelid)
+			child = ((SubqueryScan *) plan)->subplan;	/* its subquery's column */
 		else if (var->varno == INDEX_VAR && IsA(plan, IndexOnlyScan))
 		{
 			var = pa_tlist_var(((IndexOnlyScan *) plan)->indextlist, var->varattno);
@@ -727,11 +766,55 @@ pa_join_clauses(Plan *plan, List *clauses, PaBuild *b)
 	}
 }
 
+/*
+ * A fact for the findings: one per kind and relation, a partitioned
+ * table's partitions counted as the table (their rows summed), encoded
+ * once the walk is done (pa_facts_encode).
+ */
+typedef struct PaPendingFact
+{
+	const char *kind;
+	const char *relation;
+	const char *suggestion;
+	double		rows;
+} PaPendingFact;
+
 static void
 pa_add_fact(PaBuild *b, const char *kind, const char *relation,
 			const char *suggestion, double rows)
 {
-	pa_fact_append(&b->facts, kind, relation, suggestion, rows);
+	ListCell   *lc;
+	PaPendingFact *f;
+
+	foreach(lc, b->pending_facts)
+	{
+		f = (PaPendingFact *) lfirst(lc);
+		if (strcmp(f->kind, kind) == 0 && strcmp(f->relation, relation) == 0)
+		{
+			if (rows > 0)
+				f->rows = Max(f->rows, 0) + rows;
+			return;
+		}
+	}
+	f = palloc(sizeof(PaPendingFact));
+	f->kind = kind;
+	f->relation = relation;
+	f->suggestion = suggestion;
+	f->rows = rows;
+	b->pending_facts = lappend(b->pending_facts, f);
+}
+
+static void
+pa_facts_encode(PaBuild *b)
+{
+	ListCell   *lc;
+
+	foreach(lc, b->pending_facts)
+	{
+		PaPendingFact *f = (PaPendingFact *) lfirst(lc);
+
+		pa_fact_append(&b->facts, f->kind, f->relation, f->suggestion, f->rows);
+	}
 }
 
 /*
@@ -972,9 +1055,10 @@ pa_subplan_of(PlanState *ps, PlanState *child)
  * it is read without a tenant predicate (pa_observe_scans).  What counts
  * is the rows the statement uses: the scan's own when they go up to the
  * top (through sorts, aggregates, limits, appends) or to the INSERT,
- * UPDATE or DELETE above; below a join, only those the join keeps, as the
- * topmost join's output carries them (a hash join reads the whole other
- * table to keep a few of its rows: those few are the statement's).  A
+ * UPDATE or DELETE above; below a join or a filter (a subquery's WHERE
+ * that could not be pushed into it, HAVING), only those it keeps, as the
+ * topmost such node's output carries them (a hash join reads the whole
+ * other table to keep a few of its rows: those few are the statement's).  A
  * recursive CTE's rows (a tree walked up or down) are the statement's.  A
  * scan in a subquery that filters the outer query (EXISTS, IN, another
  * CTE, which the outer query may filter), or below a join that does not
@@ -1002,7 +1086,9 @@ pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
 		}
 		if (IsA(up->plan, ModifyTable))
 			break;
-		if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) || IsA(up->plan, MergeJoin))
+		/* a join, or a node that filters what comes up (a subquery's WHERE, HAVING) */
+		if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) || IsA(up->plan, MergeJoin) ||
+			up->plan->qual != NIL)
 			join = up->plan;
 		child = up;
 	}
@@ -1092,6 +1178,14 @@ pa_build_walker(PlanState *ps, void *context)
 		case T_GatherMerge:
 			/* what runs below runs in the workers too */
 			b->gather_depth++;
+			break;
+		case T_Append:
+			if (((Append *) plan)->part_prune_info != NULL)
+				b->info->prunable = true;
+			break;
+		case T_MergeAppend:
+			if (((MergeAppend *) plan)->part_prune_info != NULL)
+				b->info->prunable = true;
 			break;
 		case T_MergeJoin:
 			pa_join_clauses(plan, ((MergeJoin *) plan)->mergeclauses, b);
@@ -1488,6 +1582,7 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 	info->limit_param = 0;
 	info->nobserve = 0;
 	info->observe_incomplete = false;
+	info->prunable = false;
 	info->tenant_type = InvalidOid;
 	info->maxparams = PA_MAX_PLAN_TENANTS;
 	info->params = palloc(sizeof(PaParamSource) * info->maxparams);
@@ -1519,6 +1614,7 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 		pa_add_fact(&b, "unscoped_tenant_query", s->rel->qualname, NULL,
 					s->rel->reltuples);
 	}
+	pa_facts_encode(&b);
 
 	pa_observe_scans(&b, info);
 	if (info->observe_incomplete)
@@ -1550,7 +1646,7 @@ pa_plan_analyse(QueryDesc *queryDesc, PaPlanInfo *info)
 
 /* The analysed facts of this plan, analysing it if needed. */
 static PaPlanInfo *
-pa_plan_info(QueryDesc *queryDesc)
+pa_plan_info(QueryDesc *queryDesc, bool capturing)
 {
 	const PlannedStmt *stmt = queryDesc->plannedstmt;
 	PaPlanInfo *info;
@@ -1581,7 +1677,8 @@ pa_plan_info(QueryDesc *queryDesc)
 		info->rtable == stmt->rtable &&
 		info->queryid == PA_QUERYID(stmt) &&
 		info->userid == GetUserId() &&
-		info->row_security == row_security)
+		info->row_security == row_security &&
+		!(capturing && info->prunable))
 		return info;
 
 	if (!found)
@@ -1659,14 +1756,15 @@ pa_limit_value(QueryDesc *queryDesc, PaPlanInfo *info)
  */
 
 void
-pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
+pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment,
+				bool capturing)
 {
 	PaPlanInfo *info;
 	PaTenantSet set;
 	int			i;
 
 	pa_config_sync();
-	info = pa_plan_info(queryDesc);
+	info = pa_plan_info(queryDesc, capturing);
 
 	/*
 	 * A plan is executed with the source text it was made from (a cached
@@ -1689,8 +1787,7 @@ pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts, bool *has_comment)
 	facts->cross_tenant = false;
 	facts->batch_limit = info->keyset ? pa_limit_value(queryDesc, info) : 0;
 	facts->nobserve = info->nobserve;
-	if (info->nobserve > 0)
-		memcpy(facts->observe, info->observe, sizeof(PaObserveNode) * info->nobserve);
+	facts->observe = info->observe;
 	facts->tenant_type = info->tenant_type;
 	if (info->consts.n == 0 && !info->consts.more && info->nparams == 0)
 		return;

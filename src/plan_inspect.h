@@ -22,7 +22,7 @@
  * tuple (a table's row as read, scan_slot) or the row it returns (the new
  * row an INSERT or UPDATE writes), attribute attno of that slot.
  */
-#define PA_MAX_OBSERVED_NODES	4
+#define PA_MAX_OBSERVED_NODES	16
 
 typedef struct PaObserveNode
 {
@@ -62,10 +62,12 @@ typedef struct PaPlanFacts
 	 * tables read without a tenant predicate, and the rows an INSERT or an
 	 * UPDATE of the tenant column writes when the plan does not name their
 	 * tenant.  nobserve 0: nothing to observe (also when observing could
-	 * not see every such row: a parallel scan, too many tables).
+	 * not see every such row: a parallel scan, too many tables).  observe
+	 * is the plan cache's: valid until the next statement is inspected,
+	 * and read right after this one's.
 	 */
 	int			nobserve;
-	PaObserveNode observe[PA_MAX_OBSERVED_NODES];
+	const PaObserveNode *observe;
 
 	/*
 	 * The type of the tenant column the plan's tenant values are of
@@ -88,9 +90,11 @@ extern void pa_plan_inspect_init(void);
  * context the results should live in).  The plan's structure is analysed
  * once per plan and cached; per execution only parameter values are read.
  * *has_comment tells whether the query text has a comment that may carry
- * a tenant tag (also remembered per plan and source text).
+ * a tenant tag (also remembered per plan and source text).  capturing: a
+ * run captures this execution, whose observed nodes must be its own (a
+ * plan whose partitions are pruned at executor start is analysed again).
  */
 extern void pa_inspect_plan(QueryDesc *queryDesc, PaPlanFacts *facts,
-							bool *has_comment);
+							bool *has_comment, bool capturing);
 
 #endif							/* PA_PLAN_INSPECT_H */
