@@ -92,3 +92,36 @@ def test_portal_fetched_in_chunks_is_one_statement():
     assert fetched == 20 and chunks == 7       # 20 users per organization, 3 at a time
     assert statements == "1"
     assert result == ["1 20 7"]
+
+
+def test_portal_read_in_a_transaction_rolled_back_still_counts():
+    # JDBC's fetchSize in a transactional test: a named portal read in
+    # chunks, then the test's transaction rolled back before the portal
+    # was closed.  What it returned was sent: one statement, its rows.
+    w = Wire()
+    try:
+        w.query("SET perfaudit.tenant_setting = 'app.current_organization_id'")
+        w.query("SET app.current_organization_id = '7'")
+        (run_id,) = w.query("SELECT perfaudit.start('portal rolled back')")
+        w.query("BEGIN")
+        w.send(b"P", b"\0" + b"SELECT id FROM app.users WHERE organization_id = $1 ORDER BY id\0"
+               + struct.pack("!h", 0))
+        w.send(b"B", b"chunks\0\0" + struct.pack("!h", 0) + struct.pack("!h", 1)
+               + struct.pack("!i", 1) + b"7" + struct.pack("!h", 0))
+        fetched = 0
+        for _ in range(2):
+            w.send(b"E", b"chunks\0" + struct.pack("!i", 4))
+            w.send(b"H")
+            rows, _ = w.until(b"s")
+            fetched += len(rows)
+        w.send(b"S")
+        w.until(b"Z")
+        w.query("ROLLBACK")
+        (statements,) = w.query("SELECT statements FROM perfaudit.stop()")
+        result = w.query("SELECT calls || ' ' || rows FROM perfaudit.run_statements"
+                         " WHERE run_id = %d AND query LIKE 'SELECT id FROM app.users%%'" % int(run_id))
+    finally:
+        w.close()
+    assert fetched == 8
+    assert statements == "1"
+    assert result == ["1 8"]
