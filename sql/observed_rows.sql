@@ -40,6 +40,19 @@ SELECT perfaudit.assert_no_findings(run_id => :run_w) AS clean;
 SELECT message FROM perfaudit.findings WHERE run_id = :run_w AND kind = 'cross_tenant_access'
  ORDER BY message COLLATE "C";
 
+-- UPDATE ... FROM and DELETE ... USING: the target's scan is below a join
+-- that hands up only its rows' ctids; the rows changed are fetched by
+-- them.  Organization 2's row: low; organization 3's and 4's: critical.
+BEGIN;
+SELECT perfaudit.start('writes through a join') AS run_wj \gset
+UPDATE or_servers s SET name = o.name FROM or_orgs o WHERE o.id = s.organization_id AND s.id = 1;
+UPDATE or_servers s SET name = o.name FROM or_orgs o WHERE o.id = s.organization_id AND s.id = 2;
+DELETE FROM or_apps a USING or_orgs o WHERE o.id = a.organization_id AND a.id = 3;
+SELECT statements FROM perfaudit.stop();
+ROLLBACK;
+SELECT kind, severity, tenant, detail->'observed_tenants' AS observed, left(query, 40) AS query
+  FROM perfaudit.findings WHERE run_id = :run_wj ORDER BY query COLLATE "C", kind;
+
 -- Joins: only the rows a join keeps are the statement's.  A hash join
 -- reads the whole unscoped table to keep the scoped side's partners
 -- (Django select_related, Rails eager_load): their tenant is observed at

@@ -102,6 +102,10 @@ typedef struct PaObsRead
 {
 	AttrNumber	attno;
 	bool		scan_slot;
+	bool		by_ctid;		/* attno is a ctid: fetch the row from fetch_rel */
+	AttrNumber	fetch_attno;
+	Relation	fetch_rel;
+	TupleTableSlot *fetch_slot;
 	bool		byval;
 	bool		have_last;
 	bool		last_foreign;
@@ -477,8 +481,21 @@ pa_obs_exec(PlanState *ps)
 		if (TupIsNull(from) || r->attno > from->tts_tupleDescriptor->natts)
 			continue;
 		d = slot_getattr(from, r->attno, &isnull);
-		if (!isnull)
-			pa_observe_value(st, r, d);
+		if (isnull)
+			continue;
+		if (r->by_ctid)
+		{
+			/* the version the UPDATE or DELETE is about to change */
+			if (!table_tuple_fetch_row_version(r->fetch_rel, (ItemPointer) DatumGetPointer(d),
+											   SnapshotAny, r->fetch_slot))
+				continue;
+			d = slot_getattr(r->fetch_slot, r->fetch_attno, &isnull);
+			if (!isnull)
+				pa_observe_value(st, r, d);
+			ExecClearTuple(r->fetch_slot);
+			continue;
+		}
+		pa_observe_value(st, r, d);
 	}
 	return slot;
 }
@@ -495,6 +512,23 @@ pa_obs_find_walker(PlanState *ps, void *context)
 		return true;
 	}
 	return planstate_tree_walker(ps, pa_obs_find_walker, context);
+}
+
+static PlanState *
+pa_obs_find(PlanState *root, int plan_node_id)
+{
+	Plan		key;
+	PlanState	keystate;
+	PlanState  *found[2];
+
+	if (root->plan->plan_node_id == plan_node_id)
+		return root;
+	key.plan_node_id = plan_node_id;
+	keystate.plan = &key;
+	found[0] = &keystate;
+	found[1] = NULL;
+	(void) planstate_tree_walker(root, pa_obs_find_walker, found);
+	return found[1];
 }
 
 /*
@@ -520,21 +554,7 @@ pa_obs_install(PaQueryState *st, PlanState *root)
 				n = &st->obs_nodes[j];
 		if (n == NULL)
 		{
-			if (root->plan->plan_node_id == o->plan_node_id)
-				ps = root;
-			else
-			{
-				Plan		key;
-				PlanState	keystate;
-				PlanState  *found[2];
-
-				key.plan_node_id = o->plan_node_id;
-				keystate.plan = &key;
-				found[0] = &keystate;
-				found[1] = NULL;
-				(void) planstate_tree_walker(root, pa_obs_find_walker, found);
-				ps = found[1];
-			}
+			ps = pa_obs_find(root, o->plan_node_id);
 			if (ps == NULL || (o->scan_slot && !IsA(ps, SeqScanState) &&
 							   !IsA(ps, IndexScanState) && !IsA(ps, IndexOnlyScanState) &&
 							   !IsA(ps, BitmapHeapScanState) && !IsA(ps, TidScanState) &&
@@ -554,6 +574,22 @@ pa_obs_install(PaQueryState *st, PlanState *root)
 		}
 		n->reads[n->n++] = (uint8) i;
 		r = &st->obs_reads[i];
+		r->by_ctid = false;
+		if (o->by_ctid)
+		{
+			PlanState  *mt = pa_obs_find(root, o->mt_plan_node_id);
+
+			if (mt == NULL || !IsA(mt, ModifyTableState) ||
+				((ModifyTableState *) mt)->resultRelInfo == NULL)
+			{
+				pa_query_forget_nodes(st);
+				return;
+			}
+			r->by_ctid = true;
+			r->fetch_attno = o->fetch_attno;
+			r->fetch_rel = ((ModifyTableState *) mt)->resultRelInfo->ri_RelationDesc;
+			r->fetch_slot = table_slot_create(r->fetch_rel, &mt->state->es_tupleTable);
+		}
 		r->attno = o->attno;
 		r->scan_slot = o->scan_slot;
 		r->byval = o->byval;

@@ -307,6 +307,7 @@ typedef struct PaBuild
 	int			gather_depth;	/* below a Gather or Gather Merge */
 	List	   *stack;			/* PlanState: the nodes above this one */
 	List	   *pending_facts;	/* PaPendingFact */
+	ModifyTable *mt;			/* the statement's UPDATE or DELETE, if any */
 	StringInfoData facts;
 } PaBuild;
 
@@ -835,6 +836,7 @@ pa_observe_add(PaPlanInfo *info, Plan *node, AttrNumber attno, bool scan_slot, O
 		return;
 	}
 	o = &info->observe[info->nobserve++];
+	memset(o, 0, sizeof(*o));
 	o->plan_node_id = node->plan_node_id;
 	o->attno = attno;
 	o->scan_slot = scan_slot;
@@ -1173,6 +1175,9 @@ pa_build_walker(PlanState *ps, void *context)
 				pa_insert_values((ModifyTable *) plan, b);
 			else if (((ModifyTable *) plan)->operation == CMD_UPDATE)
 				pa_update_values((ModifyTable *) plan, b);
+			if ((((ModifyTable *) plan)->operation == CMD_UPDATE ||
+				 ((ModifyTable *) plan)->operation == CMD_DELETE) && b->mt == NULL)
+				b->mt = (ModifyTable *) plan;
 			break;
 		case T_Gather:
 		case T_GatherMerge:
@@ -1504,6 +1509,49 @@ pa_keyset_limit(PlannedStmt *stmt, PaPlanInfo *info)
  * an index-only scan does not hold: then nothing is observed, rather than
  * a part that would look like the whole.
  */
+/*
+ * The target of an UPDATE or DELETE whose scan cannot be observed (below a
+ * join: UPDATE ... FROM, DELETE ... USING; an index-only scan): the rows it
+ * changes are fetched by the ctid the join hands up, from the one table it
+ * changes (not a partitioned or inherited one).  True when so observed.
+ */
+static bool
+pa_observe_target(PaBuild *b, PaPlanInfo *info, PaScan *s)
+{
+	ModifyTable *mt = b->mt;
+	Plan	   *sub;
+	ListCell   *lc;
+	int			col = 0;
+
+	if (mt == NULL || list_length(mt->resultRelations) != 1 ||
+		(Index) linitial_int(mt->resultRelations) != s->rti || s->parallel ||
+		get_rel_relkind(s->rel->relid) != RELKIND_RELATION)
+		return false;
+	sub = outerPlan((Plan *) mt);
+	if (sub == NULL)
+		return false;
+	foreach(lc, sub->targetlist)
+	{
+		TargetEntry *te = (TargetEntry *) lfirst(lc);
+
+		col++;
+		if (te->resjunk && te->resname != NULL && strcmp(te->resname, "ctid") == 0)
+		{
+			pa_observe_add(info, sub, col, false, s->rel->tenant_type);
+			if (info->nobserve > 0 && !info->observe_incomplete)
+			{
+				PaObserveNode *o = &info->observe[info->nobserve - 1];
+
+				o->by_ctid = true;
+				o->mt_plan_node_id = ((Plan *) mt)->plan_node_id;
+				o->fetch_attno = s->rel->tenant_attnum;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
 static void
 pa_observe_scans(PaBuild *b, PaPlanInfo *info)
 {
@@ -1515,6 +1563,8 @@ pa_observe_scans(PaBuild *b, PaPlanInfo *info)
 		AttrNumber	attno = s->rel->tenant_attnum;
 
 		if (attno == InvalidAttrNumber || s->scoped || s->rls_applies)
+			continue;
+		if (s->obs_plan == NULL && pa_observe_target(b, info, s))
 			continue;
 		if (s->parallel || s->obs_plan == NULL)
 		{
@@ -1553,6 +1603,8 @@ pa_observe_scans(PaBuild *b, PaPlanInfo *info)
 			}
 			if (attno == InvalidAttrNumber)
 			{
+				if (pa_observe_target(b, info, s))
+					continue;
 				info->observe_incomplete = true;
 				return;
 			}

@@ -20,7 +20,8 @@
 /*
  * One plan node whose rows carry a tenant column value: the node's scan
  * tuple (a table's row as read, scan_slot) or the row it returns (the new
- * row an INSERT or UPDATE writes), attribute attno of that slot.
+ * row an INSERT or UPDATE writes), attribute attno of that slot; or the
+ * row an UPDATE or DELETE changes, by its ctid (by_ctid).
  */
 #define PA_MAX_OBSERVED_NODES	16
 
@@ -32,6 +33,15 @@ typedef struct PaObserveNode
 	bool		byval;
 	Oid			type;
 	Oid			out;			/* its output function, looked up once per plan */
+
+	/*
+	 * by_ctid: attno is the row identifier (ctid) an UPDATE or DELETE gets
+	 * from this node; the row is fetched from the result relation of
+	 * ModifyTable node mt_plan_node_id, and its attribute fetch_attno read.
+	 */
+	bool		by_ctid;
+	int			mt_plan_node_id;
+	AttrNumber	fetch_attno;
 } PaObserveNode;
 
 /* What one execution of a plan tells. */
