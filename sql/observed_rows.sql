@@ -210,7 +210,25 @@ SELECT * FROM or_servers WHERE id = 1;
 SELECT statements FROM perfaudit.stop();
 SELECT kind, severity, tenant, detail->>'acting_tenant' AS acting
   FROM perfaudit.findings WHERE run_id = :run_x ORDER BY kind;
+-- benchmark() with tenants: its warmup executions (not timed), each
+-- acting for the tenant bound to $1, are observed.  A join whose other side
+-- is each tenant's own rows: low, once every tenant was observed; a lookup
+-- that reads another tenant's row: cross_tenant_access; too short a
+-- warmup to observe every tenant: high, as before.
 RESET app.org;
+SELECT b.benchmark_id AS bench_ok FROM perfaudit.benchmark(
+  'SELECT a.name, s.organization_id FROM or_apps a JOIN or_servers s ON s.id = a.server_id WHERE a.organization_id = $1',
+  iterations => 8, warmup => 4, tenants => ARRAY['1', '2', '3', '4']) AS b \gset
+SELECT b.benchmark_id AS bench_leak FROM perfaudit.benchmark(
+  'SELECT name, organization_id FROM or_servers WHERE id = $1::int * 3',
+  iterations => 8, warmup => 4, tenants => ARRAY['1', '2', '3', '4']) AS b \gset
+SELECT b.benchmark_id AS bench_short FROM perfaudit.benchmark(
+  'SELECT a.name, s.organization_id FROM or_apps a JOIN or_servers s ON s.id = a.server_id WHERE a.organization_id = $1',
+  iterations => 8, warmup => 2, tenants => ARRAY['1', '2', '3', '4']) AS b \gset
+SELECT CASE benchmark_id WHEN :bench_ok THEN 'ok' WHEN :bench_leak THEN 'leak' ELSE 'short warmup' END AS benchmark,
+       kind, severity, tenant, detail->>'acting_tenant' AS acting, detail->'observed_tenants' AS observed
+  FROM perfaudit.findings WHERE benchmark_id IN (:bench_ok, :bench_leak, :bench_short)
+ ORDER BY 1, kind;
 RESET perfaudit.tenant_setting;
 DROP TABLE or_orgs, or_servers, or_apps, or_docs;
 

@@ -55,6 +55,11 @@ typedef struct PaBenchProbe
 	const struct CachedPlanSource *source;
 	const void *inspected_gplan;
 	int			inspected_generation;
+
+	/* Observing the rows of the next executions, for this tenant (or not) */
+	const char *acting;
+	PaObsTally	tally;
+	const char *foreign_acting; /* acting when tally.foreign became 1 */
 } PaBenchProbe;
 
 /* Watch the executions of plan at this level; stop watching. */

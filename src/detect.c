@@ -171,6 +171,42 @@ pa_for_tenant(const PaGroupSummary *g)
 	return g->stmt.tenant ? psprintf(" for tenant %s", g->stmt.tenant) : "";
 }
 
+/*
+ * cross_tenant_access: executions acting for a tenant read or wrote rows
+ * of another (observed); the finding names the other tenant(s).
+ */
+static void
+pa_foreign_finding(StringInfo buf, int *count, const PaFindingOwner *owner,
+				   const PaGroupSummary *g)
+{
+	PaGroupSummary other = *g;
+	StringInfoData detail;
+	bool		dfirst = true;
+
+	pa_detail_begin(&detail);
+	pa_json_str(&detail, "acting_tenant", g->stmt.tenant, &dfirst);
+	pa_json_int(&detail, "calls", g->foreign_calls, &dfirst);
+	/* The first such read's tenants with their rows, and counts. */
+	if (g->observed_detail != NULL && g->observed_detail[0] == '{' &&
+		g->observed_detail[1] != '}')
+	{
+		appendStringInfoChar(&detail, ',');
+		appendBinaryStringInfo(&detail, g->observed_detail + 1,
+							   strlen(g->observed_detail) - 2);
+	}
+	other.stmt.tenant = g->observed;
+	other.tenant_count = 0;
+	pa_emit(buf, count, owner, &other, "cross_tenant_access", "critical", NULL,
+			psprintf("the statement ran for tenant %s and %s rows of tenant %s",
+					 g->stmt.tenant ? g->stmt.tenant : "?",
+					 g->writes ? "read or wrote" : "read",
+					 g->observed ? g->observed : "?"),
+			g->writes ?
+			"Scope the statement to the current organization (a predicate on the tenant column, or a row-level-security policy), and write the current organization's id: it changed another organization's rows." :
+			"Scope the query to the current organization (a predicate on the tenant column, or a row-level-security policy): it read another organization's rows.",
+			&detail);
+}
+
 int
 pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 				   const PaGroupSummary *groups, int ngroups)
@@ -266,34 +302,7 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 		}
 
 		if (g->foreign_calls > 0)
-		{
-			PaGroupSummary other = *g;
-
-			dfirst = true;
-			pa_detail_begin(&detail);
-			pa_json_str(&detail, "acting_tenant", g->stmt.tenant, &dfirst);
-			pa_json_int(&detail, "calls", g->foreign_calls, &dfirst);
-			/* The first such read's tenants with their rows, and counts. */
-			if (g->observed_detail != NULL && g->observed_detail[0] == '{' &&
-				g->observed_detail[1] != '}')
-			{
-				appendStringInfoChar(&detail, ',');
-				appendBinaryStringInfo(&detail, g->observed_detail + 1,
-									   strlen(g->observed_detail) - 2);
-			}
-			/* The finding names the other tenant(s), whose rows were read. */
-			other.stmt.tenant = g->observed;
-			other.tenant_count = 0;
-			pa_emit(buf, &count, owner, &other, "cross_tenant_access", "critical", NULL,
-					psprintf("the statement ran for tenant %s and %s rows of tenant %s",
-							 g->stmt.tenant ? g->stmt.tenant : "?",
-							 g->writes ? "read or wrote" : "read",
-							 g->observed ? g->observed : "?"),
-					g->writes ?
-					"Scope the statement to the current organization (a predicate on the tenant column, or a row-level-security policy), and write the current organization's id: it changed another organization's rows." :
-					"Scope the query to the current organization (a predicate on the tenant column, or a row-level-security policy): it read another organization's rows.",
-					&detail);
-		}
+			pa_foreign_finding(buf, &count, owner, g);
 
 		if (g->slow_calls > 0)
 		{
@@ -315,10 +324,17 @@ pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 
 int
 pa_detect_plan_findings(StringInfo buf, const PaFindingOwner *owner,
-						const PaGroupSummary *g)
+						const PaGroupSummary *g, const char *foreign_acting)
 {
 	int			count = 0;
 
 	pa_fact_findings(buf, &count, owner, g);
+	if (g->foreign_calls > 0)
+	{
+		PaGroupSummary acting = *g;
+
+		acting.stmt.tenant = foreign_acting;
+		pa_foreign_finding(buf, &count, owner, &acting);
+	}
 	return count;
 }

@@ -101,10 +101,12 @@ extern int	pa_detect_findings(StringInfo buf, const PaFindingOwner *owner,
 							   const PaGroupSummary *groups, int ngroups);
 
 /*
- * The plan-fact findings (seq_scan, unscoped_tenant_query) of one group:
- * a benchmark's statement; returns how many.
+ * The plan-fact findings (seq_scan, unscoped_tenant_query) of one group,
+ * and cross_tenant_access when its observed executions read another
+ * tenant's rows (the first one acting for foreign_acting): a benchmark's
+ * statement; returns how many.
  */
 extern int	pa_detect_plan_findings(StringInfo buf, const PaFindingOwner *owner,
-									const PaGroupSummary *g);
+									const PaGroupSummary *g, const char *foreign_acting);
 
 #endif							/* PA_DETECT_H */

@@ -154,6 +154,7 @@ typedef struct PaQueryState
 	bool		acting;			/* tenant is context_tenant: the acting tenant */
 	bool		is_cursor;		/* a DECLARE'd cursor's query */
 	bool		ran;			/* an ExecutorRun of it completed */
+	PaObsTally *tally;			/* observed for an observer only, into this */
 
 	/*
 	 * Observed tenants (runs only): the tenant column values of the rows
@@ -337,7 +338,7 @@ pa_query_release(void *arg)
 	 * far as it ran, unless it failed while running.  Its query descriptor,
 	 * in the portal's memory, outlives this executor memory.
 	 */
-	if (st->linked && st->ran && st->queryDesc->totaltime != NULL &&
+	if (st->linked && st->ran && st->tally == NULL && st->queryDesc->totaltime != NULL &&
 		INSTR_TIME_IS_ZERO(st->queryDesc->totaltime->starttime))
 		pa_query_report(st, st->queryDesc, &st->runs, false);
 	pa_query_forget(st, false);
@@ -918,6 +919,74 @@ pa_query_end(PaQueryState *st, QueryDesc *queryDesc)
 	pa_query_report(st, queryDesc, &st->runs, false);
 }
 
+void
+pa_observe_execution(QueryDesc *queryDesc, const char *acting, PaObsTally *tally)
+{
+	MemoryContext cxt = queryDesc->estate->es_query_cxt;
+	PaQueryState *st;
+	PaPlanFacts facts;
+	bool		has_comment;
+
+	pa_inspect_plan(queryDesc, &facts, &has_comment, true);
+	if (facts.nobserve == 0)
+	{
+		tally->unobserved++;
+		return;
+	}
+	if (!dlist_is_empty(&pa_free_states))
+		st = dlist_container(PaQueryState, node, dlist_pop_head_node(&pa_free_states));
+	else
+		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
+	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	st->queryDesc = queryDesc;
+	st->userid = GetUserId();
+	st->level = pa_nesting_level;
+	st->tally = tally;
+	st->facts = facts;
+	if (acting != NULL)
+	{
+		st->acting = true;
+		pa_clip_tenant(st->context_tenant, acting);
+		pa_tenant_normalize(st->context_tenant, facts.tenant_type);
+	}
+	st->obs_cxt = cxt;
+	st->cb.func = pa_query_release;
+	st->cb.arg = st;
+	MemoryContextRegisterResetCallback(cxt, &st->cb);
+	dlist_push_head(&pa_open_queries, &st->node);
+	st->linked = true;
+	pa_obs_install(st, queryDesc->planstate);
+	if (st->obs_nnodes == 0)
+	{
+		tally->unobserved++;
+		pa_query_forget(st, true);
+	}
+}
+
+/* An execution observed for an observer ends: into its tally. */
+static void
+pa_tally_end(PaQueryState *st)
+{
+	PaObsTally *tally = st->tally;
+
+	if (st->obs_nnodes > 0)
+	{
+		tally->observed++;
+		if (st->rows_foreign > 0 && tally->foreign++ == 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(tally->cxt);
+			int			count;
+
+			const char *others = pa_observed_list(st, st->context_tenant, &count);
+
+			tally->foreign_tenants = others ? pstrdup(others) : NULL;
+			tally->foreign_detail = pstrdup(pa_observed_detail(st));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	pa_query_forget(st, true);
+}
+
 /*
  * This session's run stops: a cursor of it still open (declared and
  * fetched from, not yet closed) is one of its statements all the same, as
@@ -1126,7 +1195,9 @@ pa_ExecutorEnd(QueryDesc *queryDesc)
 	{
 		PaQueryState *st = pa_query_find(queryDesc);
 
-		if (st != NULL)
+		if (st != NULL && st->tally != NULL)
+			pa_tally_end(st);
+		else if (st != NULL)
 			pa_query_end(st, queryDesc);
 	}
 

@@ -39,6 +39,29 @@ typedef struct PaExecObserver
 
 extern PaExecObserver *pa_set_observer(PaExecObserver *observer);
 
+/*
+ * What observing the rows of some executions showed (a benchmark's
+ * warmup): executions observed, not observable, and those that read or
+ * wrote rows of another tenant than the one they acted for, with the
+ * first such one's detail (observed_tenants, counts; in cxt).
+ */
+typedef struct PaObsTally
+{
+	MemoryContext cxt;
+	int64		observed;
+	int64		unobserved;
+	int64		foreign;
+	char	   *foreign_tenants;	/* the other tenants of the first such one */
+	char	   *foreign_detail;	/* its detail (JSON object) */
+} PaObsTally;
+
+/*
+ * From an observer: observe the rows of this started execution, acting for
+ * tenant acting, into tally when it ends.
+ */
+extern void pa_observe_execution(QueryDesc *queryDesc, const char *acting,
+								 PaObsTally *tally);
+
 /* Record this session's open cursors into its run run_id (stop()). */
 extern void pa_record_open_cursors(uint64 run_id);
 

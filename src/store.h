@@ -179,6 +179,18 @@ typedef struct PaBenchResult
 	Oid			ptype;			/* $1's inferred type, or InvalidOid */
 	uint64		queryid;
 	const char *facts;			/* plan facts (facts.h), or NULL */
+
+	/*
+	 * benchmark() with tenants: its warmup executions, each acting for the
+	 * tenant bound to $1, observed (hooks.h); all_tenants_observed when
+	 * every tenant given was so observed and every execution could be.
+	 */
+	int64		observed;
+	int64		foreign;		/* read or wrote another tenant's rows */
+	bool		all_tenants_observed;
+	const char *foreign_acting; /* the first such execution's tenant */
+	const char *foreign_tenants;	/* ... the others it read */
+	const char *foreign_detail;
 	double		throughput_qps;
 	int64		errors;
 	/* benchmark_concurrent() only */
