@@ -140,6 +140,11 @@ SELECT id, name FROM (SELECT * FROM or_servers OFFSET 0) s WHERE organization_id
 SELECT id, name, organization_id FROM (SELECT * FROM or_servers OFFSET 0) s
  WHERE organization_id = 2 AND id < 10;
 \o
+-- ... but not when a node between combined every tenant's rows first (a
+-- window function over all of them, then filtered to one tenant's)
+SELECT id, organization_id, prev_name
+  FROM (SELECT id, organization_id, lag(name) OVER (ORDER BY id) AS prev_name FROM or_servers) s
+ WHERE organization_id = 2 AND id < 10;
 SELECT statements FROM perfaudit.stop();
 SELECT kind, severity, tenant, left(query, 40) AS query FROM perfaudit.findings WHERE run_id = :run_sq
  ORDER BY query COLLATE "C", kind;
@@ -174,7 +179,15 @@ SELECT kind, severity, relation, tenant, detail->'observed_tenants' AS observed,
        detail->'table_rows' AS table_rows, left(query, 40) AS query
   FROM perfaudit.findings WHERE run_id = :run_pt ORDER BY query COLLATE "C", kind;
 DEALLOCATE ranged;
-DROP TABLE or_hashed, or_ranged;
+-- renamed, the partitioned table is reported by its new name
+ALTER TABLE or_hashed RENAME TO or_hashed_renamed;
+SELECT perfaudit.start('renamed') AS run_rn \gset
+\o /dev/null
+SELECT name FROM or_hashed_renamed WHERE id = 1;
+\o
+SELECT statements FROM perfaudit.stop();
+SELECT kind, relation FROM perfaudit.findings WHERE run_id = :run_rn AND kind = 'unscoped_tenant_query';
+DROP TABLE or_hashed_renamed, or_ranged;
 
 -- The acting tenant compares in the tenant column's form: '+02' is 2, and
 -- a uuid in capitals with braces is the uuid.
@@ -225,6 +238,14 @@ SELECT b.benchmark_id AS bench_leak FROM perfaudit.benchmark(
 SELECT b.benchmark_id AS bench_short FROM perfaudit.benchmark(
   'SELECT a.name, s.organization_id FROM or_apps a JOIN or_servers s ON s.id = a.server_id WHERE a.organization_id = $1',
   iterations => 8, warmup => 2, tenants => ARRAY['1', '2', '3', '4']) AS b \gset
+-- a generic plan: every warmup execution observed, not only the first
+SET plan_cache_mode = force_generic_plan;
+SELECT b.benchmark_id AS bench_generic FROM perfaudit.benchmark(
+  'SELECT name, organization_id FROM or_servers WHERE id = 1 AND $1::text IS NOT NULL',
+  iterations => 2, warmup => 4, tenants => ARRAY['2', '3']) AS b \gset
+RESET plan_cache_mode;
+SELECT kind, severity, tenant, detail->>'acting_tenant' AS acting
+  FROM perfaudit.findings WHERE benchmark_id = :bench_generic ORDER BY kind;
 SELECT CASE benchmark_id WHEN :bench_ok THEN 'ok' WHEN :bench_leak THEN 'leak' ELSE 'short warmup' END AS benchmark,
        kind, severity, tenant, detail->>'acting_tenant' AS acting, detail->'observed_tenants' AS observed
   FROM perfaudit.findings WHERE benchmark_id IN (:bench_ok, :bench_leak, :bench_short)

@@ -362,9 +362,12 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 	 * The warmup executions, not timed, are observed (each acting for the
 	 * tenant bound to $1): the timed ones are not slowed by it.
 	 */
+	if (params)
+		probe->tenants_observed = MemoryContextAllocZero(cxt, sizeof(bool) * args->ntenants);
 	for (i = 0; i < args->warmup; i++)
 	{
 		int64		foreign = probe->tally.foreign;
+		int64		observed = probe->tally.observed;
 
 		CHECK_FOR_INTERRUPTS();
 		if (params)
@@ -372,6 +375,8 @@ pa_bench_loop(SPIPlanPtr plan, const PaBenchArgs *args, Datum *tenant_values,
 		probe->acting = params ? args->tenants[i % args->ntenants] : NULL;
 		(void) pa_bench_execute(plan, params, args->rollback);
 		probe->acting = NULL;
+		if (params && probe->tally.observed > observed)
+			probe->tenants_observed[i % args->ntenants] = true;
 		if (foreign == 0 && probe->tally.foreign > 0)
 			probe->foreign_acting = args->tenants[i % args->ntenants];
 	}
@@ -490,6 +495,10 @@ pa_bench_probe_inspect(QueryDesc *queryDesc, void *arg)
 	PaPlanFacts facts;
 	bool		has_comment;
 
+	/* A warmup execution for one tenant: the tenants of its rows. */
+	if (probe->acting != NULL)
+		pa_observe_execution(queryDesc, probe->acting, &probe->tally);
+
 	generic = gplan != NULL &&
 		list_member_ptr(gplan->stmt_list, queryDesc->plannedstmt);
 	if (generic && probe->inspected_gplan == (const void *) gplan &&
@@ -512,10 +521,6 @@ pa_bench_probe_inspect(QueryDesc *queryDesc, void *arg)
 	}
 	probe->seq_scans = Max(probe->seq_scans, facts.seq_scans);
 	probe->queryid = PA_QUERYID(queryDesc->plannedstmt);
-
-	/* A warmup execution for one tenant: the tenants of its rows. */
-	if (probe->acting != NULL)
-		pa_observe_execution(queryDesc, probe->acting, &probe->tally);
 }
 
 void
@@ -544,6 +549,7 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	SPIPlanPtr	plan;
 	Datum	   *tenant_values;
 	PaBenchProbe probe;
+	int			i;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -573,8 +579,11 @@ pa_run_benchmark(const PaBenchArgs *args, PaBenchResult *res)
 	res->queryid = probe.queryid;
 	res->observed = probe.tally.observed;
 	res->foreign = probe.tally.foreign;
-	res->all_tenants_observed = args->ntenants > 0 && args->warmup >= args->ntenants &&
-		probe.tally.unobserved == 0 && probe.tally.observed >= args->ntenants;
+	/* every tenant given observed, each execution observable */
+	res->all_tenants_observed = args->ntenants > 0 && probe.tally.unobserved == 0 &&
+		probe.tenants_observed != NULL;
+	for (i = 0; res->all_tenants_observed && i < args->ntenants; i++)
+		res->all_tenants_observed = probe.tenants_observed[i];
 	res->foreign_acting = probe.foreign_acting;
 	res->foreign_tenants = probe.tally.foreign_tenants;
 	res->foreign_detail = probe.tally.foreign_detail;

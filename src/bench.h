@@ -60,6 +60,7 @@ typedef struct PaBenchProbe
 	const char *acting;
 	PaObsTally	tally;
 	const char *foreign_acting; /* acting when tally.foreign became 1 */
+	bool	   *tenants_observed;	/* per tenant given: a warmup execution observed */
 } PaBenchProbe;
 
 /* Watch the executions of plan at this level; stop watching. */

@@ -955,7 +955,13 @@ pa_observe_execution(QueryDesc *queryDesc, const char *acting, PaObsTally *tally
 	MemoryContextRegisterResetCallback(cxt, &st->cb);
 	dlist_push_head(&pa_open_queries, &st->node);
 	st->linked = true;
-	pa_obs_install(st, queryDesc->planstate);
+	{
+		/* its slots (a fetched row) in the executor's memory */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		pa_obs_install(st, queryDesc->planstate);
+		MemoryContextSwitchTo(old);
+	}
 	if (st->obs_nnodes == 0)
 	{
 		tally->unobserved++;

@@ -93,6 +93,8 @@ typedef struct PaRelInfo
 	bool		valid;
 	AttrNumber	tenant_attnum;	/* InvalidAttrNumber: not a tenant table */
 	Oid			tenant_type;	/* its type */
+	Oid			named_by;		/* the relation qualname names: this one, or
+								 * the partitioned table of a partition */
 	double		reltuples;		/* < 0: never analyzed */
 	bool		rowsecurity;	/* RLS enabled on the table */
 	char		qualname[2 * NAMEDATALEN + 6];
@@ -322,8 +324,9 @@ pa_rel_cache_inval(Datum arg, Oid relid)
 	if (pa_rel_cache == NULL)
 		return;
 	hash_seq_init(&status, pa_rel_cache);
+	/* (a partition's entry holds its partitioned table's name) */
 	while ((e = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || e->relid == relid)
+		if (relid == InvalidOid || e->relid == relid || e->named_by != e->relid)
 			e->valid = false;
 }
 
@@ -400,6 +403,7 @@ pa_rel_info(Oid relid)
 		get_atttype(relid, e->tenant_attnum) : InvalidOid;
 	e->reltuples = -1;
 	e->rowsecurity = false;
+	e->named_by = relid;
 	e->qualname[0] = '\0';
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (HeapTupleIsValid(tup))
@@ -424,6 +428,7 @@ pa_rel_info(Oid relid)
 			if (ancestors != NIL)
 				named = llast_oid(ancestors);
 		}
+		e->named_by = named;
 		ReleaseSysCache(tup);
 		if (named != relid)
 		{
@@ -1037,6 +1042,37 @@ pa_index_suggestion(const PaScan *scan)
 	return buf.data;
 }
 
+/*
+ * Does this node hand up its input rows as they are, some of them or
+ * again (so a join or filter above it keeps some of the scan's rows),
+ * rather than rows it computes from several (an aggregate, a window
+ * function, a LIMIT that chose among all of them)?
+ */
+static bool
+pa_passes_rows(Plan *plan)
+{
+	switch (nodeTag(plan))
+	{
+		case T_Sort:
+		case T_IncrementalSort:
+		case T_Material:
+		case T_Memoize:
+		case T_Result:
+		case T_ProjectSet:
+		case T_SubqueryScan:
+		case T_Append:
+		case T_MergeAppend:
+		case T_RecursiveUnion:
+		case T_Hash:
+		case T_Gather:
+		case T_GatherMerge:
+		case T_LockRows:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* The subplan (initPlan, subPlan) of ps that child is, or NULL. */
 static SubPlanState *
 pa_subplan_of(PlanState *ps, PlanState *child)
@@ -1058,9 +1094,11 @@ pa_subplan_of(PlanState *ps, PlanState *child)
  * is the rows the statement uses: the scan's own when they go up to the
  * top (through sorts, aggregates, limits, appends) or to the INSERT,
  * UPDATE or DELETE above; below a join or a filter (a subquery's WHERE
- * that could not be pushed into it, HAVING), only those it keeps, as the
- * topmost such node's output carries them (a hash join reads the whole
- * other table to keep a few of its rows: those few are the statement's).  A
+ * that could not be pushed into it), only those it keeps, as the topmost
+ * such node's output carries them (a hash join reads the whole other
+ * table to keep a few of its rows: those few are the statement's) -- as
+ * long as no node between combined rows (a window function over every
+ * tenant's rows, then filtered to one: all of them were used).  A
  * recursive CTE's rows (a tree walked up or down) are the statement's.  A
  * scan in a subquery that filters the outer query (EXISTS, IN, another
  * CTE, which the outer query may filter), or below a join that does not
@@ -1071,6 +1109,7 @@ pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
 {
 	PlanState  *child = ps;
 	Plan	   *join = NULL;
+	bool		passing = true;
 	int			i;
 
 	scan->obs_plan = NULL;
@@ -1088,10 +1127,19 @@ pa_scan_observe_at(PlanState *ps, PaScan *scan, PaBuild *b)
 		}
 		if (IsA(up->plan, ModifyTable))
 			break;
-		/* a join, or a node that filters what comes up (a subquery's WHERE, HAVING) */
-		if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) || IsA(up->plan, MergeJoin) ||
-			up->plan->qual != NIL)
-			join = up->plan;
+		if (passing)
+		{
+			/*
+			 * A join, or a node that filters what comes up (a subquery's
+			 * WHERE): the rows it keeps are the statement's, unless a node
+			 * below it combined them first.
+			 */
+			if (IsA(up->plan, NestLoop) || IsA(up->plan, HashJoin) ||
+				IsA(up->plan, MergeJoin) || (up->plan->qual != NIL && pa_passes_rows(up->plan)))
+				join = up->plan;
+			else if (!pa_passes_rows(up->plan))
+				passing = false;
+		}
 		child = up;
 	}
 	if (join == NULL)
