@@ -135,6 +135,20 @@ class Run:
                 lines.append("    suggestion: %s" % f["suggestion"])
         raise PerfauditAssertionError("\n".join(lines), self)
 
+    def check(self, max_queries=None, no_n_plus_one=False, no_findings=None, min_severity=None):
+        """The checks the Django mixin and the pytest marker take: at most
+        max_queries statements; no N+1; no findings of the kinds in
+        no_findings (True: any kind from min_severity, default 'medium')."""
+        if max_queries is not None:
+            self.assert_max_queries(max_queries)
+        if no_n_plus_one:
+            self.assert_no_n_plus_one()
+        if no_findings is True:
+            self.assert_no_findings(min_severity=min_severity)
+        elif no_findings:
+            self.assert_no_findings(kinds=no_findings, min_severity=min_severity)
+        return True
+
     def _label(self):
         return ", %r" % self.label if self.label else ""
 

@@ -66,11 +66,4 @@ class PerfauditTestMixin:
         acting = tenant if tenant is not None else self.perfaudit_tenant
         with capture(connections[using], label or self.id(), tenant=acting) as run:
             yield run
-        if max_queries is not None:
-            run.assert_max_queries(max_queries)
-        if no_n_plus_one:
-            run.assert_no_n_plus_one()
-        if no_findings is True:
-            run.assert_no_findings(min_severity=min_severity)
-        elif no_findings:
-            run.assert_no_findings(kinds=no_findings, min_severity=min_severity)
+        run.check(max_queries, no_n_plus_one, no_findings, min_severity)

@@ -63,17 +63,6 @@ def perfaudit(request):
     return PerfauditFixture(request)
 
 
-def _check(run, max_queries=None, no_n_plus_one=False, no_findings=None, min_severity=None):
-    if max_queries is not None:
-        run.assert_max_queries(max_queries)
-    if no_n_plus_one:
-        run.assert_no_n_plus_one()
-    if no_findings is True:
-        run.assert_no_findings(min_severity=min_severity)
-    elif no_findings:
-        run.assert_no_findings(kinds=no_findings, min_severity=min_severity)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """A test with the perfaudit marker runs inside a capture, and its
@@ -91,5 +80,5 @@ def pytest_pyfunc_call(pyfuncitem):
     conn = _connection(pyfuncitem._request)
     with capture(conn, pyfuncitem.nodeid, tenant=tenant) as run:
         pyfuncitem.obj(**testargs)
-    _check(run, **options)
+    run.check(**options)
     return True
