@@ -602,6 +602,35 @@ pa_obs_install(PaQueryState *st, PlanState *root)
 }
 
 /*
+ * A query state from the pool, cleared up to its tenant buffer (which
+ * needs no zeroing).
+ */
+static PaQueryState *
+pa_query_state_new(void)
+{
+	PaQueryState *st;
+
+	if (!dlist_is_empty(&pa_free_states))
+		st = dlist_container(PaQueryState, node, dlist_pop_head_node(&pa_free_states));
+	else
+		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
+	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	return st;
+}
+
+/* Tie a state to its executor memory (cxt) and open it. */
+static void
+pa_query_state_link(PaQueryState *st, MemoryContext cxt)
+{
+	st->obs_cxt = cxt;
+	st->cb.func = pa_query_release;
+	st->cb.arg = st;
+	MemoryContextRegisterResetCallback(cxt, &st->cb);
+	dlist_push_head(&pa_open_queries, &st->node);
+	st->linked = true;
+}
+
+/*
  * Start measuring a query for the runs in *ids (may be none) and, when
  * stats is set, the tenant statistics.  The tenant and the plan's facts
  * are read now, while the parameters are those this execution started
@@ -619,12 +648,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	const PaBodyText *body;
 	const PaPendingCursor *cursor;
 
-	/* The tenant buffer at the end needs no zeroing. */
-	if (!dlist_is_empty(&pa_free_states))
-		st = dlist_container(PaQueryState, node, dlist_pop_head_node(&pa_free_states));
-	else
-		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
-	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	st = pa_query_state_new();
 	/* Its text, tenant and plan are read now, as this role. */
 	st->userid = GetUserId();
 
@@ -745,12 +769,7 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 	if (ids->n > 0 && st->facts.nobserve > 0)
 		pa_obs_install(st, queryDesc->planstate);
 
-	st->obs_cxt = cxt;
-	st->cb.func = pa_query_release;
-	st->cb.arg = st;
-	MemoryContextRegisterResetCallback(cxt, &st->cb);
-	dlist_push_head(&pa_open_queries, &st->node);
-	st->linked = true;
+	pa_query_state_link(st, cxt);
 
 	MemoryContextSwitchTo(old);
 }
@@ -939,11 +958,7 @@ pa_observe_execution(QueryDesc *queryDesc, const char *acting, PaObsTally *tally
 		tally->unobserved++;
 		return;
 	}
-	if (!dlist_is_empty(&pa_free_states))
-		st = dlist_container(PaQueryState, node, dlist_pop_head_node(&pa_free_states));
-	else
-		st = MemoryContextAlloc(TopMemoryContext, sizeof(PaQueryState));
-	memset(st, 0, offsetof(PaQueryState, context_tenant));
+	st = pa_query_state_new();
 	st->queryDesc = queryDesc;
 	st->userid = GetUserId();
 	st->level = pa_nesting_level;
@@ -955,12 +970,7 @@ pa_observe_execution(QueryDesc *queryDesc, const char *acting, PaObsTally *tally
 		pa_clip_tenant(st->context_tenant, acting);
 		pa_tenant_normalize(st->context_tenant, facts.tenant_type);
 	}
-	st->obs_cxt = cxt;
-	st->cb.func = pa_query_release;
-	st->cb.arg = st;
-	MemoryContextRegisterResetCallback(cxt, &st->cb);
-	dlist_push_head(&pa_open_queries, &st->node);
-	st->linked = true;
+	pa_query_state_link(st, cxt);
 	{
 		/* its slots (a fetched row) in the executor's memory */
 		MemoryContext old = MemoryContextSwitchTo(cxt);

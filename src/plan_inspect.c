@@ -850,6 +850,19 @@ pa_observe_add(PaPlanInfo *info, Plan *node, AttrNumber attno, bool scan_slot, O
 	o->byval = get_typbyval(type);
 }
 
+/* The (first) table a ModifyTable writes, if it is a tenant table. */
+static PaRelInfo *
+pa_result_tenant_rel(ModifyTable *mt, PaBuild *b)
+{
+	RangeTblEntry *rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
+	PaRelInfo  *rel;
+
+	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
+		return NULL;
+	rel = pa_rel_info(rte->relid);
+	return rel->tenant_attnum != InvalidAttrNumber ? rel : NULL;
+}
+
 /* A value the plan hands over as it is: a constant or a bound parameter. */
 static bool
 pa_plain_value(Node *node)
@@ -870,18 +883,12 @@ static void
 pa_insert_values(ModifyTable *mt, PaBuild *b)
 {
 	Plan	   *sub = outerPlan((Plan *) mt);
-	RangeTblEntry *rte;
 	PaRelInfo  *rel;
 	ListCell   *lc;
 
 	if (sub == NULL || list_length(mt->resultRelations) != 1 ||
-		mt->onConflictAction == ONCONFLICT_UPDATE)
-		return;
-	rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
-	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
-		return;
-	rel = pa_rel_info(rte->relid);
-	if (rel->tenant_attnum == InvalidAttrNumber)
+		mt->onConflictAction == ONCONFLICT_UPDATE ||
+		(rel = pa_result_tenant_rel(mt, b)) == NULL)
 		return;
 	if (!OidIsValid(b->info->tenant_type))
 		b->info->tenant_type = rel->tenant_type;
@@ -945,18 +952,12 @@ static void
 pa_update_values(ModifyTable *mt, PaBuild *b)
 {
 	Plan	   *sub = outerPlan((Plan *) mt);
-	RangeTblEntry *rte;
 	PaRelInfo  *rel;
 	ListCell   *lc;
 	int			col = 0;
 
-	if (sub == NULL || mt->resultRelations == NIL || mt->updateColnosLists == NIL)
-		return;
-	rte = exec_rt_fetch(linitial_int(mt->resultRelations), b->queryDesc->estate);
-	if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
-		return;
-	rel = pa_rel_info(rte->relid);
-	if (rel->tenant_attnum == InvalidAttrNumber)
+	if (sub == NULL || mt->resultRelations == NIL || mt->updateColnosLists == NIL ||
+		(rel = pa_result_tenant_rel(mt, b)) == NULL)
 		return;
 	foreach(lc, (List *) linitial(mt->updateColnosLists))
 	{
