@@ -187,6 +187,29 @@ pa_throwaway_cluster() {
     pa_start_cluster "$@"
 }
 
+# pa_junit_counts FILE: "PASSED FAILED" of a JUnit XML report (pytest's
+# --junitxml, phpunit's --log-junit, RSpec's JUnit formatter): skipped
+# tests count as neither; a missing or unreadable report as "0 1" (the
+# runner died before writing it).
+pa_junit_counts() {
+    /usr/bin/python3 - "$1" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print(0, 1)
+    sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+total = bad = skipped = 0
+for s in suites:
+    total += int(s.get("tests", 0))
+    bad += int(s.get("failures", 0)) + int(s.get("errors", 0))
+    skipped += int(s.get("skipped", 0))
+print(total - bad - skipped, bad)
+PY
+}
+
 # pa_result NAME PASSED FAILED: a sub-suite's counts, for test/run-tests.sh,
 # which exports PA_RESULTS (a directory) and adds up every file there:
 # $PA_RESULTS/NAME holds the two lines "passed=N" and "failed=M".  Does

@@ -20,8 +20,10 @@
 #                 browser that renders report_html()
 #   extensions    those extensions and pgTAP alone
 #   harness       pytest with psycopg, php-cli with PDO pgsql
-#   frameworks    Django with pytest-django and psycopg2, ActiveRecord with
-#                 ruby-pg and minitest (test/frameworks)
+#   frameworks    Django with pytest-django, psycopg 3 and psycopg2,
+#                 ActiveRecord with ruby-pg, minitest and RSpec: those
+#                 client helpers' own tests (clients/, test/frameworks)
+#   deb           building the Debian package (debian/, pg_buildext)
 #   prometheus    Debian's prometheus-postgres-exporter, curl
 #   fuzz          sqlsmith (and gzip for its dumps), the server
 #   test          what `bash test/run-tests.sh` runs: installcheck, harness,
@@ -52,10 +54,11 @@ packages() {
             echo "perl libipc-run-perl libtap-parser-sourcehandler-pgtap-perl chromium"
             packages extensions ;;
         harness) echo "python3-pytest python3-psycopg php-cli php-pgsql" ;;
-        frameworks) echo "python3-django python3-pytest-django python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest" ;;
+        frameworks) echo "python3-django python3-pytest-django python3-psycopg python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest ruby-rspec" ;;
+        deb) packages build; echo "postgresql-server-dev-all debhelper dpkg-dev fakeroot" ;;
         prometheus) echo "prometheus-postgres-exporter curl" ;;
         fuzz) echo "sqlsmith gzip postgresql-$M" ;;
-        test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz ;;
+        test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz; packages deb ;;
         long) packages test; echo valgrind; packages core; packages cassert; packages chroot ;;
         bench) packages build; echo "valgrind postgresql-$M-pgtap" ;;
         pgsource) echo "bison flex dpkg-dev zlib1g-dev libicu-dev pkg-config gcc make" ;;

@@ -3,6 +3,8 @@
 # PGPORT), the test database created by Django's own test runner.
 import os
 
+from perfaudit.django import database_options
+
 SECRET_KEY = "pg_perfaudit-test"
 INSTALLED_APPS = ["saas"]
 DATABASES = {
@@ -13,8 +15,8 @@ DATABASES = {
         "HOST": os.environ["PGHOST"],
         "PORT": os.environ["PGPORT"],
         # What the README recommends: every pooled connection names its
-        # tenant setting.
-        "OPTIONS": {"options": "-c perfaudit.tenant_setting=app.org"},
+        # tenant setting ({"options": "-c perfaudit.tenant_setting=app.org"}).
+        "OPTIONS": database_options(tenant_setting="app.org"),
     }
 }
 USE_TZ = True

@@ -12,6 +12,7 @@
 require "json"
 require "minitest/autorun"
 require "active_record"
+require "perfaudit/minitest"
 
 ActiveRecord::Base.establish_connection(
   adapter: "postgresql", host: ENV.fetch("PGHOST"), port: ENV.fetch("PGPORT"),
@@ -92,23 +93,25 @@ class PerfauditTest < Minitest::Test
     result
   end
 
+  # Perfaudit.capture (clients/ruby) around the block, and ActiveRecord's
+  # own count of what it sent.
   def audited(label, tenant: nil)
-    run_id = conn.select_value("SELECT perfaudit.start(#{conn.quote(label)}, 'session', #{conn.quote(tenant)})")
     count = 0
-    sub = ActiveSupport::Notifications.subscribe("sql.active_record") do |*, payload|
-      next if payload[:name] == "TRANSACTION" || payload[:cached]
-      count += 1
+    captured = Perfaudit.capture(label, tenant: tenant) do
+      # Subscribed inside the capture: the helper's start() and stop() are
+      # not the scenario's.
+      sub = ActiveSupport::Notifications.subscribe("sql.active_record") do |*, payload|
+        next if payload[:name] == "TRANSACTION" || payload[:cached]
+        count += 1
+      end
+      begin
+        yield
+      ensure
+        ActiveSupport::Notifications.unsubscribe(sub)
+      end
     end
-    begin
-      yield
-    ensure
-      ActiveSupport::Notifications.unsubscribe(sub)
-    end
-    statements = conn.select_value("SELECT statements FROM perfaudit.stop()")
-    findings = conn.select_all("SELECT kind, severity, tenant, detail::text FROM perfaudit.findings " \
-                               "WHERE run_id = #{run_id.to_i} ORDER BY finding_id").to_a
-    findings.each { |f| f["detail"] = JSON.parse(f["detail"]) }
-    Run.new(run_id, statements, count, findings)
+    findings = captured.findings.map { |f| f.transform_keys(&:to_s) }
+    Run.new(captured.run_id, captured.statements, count, findings)
   end
 
   def assert_counts(run)

@@ -8,12 +8,13 @@ SAVEPOINT / RELEASE / ROLLBACK TO (transaction control), so the counts
 must agree once those are taken away.
 """
 import contextlib
-import json
 
 from django.db import connection, transaction
 from django.db.utils import InternalError
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+
+import perfaudit
 
 from saas.models import Application, Folder, Organization, Server
 
@@ -36,20 +37,15 @@ class Run:
 
 @contextlib.contextmanager
 def audited(label, tenant=None):
+    """perfaudit.capture() (clients/python) around the block, and
+    Django's own count of what its cursor sent (CaptureQueriesContext)."""
     run = Run()
-    with connection.cursor() as c:
-        c.execute("SELECT perfaudit.start(%s, 'session', %s)", [label, tenant])
-        run_id = c.fetchone()[0]
-    with CaptureQueriesContext(connection) as ctx:
-        yield run
-    with connection.cursor() as c:
-        c.execute("SELECT statements FROM perfaudit.stop()")
-        run.statements = c.fetchone()[0]
-        c.execute("""SELECT kind, severity, tenant, detail::text FROM perfaudit.findings
-                      WHERE run_id = %s ORDER BY finding_id""", [run_id])
-        run.findings = [dict(kind=k, severity=s, tenant=t, detail=json.loads(d))
-                        for k, s, t, d in c.fetchall()]
-    run.run_id = run_id
+    with perfaudit.capture(connection, label, tenant=tenant) as captured:
+        with CaptureQueriesContext(connection) as ctx:
+            yield run
+    run.run_id = captured.run_id
+    run.statements = captured.statements
+    run.findings = captured.findings()
     run.django_queries = len([q for q in ctx.captured_queries
                               if not q["sql"].startswith(TRANSACTION_CONTROL)])
 

@@ -1,14 +1,16 @@
 from django.db import migrations, models
 import django.db.models.deletion
 
+from perfaudit.django import CreatePerfauditExtension
+
 
 class Migration(migrations.Migration):
     initial = True
     dependencies = []
     operations = [
-        # The extension in the test database Django creates.
-        migrations.RunSQL("CREATE EXTENSION IF NOT EXISTS pg_perfaudit",
-                          "DROP EXTENSION IF EXISTS pg_perfaudit"),
+        # The extension in the test database Django creates (the helper's
+        # migration operation: CREATE EXTENSION IF NOT EXISTS pg_perfaudit).
+        CreatePerfauditExtension(),
         migrations.CreateModel(
             name="Organization",
             fields=[("id", models.AutoField(primary_key=True, serialize=False)),
