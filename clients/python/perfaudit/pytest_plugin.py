@@ -51,11 +51,16 @@ class PerfauditFixture:
     def __init__(self, request):
         self._request = request
 
+    @property
+    def label(self):
+        """The default label of the test's runs: its pytest node id."""
+        return self._request.node.nodeid
+
     def capture(self, label=None, tenant=None, conn=None):
         """perfaudit.capture() on the test's connection (or conn), labelled
         with the test's id."""
         return capture(conn if conn is not None else _connection(self._request),
-                       label or self._request.node.nodeid, tenant=tenant)
+                       label or self.label, tenant=tenant)
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 - ``db``: a connection inside a transaction that is rolled back after the
   test (Django's TestCase).
-- ``capture``: opens and closes capture runs around blocks of the test,
+- ``capture``: capture runs around blocks of the test through the
+  helpers' ``perfaudit`` fixture (clients/python, its pytest plugin),
   labelled with the test's id so that perfaudit.runs says which test made
-  which run.
+  which run; ``perfaudit_connection`` tells the plugin which connection
+  is the test's.
 - ``evidence``: after the test's rollback, checks from a fresh connection
   that every run the test stopped was stored (the product's promise,
   checked for every test that captures).
@@ -15,6 +17,10 @@ import contextlib
 import pytest
 
 from app_db import connect, rolled_back_transaction
+
+# The helpers' plugin (clients/python; test/harness/run.sh puts it on
+# PYTHONPATH): the perfaudit fixture.
+pytest_plugins = ["perfaudit.pytest_plugin"]
 
 
 @pytest.fixture
@@ -46,44 +52,39 @@ def db(evidence):
             yield conn
 
 
+@pytest.fixture
+def perfaudit_connection(db):
+    """The connection the perfaudit fixture captures on: the test's."""
+    return db
+
+
 class Capture:
     """Capture runs of one test, on one connection."""
 
-    def __init__(self, conn, label, evidence):
+    def __init__(self, conn, perfaudit, evidence):
         self.conn = conn
-        self.label = label
+        self.perfaudit = perfaudit
         self.evidence = evidence
 
     @contextlib.contextmanager
     def run(self, what=""):
-        """start() before the block, stop() after it; yields the run id."""
-        label = f"{self.label} {what}".strip()
-        run_id = self.conn.execute("SELECT perfaudit.start(%s)", [label]).fetchone()[0]
-        yield run_id
-        self.conn.execute("SELECT perfaudit.stop()")
-        self.evidence.append(run_id)
+        """perfaudit.capture() around the block; yields its Run."""
+        label = f"{self.perfaudit.label} {what}".strip()
+        with self.perfaudit.capture(label) as run:
+            yield run
+        self.evidence.append(run.run_id)
 
-    def statements(self, run_id):
-        """runs.statements of a stopped run."""
-        return self.conn.execute(
-            "SELECT statements FROM perfaudit.runs WHERE run_id = %s", [run_id]
-        ).fetchone()[0]
-
-    def findings(self, run_id, kind=None):
+    def findings(self, run, kind=None):
         """The run's findings as (kind, relation, tenant, query, detail)."""
-        return self.conn.execute(
-            """SELECT kind, relation, tenant, query, detail
-                 FROM perfaudit.findings
-                WHERE run_id = %s AND (%s::text IS NULL OR kind = %s)
-                ORDER BY finding_id""",
-            [run_id, kind, kind],
-        ).fetchall()
+        return [(f["kind"], f["relation"], f["tenant"], f["query"], f["detail"])
+                for f in sorted(run.findings(kinds=None if kind is None else [kind]),
+                                key=lambda f: f["kind"])]
 
 
 @pytest.fixture
-def capture(db, evidence, request):
+def capture(db, perfaudit, evidence):
     """Capture runs on the test's ``db`` connection."""
-    return Capture(db, request.node.nodeid, evidence)
+    return Capture(db, perfaudit, evidence)
 
 
 def pytest_report_header(config):

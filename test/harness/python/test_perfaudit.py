@@ -7,6 +7,12 @@ queries as an ORM does: one statement per call, values as bound
 parameters (psycopg sends them with the extended protocol), or inlined
 into the text by client-side binding, Django's default with psycopg 3.
 
+The checks go through clients/python (the ``capture`` fixture wraps the
+plugin's ``perfaudit`` fixture; ``run.assert_*`` raise
+PerfauditAssertionError inside a savepoint, the test going on after a
+failure); the durability and latency tests call the SQL functions
+themselves, as a suite without the helpers would.
+
 The fixture (test/harness/run.sh loads it) gives every organization 20
 users and 10 servers with 5 metric rows each.
 """
@@ -14,6 +20,8 @@ users and 10 servers with 5 metric rows each.
 import psycopg
 import pytest
 from psycopg import pq
+
+from perfaudit import PerfauditAssertionError
 
 from app_db import connect, rolled_back_transaction, savepoint, set_tenant
 
@@ -128,14 +136,20 @@ BINDINGS = [
 @pytest.mark.budget
 def test_dashboard_stays_within_its_query_budget(db, capture):
     set_tenant(db, ORG)
-    with capture.run() as run_id:
+    with capture.run() as run:
         dashboard_page(db, ORG)
-    assert holds(db, "SELECT perfaudit.assert_max_queries(%s)", [DASHBOARD_QUERIES])
-    assert capture.statements(run_id) == DASHBOARD_QUERIES
+    assert run.assert_max_queries(DASHBOARD_QUERIES)
+    assert run.statements == DASHBOARD_QUERIES
     # The budget is exact: one statement less fails, so the assertion above
-    # passes for the right reason.
-    err = assert_pa001(db, "SELECT perfaudit.assert_max_queries(%s)", [DASHBOARD_QUERIES - 1])
-    assert err.diag.message_primary == "capture run executed more statements than allowed"
+    # passes for the right reason; the failure lists the four statements,
+    # and the test's transaction goes on.
+    with pytest.raises(PerfauditAssertionError) as failed:
+        run.assert_max_queries(DASHBOARD_QUERIES - 1)
+    message = str(failed.value)
+    assert message.startswith("4 queries executed, at most 3 allowed (pg_perfaudit run %d" % run.run_id)
+    assert message.count("\n") == 1 + DASHBOARD_QUERIES, message
+    assert "FROM app.organizations WHERE id = $1" in message
+    assert db.execute("SELECT 1").fetchone() == (1,)
 
 
 # --- (b) eager loading: no N+1 ---------------------------------------------------
@@ -147,13 +161,13 @@ def test_dashboard_stays_within_its_query_budget(db, capture):
 )
 def test_eager_loading_page_has_no_n_plus_one(db, capture, page):
     set_tenant(db, ORG)
-    with capture.run() as run_id:
+    with capture.run() as run:
         rows = page(db, ORG)
     assert rows == servers_page_lazy(db, ORG)  # the same page as the lazy version
     assert len(rows) == SERVERS_PER_ORG
-    assert holds(db, "SELECT perfaudit.assert_no_findings(ARRAY['n_plus_one'])")
+    assert run.assert_no_n_plus_one()
     # Scoped and indexed: no finding of any kind.
-    assert holds(db, "SELECT perfaudit.assert_no_findings()"), capture.findings(run_id)
+    assert run.assert_no_findings(min_severity="low")
 
 
 # --- (c) lazy loading: the N+1 the extension must catch ----------------------------
@@ -171,15 +185,17 @@ def test_lazy_loading_page_is_caught_as_n_plus_one(db, capture, binding, tenant_
         comment = f" /*controller='servers',tenant='{ORG}'*/"
     # Else the tenant is only in "organization_id = %s": a bound value, in
     # custom and, once prepared five times, generic plans.
-    with capture.run() as run_id:
+    with capture.run() as run:
         rows = servers_page_lazy(db, ORG, comment)
     assert len(rows) == SERVERS_PER_ORG
-    assert capture.statements(run_id) == 1 + SERVERS_PER_ORG
+    assert run.statements == 1 + SERVERS_PER_ORG
 
-    err = assert_pa001(db, "SELECT perfaudit.assert_no_findings(ARRAY['n_plus_one'])")
-    assert err.diag.message_primary == "capture run has findings: n_plus_one"
+    with pytest.raises(PerfauditAssertionError) as failed:
+        run.assert_no_n_plus_one()
+    assert str(failed.value).startswith("capture run has findings: n_plus_one (pg_perfaudit run")
+    assert "n_plus_one for tenant %d: statement executed 10 times" % ORG in str(failed.value)
 
-    [(kind, relation, tenant, query, detail)] = capture.findings(run_id, "n_plus_one")
+    [(kind, relation, tenant, query, detail)] = capture.findings(run, "n_plus_one")
     assert tenant == str(ORG)
     assert "app.metrics" in query
     assert detail["calls"] == SERVERS_PER_ORG
@@ -194,33 +210,34 @@ def test_lazy_loading_page_is_caught_as_n_plus_one(db, capture, binding, tenant_
 @pytest.mark.tenancy
 def test_query_without_tenant_filter_is_flagged_unscoped(db, capture):
     set_tenant(db, ORG)
-    with capture.run() as run_id:
+    with capture.run() as run:
         # A login-style lookup that forgets the organization.
         db.execute("SELECT id, name FROM app.users WHERE email = %s", ["user42@example.test"]).fetchone()
-    err = assert_pa001(db, "SELECT perfaudit.assert_no_findings(ARRAY['unscoped_tenant_query'])")
-    assert err.diag.message_primary == "capture run has findings: unscoped_tenant_query"
-    relations = [f[1] for f in capture.findings(run_id, "unscoped_tenant_query")]
+    with pytest.raises(PerfauditAssertionError, match="unscoped_tenant_query on app.users"):
+        run.assert_no_findings(kinds=["unscoped_tenant_query"])
+    relations = [f[1] for f in capture.findings(run, "unscoped_tenant_query")]
     assert relations == ["app.users"]
 
 
 @pytest.mark.tenancy
 def test_tenant_scoped_query_is_not_flagged(db, capture):
     set_tenant(db, ORG)
-    with capture.run():
+    with capture.run() as run:
         db.execute(
             "SELECT id, name FROM app.users WHERE organization_id = %s AND email = %s",
             [ORG, "user42@example.test"],
         ).fetchone()
-    assert holds(db, "SELECT perfaudit.assert_no_findings(ARRAY['unscoped_tenant_query', 'cross_tenant_query'])")
+    assert run.assert_no_findings(kinds=["unscoped_tenant_query", "cross_tenant_query"])
 
 
 @pytest.mark.tenancy
 def test_query_for_another_tenant_is_flagged_cross_tenant(db, capture):
     set_tenant(db, ORG)
-    with capture.run() as run_id:
+    with capture.run() as run:
         db.execute(USERS_PAGE.format("%s"), [OTHER_ORG]).fetchall()
-    assert_pa001(db, "SELECT perfaudit.assert_no_findings(ARRAY['cross_tenant_query'])")
-    [finding] = capture.findings(run_id, "cross_tenant_query")
+    with pytest.raises(PerfauditAssertionError, match="cross_tenant_query"):
+        run.assert_no_findings(kinds=["cross_tenant_query"])
+    [finding] = capture.findings(run, "cross_tenant_query")
     assert finding[2] == str(ORG)  # attributed to the session's tenant
 
 
