@@ -70,6 +70,9 @@ class PerfauditMinitestTest < Minitest::Test
     counts = nil
     run = assert_perfaudit do
       counts = active_record_counts do
+        # What a tenancy concern sends: counted by ActiveRecord (and
+        # assert_queries), not by pg_perfaudit (SET is not a query).
+        ActiveRecord::Base.connection.execute("SET app.current_organization_id = '#{a.id}'")
         ActiveRecord::Base.transaction(requires_new: true) do
           GemServer.create!(organization_id: a.id, name: "new")
           lazy_page(a)
@@ -77,9 +80,25 @@ class PerfauditMinitestTest < Minitest::Test
       end
     end
     # What ActiveRecord sent, without TRANSACTION (savepoints) and cache
-    # hits, is what pg_perfaudit counted.
-    assert_equal counts[:sent], run.statements
+    # hits, is what pg_perfaudit counted, and the SET.
+    assert_equal counts[:sent], run.statements + 1
     assert_equal 8, run.statements
+  end
+
+  def test_schema_lookups_count_as_statements
+    # A model whose columns are not loaded yet (the first request of a
+    # process, or after a migration): ActiveRecord looks them up with
+    # statements it names SCHEMA, which Rails' assert_queries leaves out
+    # and the server runs.
+    GemOrganization.reset_column_information
+    ActiveRecord::Base.connection.schema_cache.clear!
+    counts = nil
+    run = assert_perfaudit { counts = active_record_counts { GemOrganization.find(a.id) } }
+    assert_equal counts[:sent], run.statements
+    assert_operator counts[:without_schema], :<, counts[:sent]
+    assert_equal 1, counts[:without_schema]
+    puts "\n  schema lookups: pg_perfaudit #{run.statements}, ActiveRecord #{counts[:sent]}, " \
+         "without SCHEMA #{counts[:without_schema]}" if ENV["PA_VERBOSE"]
   end
 
   def test_a_block_that_raises_still_stops_its_run
