@@ -168,6 +168,10 @@ def capture(conn, label=None, tenant=None, scope="session"):
     come after it, on the :class:`Run` this yields.
     """
     db = Db(conn)
+    # The session the run lives in: Django's wrapper connects lazily and
+    # may reconnect, so its driver connection, once there is one.
+    if db.django:
+        conn.ensure_connection()
     key = id(getattr(conn, "connection", None) or conn)
     if key in _unstopped:
         # A block before raised inside an aborted transaction, where its

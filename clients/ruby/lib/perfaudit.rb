@@ -100,7 +100,7 @@ module Perfaudit
         rescue ActiveRecord::ActiveRecordError
           # The block's error aborted the transaction: the run is stopped
           # by the next capture on this connection (the session keeps it).
-          stale << connection.raw_connection.object_id
+          stale << connection.object_id
         end
         raise
       end
@@ -115,7 +115,7 @@ module Perfaudit
     end
 
     def stop_stale(connection)
-      key = connection.raw_connection.object_id
+      key = connection.object_id
       return unless stale.delete(key)
 
       begin
@@ -238,10 +238,8 @@ module Perfaudit
     # Runs an assertion function in a savepoint: nil when it passes,
     # [message, detail] when it raises PA001; other errors raise.
     def check(sql)
-      if @connection.raw_connection.transaction_status == PG::PQTRANS_INERROR
-        raise ActiveRecord::StatementInvalid,
-              "the connection's transaction is already aborted; pg_perfaudit cannot check run #{@run_id} on it"
-      end
+      # (In a transaction an earlier error aborted, the savepoint itself
+      # fails with PG::InFailedSqlTransaction, which is raised as it is.)
       @connection.transaction(requires_new: true) { @connection.select_value(sql) }
       nil
     rescue ActiveRecord::StatementInvalid => e
