@@ -23,7 +23,9 @@
 #   frameworks    Django with pytest-django, psycopg 3 and psycopg2,
 #                 ActiveRecord with ruby-pg, minitest and RSpec: those
 #                 client helpers' own tests (clients/, test/frameworks)
-#   deb           building the Debian package (debian/, pg_buildext)
+#   deb           building the Debian package (debian/, pg_buildext;
+#                 build-essential is dpkg-buildpackage's implicit build
+#                 dependency): test/deb/run.sh
 #   prometheus    Debian's prometheus-postgres-exporter, curl
 #   fuzz          sqlsmith (and gzip for its dumps), the server
 #   test          what `bash test/run-tests.sh` runs: installcheck, harness,
@@ -53,9 +55,9 @@ packages() {
             packages build
             echo "perl libipc-run-perl libtap-parser-sourcehandler-pgtap-perl chromium"
             packages extensions ;;
-        harness) echo "python3-pytest python3-psycopg php-cli php-pgsql" ;;
+        harness) echo "python3-pytest python3-psycopg php-cli php-pgsql phpunit" ;;
         frameworks) echo "python3-django python3-pytest-django python3-psycopg python3-psycopg2 ruby-activerecord ruby-pg ruby-minitest ruby-rspec" ;;
-        deb) packages build; echo "postgresql-server-dev-all debhelper dpkg-dev fakeroot" ;;
+        deb) packages build; echo "postgresql-server-dev-all debhelper dpkg-dev build-essential fakeroot" ;;
         prometheus) echo "prometheus-postgres-exporter curl" ;;
         fuzz) echo "sqlsmith gzip postgresql-$M" ;;
         test) packages installcheck; packages harness; packages frameworks; packages prometheus; packages fuzz; packages deb ;;

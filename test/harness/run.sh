@@ -3,9 +3,12 @@
 # suites use it, through their own database drivers, as an ordinary
 # application role, inside a transaction that every test rolls back.
 #
-#   python/  pytest + psycopg 3, shaped like Django's TestCase
-#   php/     php-cli + PDO pgsql (server-side prepared statements), shaped
-#            like a Laravel feature test with RefreshDatabase
+#   python/  pytest + psycopg 3, shaped like Django's TestCase, written
+#            with clients/python's pytest plugin (the perfaudit fixture)
+#   php/     PHPUnit + PDO pgsql (server-side prepared statements), shaped
+#            like a Laravel feature test with RefreshDatabase, written with
+#            clients/php's PerfauditAssertions trait
+#   and clients/php's own PHPUnit tests (clients/php/tests)
 #
 # Usage (as root on Debian 12, after the extension is installed, which
 # test/run-tests.sh and `make install` do):
@@ -13,16 +16,17 @@
 #     bash test/harness/run.sh
 #
 # Installs what it is missing from Debian's packages (python3-pytest,
-# python3-psycopg, php-cli, php-pgsql), starts a throwaway cluster as the
-# postgres user (its own temporary directory, Unix socket there, no TCP,
-# random port number), loads the multi-tenant fixture at a small size,
-# creates the extension and the application role, runs both suites and
-# stops and removes the cluster.  The clients get the connection from
-# PGHOST, PGPORT, PGDATABASE and PGUSER; PGOPTIONS, if set, reaches them
-# too (e.g. PGOPTIONS='-c perfaudit.n_plus_one_threshold=50' shows the
-# N+1 tests failing).  Exits non-zero if either suite fails; the last line
-# is "harness: N passed, M failed", and the same counts go to
-# $PA_RESULTS/harness when test/run-tests.sh runs it (pa_result).
+# python3-psycopg, php-cli, php-pgsql, phpunit), starts a throwaway
+# cluster as the postgres user (its own temporary directory, Unix socket
+# there, no TCP, random port number), loads the multi-tenant fixture at a
+# small size, creates the extension and the application role, runs the
+# suites and stops and removes the cluster.  The clients get the
+# connection from PGHOST, PGPORT, PGDATABASE and PGUSER; PGOPTIONS, if
+# set, reaches them too (e.g. PGOPTIONS='-c
+# perfaudit.n_plus_one_threshold=50' shows the N+1 tests failing).
+# Exits non-zero if any suite fails; the last line is "harness: N passed,
+# M failed", and the same counts go to $PA_RESULTS/harness when
+# test/run-tests.sh runs it (pa_result).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,7 +73,7 @@ export PGHOST=$work PGPORT=$port PGDATABASE=saas PGUSER=saas_app
 # --- the suites -----------------------------------------------------------
 echo "== pytest (psycopg $($python -c 'import psycopg; print(psycopg.__version__)'))"
 py_status=0
-(cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 \
+(cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$top/clients/python" \
     "$python" -m pytest --junitxml="$work/pytest.xml" "$@") || py_status=$?
 read -r py_pass py_fail < <("$python" - "$work/pytest.xml" <<'PY'
 import sys
@@ -87,22 +91,54 @@ PY
 )
 if [ $py_status -ne 0 ] && [ "$py_fail" -eq 0 ]; then py_fail=1; fi
 
-echo "== php ($(php -r 'echo PHP_VERSION;'), PDO pgsql)"
+# phpunit_counts FILE: "passed failed" from a PHPUnit JUnit report, whose
+# first <testsuite> holds the totals.  A test skipped because a test it
+# @depends on failed is neither (that one is counted failed); no report
+# at all (PHPUnit died first) is one failure.
+phpunit_counts() {
+    "$python" - "$1" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print(0, 1)
+    sys.exit()
+suite = root if root.tag == "testsuite" else root.find("testsuite")
+if suite is None:
+    print(0, 1)     # no test ran at all
+    sys.exit()
+total = int(suite.get("tests"))
+bad = int(suite.get("failures")) + int(suite.get("errors"))
+print(total - bad - int(suite.get("skipped", 0)), bad)
+PY
+}
+phpunit_version=$(phpunit --version | sed -n 's/^PHPUnit \([^ ]*\).*/\1/p')
+
+echo "== phpunit harness (PHPUnit $phpunit_version, PHP $(php -r 'echo PHP_VERSION;'), PDO pgsql)"
+# No configuration file: the bootstrap is clients/php's autoloader, and
+# nothing (no result cache) is written into the tree.
 php_status=0
-php "$here/php/PerfauditFeatureTest.php" | tee "$work/php.log" || php_status=${PIPESTATUS[0]}
-php_pass=$(sed -n 's/^php: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$work/php.log")
-php_fail=$(sed -n 's/^php: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$work/php.log")
-php_pass=${php_pass:-0}
-php_fail=${php_fail:-0}
+phpunit --no-configuration --do-not-cache-result \
+    --bootstrap "$top/clients/php/tests/bootstrap.php" \
+    --log-junit "$work/php.xml" "$here/php/PerfauditFeatureTest.php" || php_status=$?
+read -r php_pass php_fail < <(phpunit_counts "$work/php.xml")
 if [ $php_status -ne 0 ] && [ "$php_fail" -eq 0 ]; then php_fail=1; fi
 
+echo "== phpunit clients/php"
+cl_status=0
+phpunit -c "$top/clients/php/phpunit.xml.dist" --log-junit "$work/clients-php.xml" || cl_status=$?
+read -r cl_pass cl_fail < <(phpunit_counts "$work/clients-php.xml")
+if [ $cl_status -ne 0 ] && [ "$cl_fail" -eq 0 ]; then cl_fail=1; fi
+
 status=0
-if [ $py_status -ne 0 ] || [ $php_status -ne 0 ]; then
+if [ $py_status -ne 0 ] || [ $php_status -ne 0 ] || [ $cl_status -ne 0 ]; then
     status=1
     echo "== server log (last 40 lines)"
     tail -n 40 "$work/server.log"
 fi
-echo "pytest $py_pass passed, $py_fail failed; php $php_pass passed, $php_fail failed"
-echo "harness: $((py_pass + php_pass)) passed, $((py_fail + php_fail)) failed"
-pa_result harness $((py_pass + php_pass)) $((py_fail + php_fail))
+echo "pytest $py_pass passed, $py_fail failed; php $php_pass passed, $php_fail failed;" \
+     "clients/php $cl_pass passed, $cl_fail failed"
+echo "harness: $((py_pass + php_pass + cl_pass)) passed, $((py_fail + php_fail + cl_fail)) failed"
+pa_result harness $((py_pass + php_pass + cl_pass)) $((py_fail + php_fail + cl_fail))
 exit $status
