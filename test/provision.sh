@@ -19,7 +19,7 @@
 #                 extension), pgTAP with pg_prove for the interop test, the
 #                 browser that renders report_html()
 #   extensions    those extensions and pgTAP alone
-#   harness       pytest with psycopg, php-cli with PDO pgsql
+#   harness       pytest with psycopg, php-cli with PDO pgsql and PHPUnit
 #   frameworks    Django with pytest-django, psycopg 3 and psycopg2,
 #                 ActiveRecord with ruby-pg, minitest and RSpec: those
 #                 client helpers' own tests (clients/, test/frameworks)
