@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The control file is the one version source; META.json and the built
-# install script must agree with it.
+# The control file is the one version source; META.json, the built
+# install script and debian/changelog must agree with it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 v=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$top/pg_perfaudit.control")
@@ -9,4 +9,15 @@ meta=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["ver
 [ "$meta" = "$v $v" ] || { echo "version mismatch: control $v, META.json $meta" >&2; exit 1; }
 [ -f "$top/pg_perfaudit--$v.sql" ] || { echo "pg_perfaudit--$v.sql was not built" >&2; exit 1; }
 grep -q "pg_perfaudit--$v.sql" "$top/pg_perfaudit--$v.sql" || { echo "install script header does not name $v" >&2; exit 1; }
-echo "version $v: control, META.json and install script agree"
+# debian/changelog's top entry: the upstream part of its version (no epoch, no revision).
+deb=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$top/debian/changelog")
+deb=${deb#*:}
+[ "${deb%-*}" = "$v" ] || { echo "version mismatch: control $v, debian/changelog ${deb:-(none)}" >&2; exit 1; }
+# The client helpers: clients/python (pyproject.toml and perfaudit.__version__),
+# clients/ruby (Perfaudit::VERSION, which the gemspec reads).
+py_project=$(sed -n 's/^version = "\([^"]*\)"$/\1/p' "$top/clients/python/pyproject.toml")
+py_module=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' "$top/clients/python/perfaudit/__init__.py")
+rb=$(sed -n 's/^ *VERSION = "\([^"]*\)"$/\1/p' "$top/clients/ruby/lib/perfaudit/version.rb")
+[ "$py_project $py_module $rb" = "$v $v $v" ] ||
+    { echo "version mismatch: control $v, clients/python ${py_project:-?}/${py_module:-?}, clients/ruby ${rb:-?}" >&2; exit 1; }
+echo "version $v: control, META.json, install script, debian/changelog and the client helpers agree"

@@ -2,8 +2,8 @@
 # The whole test suite: installs what is missing (test/provision.sh test,
 # or long), builds and installs the extension, runs pg_regress (temp
 # instance, library preloaded) and the TAP tests, the application
-# harnesses, the Prometheus exporter test and a short sqlsmith pass, and
-# exits non-zero on any failure.  Usage (as root
+# harnesses, the Prometheus exporter test, the Debian package and a short
+# sqlsmith pass, and exits non-zero on any failure.  Usage (as root
 # on Debian 12):
 #
 #     bash test/run-tests.sh          the suite (a few minutes)
@@ -190,6 +190,10 @@ suite harness bash "$top/test/harness/run.sh"
 suite frameworks bash "$top/test/frameworks/run.sh"
 # Prometheus: the queries file against the real prometheus-postgres-exporter.
 suite prometheus bash "$top/test/prometheus/run.sh"
+# The Debian package (debian/): built from a copy of the tree with
+# dpkg-buildpackage, installed, its extension run; then purged, and the
+# files of the make install above put back.
+suite deb bash "$top/test/deb/run.sh"
 # Fuzzing, the short pass (the long one: FUZZ_QUERIES=100000, see README):
 # sqlsmith's random statements with a database-scope capture open; fails
 # on any crash, assertion failure or hang.
