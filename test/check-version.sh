@@ -13,9 +13,11 @@ grep -q "pg_perfaudit--$v.sql" "$top/pg_perfaudit--$v.sql" || { echo "install sc
 deb=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$top/debian/changelog")
 deb=${deb#*:}
 [ "${deb%-*}" = "$v" ] || { echo "version mismatch: control $v, debian/changelog ${deb:-(none)}" >&2; exit 1; }
-# The client helpers: clients/python (pyproject.toml and perfaudit.__version__),
-# clients/ruby (Perfaudit::VERSION, which the gemspec reads).
-py_project=$(sed -n 's/^version = "\([^"]*\)"$/\1/p' "$top/clients/python/pyproject.toml")
+# The client helpers: clients/python (perfaudit.__version__, which
+# pyproject.toml reads), clients/ruby (Perfaudit::VERSION, which the
+# gemspec reads).
+grep -q '^version = { attr = "perfaudit.__version__" }$' "$top/clients/python/pyproject.toml" && py_project=$v ||
+    py_project="(not perfaudit.__version__)"
 py_module=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' "$top/clients/python/perfaudit/__init__.py")
 rb=$(sed -n 's/^ *VERSION = "\([^"]*\)"$/\1/p' "$top/clients/ruby/lib/perfaudit/version.rb")
 [ "$py_project $py_module $rb" = "$v $v $v" ] ||

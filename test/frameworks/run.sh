@@ -91,6 +91,23 @@ try:
 except (OSError, ValueError, KeyError):
     print(0, 1)' "$work/ruby-rspec.json")
 passed=$((passed + spassed)) failed=$((failed + sfailed))
+# The helpers as packages: a wheel (pip, setuptools from Debian) and a
+# gem build at the project's version, and the wheel's plugin entry point.
+echo "== clients packaging: wheel and gem"
+pkg() {
+    if "$@" >"$work/pkg.log" 2>&1; then
+        passed=$((passed + 1)); echo "ok: $*"
+    else
+        failed=$((failed + 1)); echo "not ok: $*"; cat "$work/pkg.log"
+    fi
+}
+version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$top/pg_perfaudit.control")
+pkg "$python" -m pip wheel --no-deps --no-build-isolation -q "$work/clients/python" -w "$work/wheel"
+pkg test -f "$work/wheel/perfaudit-$version-py3-none-any.whl"
+pkg "$python" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); ep = [n for n in z.namelist() if n.endswith("entry_points.txt")]; assert b"perfaudit.pytest_plugin = perfaudit.pytest_plugin" in z.read(ep[0]), ep' \
+    "$work/wheel/perfaudit-$version-py3-none-any.whl"
+pkg bash -c "cd '$work/clients/ruby' && gem build perfaudit.gemspec && test -f perfaudit-$version.gem"
+
 echo "frameworks: $passed passed, $failed failed"
 pa_result frameworks "$passed" "$failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
