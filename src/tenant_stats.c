@@ -16,19 +16,42 @@
  * bucket holding the 95th percentile, capped at max_ms: never below the
  * true value, at most 25 % above it.
  *
- * Eviction: when an entry must be added to a full table, the 5 % of
- * entries with the lowest usage are removed (at least 10).  Usage is the
- * number of calls, decayed by 1 % at each eviction pass, so "least active"
- * means few calls lately: a tenant that was busy last week gives way to
- * one that is busy now, and one pass pays for many insertions, the
- * sorting cost being amortised as in pg_stat_statements.  Evictions are
- * counted (tenant_stats_info()).
+ * Usage: an entry's calls, halved every PA_EPOCH_USEC (10 s) of
+ * statement time (lazily, when the entry is next updated or looked at), so
+ * that "busy" means many calls lately.
+ *
+ * Admission and eviction.  Until a table is full every new key is added.
+ * Once it is full, a key not in the table is admitted only if it is
+ * clearly busier than the tables' residents: its recent calls, counted in
+ * a small shared array of (hash tag, count) slots as it keeps missing,
+ * must exceed PA_ADMIT_FACTOR times the median resident usage of the last
+ * eviction pass (aged like the usage).  A key not admitted is counted in
+ * its database's "(other)" entry, which is found with the lock held shared
+ * like any entry: a stream of tenants seen once or twice (200,000 tenants
+ * into 10,000 entries) no longer takes the lock exclusively at every
+ * statement, and does not push busy tenants out.  Admitting a key into a
+ * full table runs an eviction pass: the 5 % of entries with the lowest
+ * usage (at least one) are removed and their counts added to their
+ * database's "(other)" entry, so the totals over tenant_stats stay exact
+ * since the last reset().  "(other)" entries are never evicted, nor are
+ * tenant_stats' entries of statements without a tenant (one per
+ * database); tenant_statements' rows without a tenant are evicted as
+ * pg_stat_statements' are, their counts dropped.  A slot
+ * held by another key is worn down by one per miss and taken over at zero,
+ * so a busy key gets a slot of its own while keys seen once keep replacing
+ * each other at count 1.  What it costs in accuracy: a tenant's calls
+ * before its admission, and an evicted tenant's, are in "(other)", not in
+ * its own row (its row counts from its admission).  Evictions are counted
+ * (tenant_stats_info()).
  *
  * Locking contract
  * ----------------
- * PaSharedState->tenant_lock protects the two hash tables' structure:
- * shared to look an entry up and update it, exclusive to add, evict or
- * reset entries.  The counters of an entry are protected by the entry's
+ * PaSharedState->tenant_lock protects the two hash tables' structure and
+ * each table's admission floor: shared to look an entry up, update it and
+ * read the floor, exclusive to add, evict or reset entries and to set the
+ * floor.  The admission slots are read and written without a lock (one
+ * 64-bit word each, atomically): a lost update only makes a count
+ * approximate.  The counters of an entry are protected by the entry's
  * own spinlock, held only for the few additions of one update.  The per
  * statement path therefore never takes the lock exclusively, except the
  * first time a (database, tenant) or (database, tenant, queryid) is seen.
@@ -64,11 +87,22 @@
 
 #define PA_HIST_BUCKETS		128
 
+#define PA_EPOCH_USEC		INT64CONST(10000000)	/* usage halves every 10 s */
+#define PA_ADMIT_FACTOR		2.0
+
+/* What a tenant key names. */
+#define PA_TK_NONE			0	/* no tenant known (the NULL row) */
+#define PA_TK_NAMED			1	/* a tenant */
+#define PA_TK_OTHER			2	/* the database's tenants not admitted */
+
+/* How the views name the "(other)" entries. */
+#define PA_OTHER_TENANT		"(other)"
+
 /* Lookup key: both tables start with the tenant key. */
 typedef struct PaTenantKey
 {
 	Oid			dbid;
-	bool		has_tenant;
+	uint8		kind;			/* PA_TK_* */
 	char		tenant[PA_MAX_TENANT_LEN + 1];	/* NUL-padded */
 } PaTenantKey;
 
@@ -84,6 +118,7 @@ typedef struct PaTenantEntry
 	int64		unscoped_calls;
 	TimestampTz last_seen;
 	double		usage;
+	uint32		usage_epoch;
 	uint32		hist[PA_HIST_BUCKETS];
 } PaTenantEntry;
 
@@ -102,12 +137,31 @@ typedef struct PaTenantStmtEntry
 	double		max_ms;
 	int64		rows;
 	double		usage;
+	uint32		usage_epoch;
 } PaTenantStmtEntry;
+
+/*
+ * A table's admission state: the floor a key must beat (PA_ADMIT_FACTOR x
+ * the median usage of the last eviction pass, in the usage epoch it was
+ * taken), and the slots counting the misses of keys not admitted: each
+ * 64-bit word is a 32-bit hash tag, a 24-bit count and the low 8 bits of
+ * the epoch the count is of.
+ */
+typedef struct PaAdmission
+{
+	bool		has_floor;		/* no pass yet: admit every key */
+	double		floor;
+	uint32		floor_epoch;
+	uint32		slot_mask;
+	pg_atomic_uint64 slots[FLEXIBLE_ARRAY_MEMBER];
+} PaAdmission;
 
 bool		pa_tenant_stats_ready = false;
 
 static HTAB *pa_tenant_hash = NULL;
 static HTAB *pa_tenant_stmt_hash = NULL;
+static PaAdmission *pa_tenant_adm = NULL;
+static PaAdmission *pa_tenant_stmt_adm = NULL;
 
 PG_FUNCTION_INFO_V1(pa_tenant_stats);
 PG_FUNCTION_INFO_V1(pa_tenant_statements);
@@ -125,7 +179,7 @@ pa_tenant_hash_of(const PaTenantKey *k)
 {
 	uint32		h = hash_bytes((const unsigned char *) k->tenant, strlen(k->tenant));
 
-	return hash_combine(h, hash_bytes_uint32(k->dbid ^ (k->has_tenant ? 0 : 0x80000000)));
+	return hash_combine(h, hash_bytes_uint32(k->dbid ^ ((uint32) k->kind << 29)));
 }
 
 static inline uint32
@@ -144,12 +198,66 @@ pa_key_hash(const void *key, Size keysize)
 	return h;
 }
 
+/* Admission slots of a table of max_entries: a power of two >= 2x, >= 1024. */
+static uint32
+pa_adm_slots(int max_entries)
+{
+	uint32		n = 1024;
+
+	while (n < (uint32) max_entries * 2 && n < ((uint32) 1 << 30))
+		n <<= 1;
+	return n;
+}
+
+static Size
+pa_adm_size(int max_entries)
+{
+	return add_size(offsetof(PaAdmission, slots),
+					mul_size(pa_adm_slots(max_entries), sizeof(pg_atomic_uint64)));
+}
+
+static PaAdmission *
+pa_adm_init(const char *name, int max_entries)
+{
+	bool		found;
+	PaAdmission *a = ShmemInitStruct(name, pa_adm_size(max_entries), &found);
+
+	if (!found)
+	{
+		uint32		n = pa_adm_slots(max_entries);
+		uint32		i;
+
+		a->has_floor = false;
+		a->floor = 0;
+		a->floor_epoch = 0;
+		a->slot_mask = n - 1;
+		for (i = 0; i < n; i++)
+			pg_atomic_init_u64(&a->slots[i], 0);
+	}
+	return a;
+}
+
+/* Forget a table's floor and misses (reset(), lock held exclusively). */
+static void
+pa_adm_reset(PaAdmission *a)
+{
+	uint32		i;
+
+	a->has_floor = false;
+	for (i = 0; i <= a->slot_mask; i++)
+		pg_atomic_write_u64(&a->slots[i], 0);
+}
+
 static Size
 pa_tenant_stats_shmem_size(void)
 {
-	return add_size(hash_estimate_size(pa_max_tenants, sizeof(PaTenantEntry)),
+	Size		size;
+
+	size = add_size(hash_estimate_size(pa_max_tenants, sizeof(PaTenantEntry)),
 					hash_estimate_size(pa_max_tenant_statements,
 									   sizeof(PaTenantStmtEntry)));
+	size = add_size(size, pa_adm_size(pa_max_tenants));
+	return add_size(size, pa_adm_size(pa_max_tenant_statements));
 }
 
 /* Called under AddinShmemInitLock from the shmem startup hook. */
@@ -173,6 +281,9 @@ pa_tenant_stats_shmem_startup(void)
 										pa_max_tenant_statements,
 										pa_max_tenant_statements,
 										&info, HASH_ELEM | HASH_FUNCTION);
+	pa_tenant_adm = pa_adm_init("pg_perfaudit tenant admission", pa_max_tenants);
+	pa_tenant_stmt_adm = pa_adm_init("pg_perfaudit tenant statement admission",
+									 pa_max_tenant_statements);
 	pa_tenant_stats_ready = true;
 }
 
@@ -244,9 +355,154 @@ pa_hist_p95(const uint32 *hist, double max_ms)
 }
 
 /* ----------------------------------------------------------------
- * Eviction
+ * Usage, admission and eviction
  * ----------------------------------------------------------------
  */
+
+/* The usage epoch of a time: PA_EPOCH_USEC periods. */
+static inline uint32
+pa_epoch_of(TimestampTz t)
+{
+	return (uint32) ((uint64) t / (uint64) PA_EPOCH_USEC);
+}
+
+/* usage taken in epoch from, halved for every epoch since, as of now. */
+static inline double
+pa_aged(double usage, uint32 from, uint32 now)
+{
+	uint32		d = now - from;
+
+	if (d == 0)
+		return usage;
+	return d >= 64 ? 0.0 : ldexp(usage, -(int) d);
+}
+
+/*
+ * One more miss of the key of hash h in a's slots; returns its recent
+ * misses (0 when its slot is held by another key, which loses one).
+ */
+static uint32
+pa_candidate_count(PaAdmission *a, uint32 h, uint32 epoch)
+{
+	pg_atomic_uint64 *slot = &a->slots[(h * (uint32) 0x9E3779B1) & a->slot_mask];
+	uint64		v = pg_atomic_read_u64(slot);
+	uint32		tag = (uint32) (v >> 32);
+	uint32		count = (uint32) (v >> 8) & 0xFFFFFF;
+	uint32		d = (uint8) ((uint8) epoch - (uint8) v);
+
+	count = d >= 24 ? 0 : count >> d;
+	if (tag == h || count == 0)
+	{
+		if (tag != h)
+			count = 0;
+		if (count < 0xFFFFFF)
+			count++;
+		tag = h;
+	}
+	else
+		count--;
+	pg_atomic_write_u64(slot, ((uint64) tag << 32) | ((uint64) count << 8) | (uint8) epoch);
+	return tag == h ? count : 0;
+}
+
+/* Where a table's entries keep their lock and usage, and how they fold. */
+typedef struct PaTable
+{
+	HTAB	  **hash;
+	PaAdmission **adm;
+	Size		keysize;
+	Size		entrysize;
+	Size		mutex_off;
+	Size		usage_off;		/* double usage, then uint32 usage_epoch */
+	Size		epoch_off;
+	int		   *max_entries;
+	/* the key's tenant part */
+	PaTenantKey *(*tenant_of) (void *key);
+	/* entries without a tenant are never evicted (else: evicted, not folded) */
+	bool		pin_untenanted;
+	/* add the counters of from into into (both entries of this table) */
+	void		(*fold) (void *into, const void *from);
+} PaTable;
+
+static PaTenantKey *
+pa_tenant_key_of(void *key)
+{
+	return (PaTenantKey *) key;
+}
+
+static PaTenantKey *
+pa_stmt_key_of(void *key)
+{
+	return &((PaTenantStmtKey *) key)->tenant;
+}
+
+static void
+pa_fold_tenant(void *into, const void *from)
+{
+	PaTenantEntry *t = into;
+	const PaTenantEntry *f = from;
+	int			b;
+
+	t->calls += f->calls;
+	t->total_ms += f->total_ms;
+	t->max_ms = Max(t->max_ms, f->max_ms);
+	t->rows += f->rows;
+	t->seq_scans += f->seq_scans;
+	t->unscoped_calls += f->unscoped_calls;
+	t->last_seen = Max(t->last_seen, f->last_seen);
+	for (b = 0; b < PA_HIST_BUCKETS; b++)
+		t->hist[b] += f->hist[b];
+}
+
+static void
+pa_fold_stmt(void *into, const void *from)
+{
+	PaTenantStmtEntry *t = into;
+	const PaTenantStmtEntry *f = from;
+
+	t->calls += f->calls;
+	t->total_ms += f->total_ms;
+	t->max_ms = Max(t->max_ms, f->max_ms);
+	t->rows += f->rows;
+}
+
+static const PaTable pa_tenants_table = {
+	&pa_tenant_hash, &pa_tenant_adm, sizeof(PaTenantKey), sizeof(PaTenantEntry),
+	offsetof(PaTenantEntry, mutex), offsetof(PaTenantEntry, usage),
+	offsetof(PaTenantEntry, usage_epoch), &pa_max_tenants,
+	pa_tenant_key_of, true, pa_fold_tenant
+};
+static const PaTable pa_statements_table = {
+	&pa_tenant_stmt_hash, &pa_tenant_stmt_adm, sizeof(PaTenantStmtKey),
+	sizeof(PaTenantStmtEntry), offsetof(PaTenantStmtEntry, mutex),
+	offsetof(PaTenantStmtEntry, usage), offsetof(PaTenantStmtEntry, usage_epoch),
+	&pa_max_tenant_statements, pa_stmt_key_of, false, pa_fold_stmt
+};
+
+/* Make key (of table t) name its database's "(other)" entry instead. */
+static void
+pa_make_other(const PaTable *t, void *key)
+{
+	PaTenantKey *k = t->tenant_of(key);
+
+	k->kind = PA_TK_OTHER;
+	memset(k->tenant, 0, sizeof(k->tenant));
+}
+
+static uint32
+pa_hash_of_key(const PaTable *t, const void *key)
+{
+	return pa_key_hash(key, t->keysize);
+}
+
+/* A new entry's counters: zero, usage in the current epoch. */
+static void
+pa_init_entry(const PaTable *t, char *e, uint32 epoch)
+{
+	memset(e + t->keysize, 0, t->entrysize - t->keysize);
+	SpinLockInit((slock_t *) (e + t->mutex_off));
+	*(uint32 *) (e + t->epoch_off) = epoch;
+}
 
 static int
 pa_usage_cmp(const void *a, const void *b)
@@ -258,99 +514,145 @@ pa_usage_cmp(const void *a, const void *b)
 }
 
 /*
- * Remove the least-used 5 % (at least 10) of a table's entries and decay
- * the others' usage.  Lock held exclusively.  The usage field sits at
- * usage_off in each entry.
+ * An eviction pass over table t, lock held exclusively: every entry's
+ * usage is aged to epoch, the lowest 5 % (at least one) of the entries
+ * other than "(other)" are removed and folded into their database's
+ * "(other)" entry, and the admission floor becomes PA_ADMIT_FACTOR x the
+ * median usage.
  */
 static void
-pa_evict(HTAB *hash, Size usage_off)
+pa_evict(const PaTable *t, uint32 epoch)
 {
+	HTAB	   *hash = *t->hash;
+	PaAdmission *a = *t->adm;
 	HASH_SEQ_STATUS status;
 	long		n = hash_get_num_entries(hash);
 	double	  **usages;
+	char	   *victims;
 	char	   *entry;
 	long		i = 0;
 	long		nvictims;
+	long		v;
 
 	usages = palloc(sizeof(double *) * Max(n, 1));
 	hash_seq_init(&status, hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		double	   *u = (double *) (entry + usage_off);
+		double	   *u = (double *) (entry + t->usage_off);
+		uint32	   *ue = (uint32 *) (entry + t->epoch_off);
 
-		usages[i++] = u;
-		*u *= 0.99;
+		uint8		kind = t->tenant_of(entry)->kind;
+
+		*u = pa_aged(*u, *ue, epoch);
+		*ue = epoch;
+		if (kind == PA_TK_NAMED || (kind == PA_TK_NONE && !t->pin_untenanted))
+			usages[i++] = u;
+	}
+	if (i == 0)
+	{
+		pfree(usages);
+		return;
 	}
 	qsort(usages, i, sizeof(double *), pa_usage_cmp);
-	nvictims = Min(i, Max(10, i / 20));
-	for (n = 0; n < nvictims; n++)
+	a->floor = PA_ADMIT_FACTOR * *usages[i / 2];
+	a->floor_epoch = epoch;
+	a->has_floor = true;
+	nvictims = Max(1, i / 20);
+
+	/* Copy the victims out, remove them, then fold them (space is free). */
+	victims = palloc(t->entrysize * nvictims);
+	for (v = 0; v < nvictims; v++)
+		memcpy(victims + v * t->entrysize, ((char *) usages[v]) - t->usage_off, t->entrysize);
+	for (v = 0; v < nvictims; v++)
+		(void) hash_search(hash, victims + v * t->entrysize, HASH_REMOVE, NULL);
+	for (v = 0; v < nvictims; v++)
 	{
-		/* the key is at the start of the entry */
-		(void) hash_search(hash, ((char *) usages[n]) - usage_off, HASH_REMOVE, NULL);
+		char	   *victim = victims + v * t->entrysize;
+		char		key[sizeof(PaTenantStmtKey)];
+		char	   *other;
+		bool		found;
+
+		/* (a statement without a tenant is not another tenant's) */
+		if (t->tenant_of(victim)->kind != PA_TK_NAMED)
+			continue;
+		memcpy(key, victim, t->keysize);
+		pa_make_other(t, key);
+		other = hash_search_with_hash_value(hash, key, pa_hash_of_key(t, key),
+											HASH_ENTER_NULL, &found);
+		if (other == NULL)
+			continue;
+		if (!found)
+			pa_init_entry(t, other, epoch);
+		t->fold(other, victim);
 	}
 	pg_atomic_fetch_add_u64(&pa_shared->tenant_evictions, nvictims);
+	pfree(victims);
 	pfree(usages);
 }
 
-/* ----------------------------------------------------------------
- * Recording
- * ----------------------------------------------------------------
- */
-
-/* Where a table's entries keep their lock and usage. */
-typedef struct PaTable
-{
-	HTAB	  **hash;
-	Size		keysize;
-	Size		entrysize;
-	Size		mutex_off;
-	Size		usage_off;
-	int		   *max_entries;
-} PaTable;
-
-static const PaTable pa_tenants_table = {
-	&pa_tenant_hash, sizeof(PaTenantKey), sizeof(PaTenantEntry),
-	offsetof(PaTenantEntry, mutex), offsetof(PaTenantEntry, usage),
-	&pa_max_tenants
-};
-static const PaTable pa_statements_table = {
-	&pa_tenant_stmt_hash, sizeof(PaTenantStmtKey), sizeof(PaTenantStmtEntry),
-	offsetof(PaTenantStmtEntry, mutex), offsetof(PaTenantStmtEntry, usage),
-	&pa_max_tenant_statements
-};
-
 /*
- * Find an entry with the lock held shared, or add it.  Returns with the
- * lock held, exclusively if *exclusive was set (which taking it
- * exclusively does): the lock is released in between, so entries found
- * before may be gone.  NULL when shared memory is exhausted.
+ * Find the entry of key (hash *hashvalue) with the lock held shared, or
+ * admit it, or, when the table is full and the key is not busier than the
+ * admission floor, find its database's "(other)" entry instead: key and
+ * *hashvalue are then changed to that entry's.  Returns with the lock
+ * held, exclusively if *exclusive was set (which taking it exclusively
+ * does): the lock is released in between, so entries found before may be
+ * gone.  NULL when shared memory is exhausted.
  */
 static void *
-pa_entry(const PaTable *t, const void *key, uint32 hashvalue, bool *exclusive)
+pa_entry(const PaTable *t, void *key, uint32 *hashvalue, uint32 epoch, bool *exclusive)
 {
 	HTAB	   *hash = *t->hash;
-	char	   *e = hash_search_with_hash_value(hash, key, hashvalue, HASH_FIND, NULL);
+	char	   *e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_FIND, NULL);
 
 	if (e != NULL)
 		return e;
+
+	if (hash_get_num_entries(hash) >= *t->max_entries &&
+		t->tenant_of(key)->kind != PA_TK_OTHER)
+	{
+		PaAdmission *a = *t->adm;
+		uint32		count = pa_candidate_count(a, *hashvalue, epoch);
+
+		/* (the floor is written with the lock held exclusively) */
+		if (a->has_floor && count <= pa_aged(a->floor, a->floor_epoch, epoch))
+		{
+			pa_make_other(t, key);
+			*hashvalue = pa_hash_of_key(t, key);
+			e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_FIND, NULL);
+			if (e != NULL)
+				return e;
+		}
+	}
 
 	if (!*exclusive)
 	{
 		LWLockRelease(pa_shared->tenant_lock);
 		LWLockAcquire(pa_shared->tenant_lock, LW_EXCLUSIVE);
 		*exclusive = true;
-		e = hash_search_with_hash_value(hash, key, hashvalue, HASH_FIND, NULL);
+		e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_FIND, NULL);
 		if (e != NULL)
 			return e;
 	}
 	if (hash_get_num_entries(hash) >= *t->max_entries)
-		pa_evict(hash, t->usage_off);
-	e = hash_search_with_hash_value(hash, key, hashvalue, HASH_ENTER_NULL, NULL);
+		pa_evict(t, epoch);
+	e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_ENTER_NULL, NULL);
 	if (e == NULL)
 		return NULL;
-	memset(e + t->keysize, 0, t->entrysize - t->keysize);
-	SpinLockInit((slock_t *) (e + t->mutex_off));
+	pa_init_entry(t, e, epoch);
 	return e;
+}
+
+/* One more call of an entry, its spinlock held: usage aged, then + 1. */
+static inline void
+pa_use(double *usage, uint32 *usage_epoch, uint32 epoch)
+{
+	if (*usage_epoch != epoch)
+	{
+		*usage = pa_aged(*usage, *usage_epoch, epoch);
+		*usage_epoch = epoch;
+	}
+	*usage += 1.0;
 }
 
 void
@@ -358,42 +660,50 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 					   double duration_ms, uint64 rows,
 					   int seq_scans, bool unscoped)
 {
+	PaTenantKey tkey;
 	PaTenantStmtKey skey;
 	PaTenantEntry *te;
 	PaTenantStmtEntry *se = NULL;
 	bool		exclusive = false;
 	uint32		th;
+	uint32		sh;
 	int			bucket = pa_hist_bucket(duration_ms);
 	TimestampTz now = GetCurrentStatementStartTimestamp();
+	uint32		epoch = pa_epoch_of(now);
 
 	/* The key is compared as bytes: pad it. */
-	memset(&skey, 0, sizeof(skey));
-	skey.tenant.dbid = MyDatabaseId;
+	memset(&tkey, 0, sizeof(tkey));
+	tkey.dbid = MyDatabaseId;
 	if (tenant != NULL)
 	{
-		skey.tenant.has_tenant = true;
-		pa_clip_tenant(skey.tenant.tenant, tenant);	/* the rest stays zero */
+		tkey.kind = PA_TK_NAMED;
+		pa_clip_tenant(tkey.tenant, tenant);	/* the rest stays zero */
 	}
-	skey.queryid = queryid;
-	th = pa_tenant_hash_of(&skey.tenant);
+	th = pa_tenant_hash_of(&tkey);
 
 	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
 
-	te = pa_entry(&pa_tenants_table, &skey.tenant, th, &exclusive);
+	/* (a tenant not admitted turns tkey into its "(other)") */
+	te = pa_entry(&pa_tenants_table, &tkey, &th, epoch, &exclusive);
 	if (queryid != UINT64CONST(0))
 	{
 		bool		was_exclusive = exclusive;
 
-		se = pa_entry(&pa_statements_table, &skey, pa_stmt_hash_of(th, queryid),
-					  &exclusive);
+		memset(&skey, 0, sizeof(skey));
+		skey.tenant = tkey;
+		skey.queryid = queryid;
+		sh = pa_stmt_hash_of(th, queryid);
+		se = pa_entry(&pa_statements_table, &skey, &sh, epoch, &exclusive);
 		/*
 		 * The lock was released to be taken exclusively: reset() or another
 		 * backend's eviction may have removed the tenant entry meanwhile.
 		 * Find or add it again, so that the call is counted in both tables
-		 * (tenant_stats and tenant_statements never disagree).
+		 * (tenant_stats and tenant_statements never disagree).  (The
+		 * statement may be counted under "(other)" while its tenant is
+		 * counted as itself: the statements table is full.)
 		 */
 		if (exclusive && !was_exclusive)
-			te = pa_entry(&pa_tenants_table, &skey.tenant, th, &exclusive);
+			te = pa_entry(&pa_tenants_table, &tkey, &th, epoch, &exclusive);
 	}
 
 	if (te != NULL)
@@ -408,7 +718,7 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 		if (unscoped)
 			te->unscoped_calls++;
 		te->last_seen = now;
-		te->usage += 1.0;
+		pa_use(&te->usage, &te->usage_epoch, epoch);
 		te->hist[bucket]++;
 		SpinLockRelease(&te->mutex);
 	}
@@ -420,7 +730,7 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 		if (duration_ms > se->max_ms)
 			se->max_ms = duration_ms;
 		se->rows += rows;
-		se->usage += 1.0;
+		pa_use(&se->usage, &se->usage_epoch, epoch);
 		SpinLockRelease(&se->mutex);
 	}
 	LWLockRelease(pa_shared->tenant_lock);
@@ -454,7 +764,7 @@ pa_tenant_needs_conversion(const PaTenantKey *k)
 {
 	const char *p;
 
-	if (!k->has_tenant || k->dbid == MyDatabaseId)
+	if (k->kind != PA_TK_NAMED || k->dbid == MyDatabaseId)
 		return false;
 	for (p = k->tenant; *p; p++)
 		if (IS_HIGHBIT_SET(*p))
@@ -469,6 +779,8 @@ pa_tenant_datum(const PaTenantKey *k)
 	int			encoding = -1;	/* a dropped database's: unknown */
 	HeapTuple	tup;
 
+	if (k->kind == PA_TK_OTHER)
+		return CStringGetTextDatum(PA_OTHER_TENANT);
 	if (!pa_tenant_needs_conversion(k))
 		return CStringGetTextDatum(k->tenant);
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(k->dbid));
@@ -529,7 +841,7 @@ pa_emit_tenant(ReturnSetInfo *rsinfo, const void *entry)
 	bool		nulls[PA_TENANT_STATS_COLS];
 
 	memset(nulls, 0, sizeof(nulls));
-	if (c->key.has_tenant)
+	if (c->key.kind != PA_TK_NONE)
 		values[0] = pa_tenant_datum(&c->key);
 	else
 		nulls[0] = true;
@@ -556,7 +868,7 @@ pa_emit_statement(ReturnSetInfo *rsinfo, const void *entry)
 	bool		nulls[PA_TENANT_STATEMENTS_COLS];
 
 	memset(nulls, 0, sizeof(nulls));
-	if (c->key.tenant.has_tenant)
+	if (c->key.tenant.kind != PA_TK_NONE)
 		values[0] = pa_tenant_datum(&c->key.tenant);
 	else
 		nulls[0] = true;
@@ -636,6 +948,8 @@ pa_tenant_stats_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&status, pa_tenant_stmt_hash);
 	while ((e = hash_seq_search(&status)) != NULL)
 		(void) hash_search(pa_tenant_stmt_hash, e, HASH_REMOVE, NULL);
+	pa_adm_reset(pa_tenant_adm);
+	pa_adm_reset(pa_tenant_stmt_adm);
 	pa_shared->tenant_stats_reset = now;
 	pg_atomic_write_u64(&pa_shared->tenant_evictions, 0);
 	LWLockRelease(pa_shared->tenant_lock);

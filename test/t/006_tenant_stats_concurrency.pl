@@ -76,6 +76,10 @@ SELECT count(*) FROM items WHERE organization_id = 1;
 SELECT count(*) FROM items WHERE organization_id = :org;
 }
     });
+# (first, before other statements are counted)
+is($node->safe_psql('postgres',
+    q{SELECT sum(calls) FROM perfaudit.tenant_stats WHERE tenant IS NOT NULL}),
+   '8000', 'totals stay exact: tenants not admitted and evicted ones are counted in (other)');
 my ($tenants, $max, $evictions) = split /\|/, $node->safe_psql('postgres',
     'SELECT tenants, max_tenants, evictions FROM perfaudit.tenant_stats_info()');
 ok($tenants <= $max, "the table stays within max_tenants ($tenants <= $max)");
@@ -83,6 +87,45 @@ ok($evictions > 0, "evictions counted ($evictions)");
 is($node->safe_psql('postgres',
     q{SELECT calls > 1000 FROM perfaudit.tenant_stats WHERE tenant = '1'}),
    't', 'the busiest tenant survives eviction with its counts');
+ok($node->safe_psql('postgres',
+    q{SELECT coalesce(sum(calls), 0) FROM perfaudit.tenant_stats WHERE tenant = '(other)'}) > 0,
+   'an (other) row holds them');
+
+# 2b. Admission: 90 busy tenants (50 calls each) fill most of the table,
+# then 5000 tenants are seen once each: the busy tenants keep their rows
+# with exact counts (one-off tenants do not push them out; they are
+# counted in (other)); then a new busy tenant is admitted.
+$node->safe_psql('postgres', 'SELECT perfaudit.reset()');
+$node->safe_psql('postgres', q{
+SET perfaudit.track = 'all';
+DO $$ BEGIN FOR r IN 1..50 LOOP FOR i IN 1..90 LOOP
+    PERFORM count(*) FROM items WHERE organization_id = i; END LOOP; END LOOP; END $$;
+DO $$ BEGIN FOR i IN 1000..5999 LOOP
+    PERFORM count(*) FROM items WHERE organization_id = i; END LOOP; END $$;
+});
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FILTER (WHERE calls = 50), count(*)
+      FROM perfaudit.tenant_stats WHERE tenant ~ '^[0-9]+$' AND tenant::int <= 90}),
+   '90|90', 'the 90 busy tenants keep their rows and exact counts');
+my $oneoff = $node->safe_psql('postgres', q{
+    SELECT count(*) FROM perfaudit.tenant_stats WHERE tenant ~ '^[0-9]+$' AND tenant::int >= 1000});
+ok($oneoff <= 10, "one-off tenants took only the spare room, no busy tenant's place ($oneoff rows)");
+my ($other, $evicted) = split /\|/, $node->safe_psql('postgres', q{
+    SELECT (SELECT calls FROM perfaudit.tenant_stats WHERE tenant = '(other)'),
+           (SELECT evictions FROM perfaudit.tenant_stats_info())});
+ok($other >= 4990 && $other <= 5000, "the one-off tenants are counted in (other) ($other)");
+ok($evicted <= 10, "few evictions ($evicted)");
+$node->safe_psql('postgres', q{
+SET perfaudit.track = 'all';
+DO $$ BEGIN FOR r IN 1..300 LOOP
+    PERFORM count(*) FROM items WHERE organization_id = 7777; END LOOP; END $$;
+});
+my $busy = $node->safe_psql('postgres',
+    q{SELECT calls FROM perfaudit.tenant_stats WHERE tenant = '7777'});
+ok($busy ne '' && $busy >= 150, "a new busy tenant is admitted (" . ($busy || 'absent') . " of its 300 calls its own)");
+is($node->safe_psql('postgres',
+    q{SELECT sum(calls) FROM perfaudit.tenant_stats WHERE tenant IS NOT NULL}),
+   '9800', 'totals exact: 4500 + 5000 + 300');
 
 # 3. reset() in a loop while 12 clients run: no crash, no error.
 $node->pgbench(
