@@ -137,6 +137,7 @@ typedef struct PaTenantLatency
 {
 	char		tenant[PA_MAX_TENANT_LEN + 1];	/* hash key, must be first */
 	bool		has_tenant;
+	int			seq;			/* order of first appearance */
 	PaLatency	lat;
 } PaTenantLatency;
 
@@ -154,6 +155,18 @@ typedef struct PaAggState
 	int			nlat;
 } PaAggState;
 
+/* qsort order of the distributions: most calls first, then first seen. */
+static int
+pa_latency_order(const void *a, const void *b)
+{
+	const PaTenantLatency *x = *(PaTenantLatency *const *) a;
+	const PaTenantLatency *y = *(PaTenantLatency *const *) b;
+
+	if (x->lat.calls != y->lat.calls)
+		return x->lat.calls > y->lat.calls ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
 /* Per tenant, the latency of the statements the application sent. */
 static void
 pa_agg_latency(PaAggState *st, const PaGroupKey *key, double ms)
@@ -168,6 +181,7 @@ pa_agg_latency(PaAggState *st, const PaGroupKey *key, double ms)
 		memset((char *) t + sizeof(t->tenant), 0,
 			   sizeof(PaTenantLatency) - sizeof(t->tenant));
 		t->has_tenant = key->has_tenant;
+		t->seq = st->nlat;
 		st->lat_ordered[st->nlat++] = t;
 	}
 	pa_latency_add(&t->lat, ms);
@@ -407,20 +421,11 @@ pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
 	for (g = 0; g < st.ngroups; g++)
 		pa_agg_summarise(&st, st.ordered[g], n, &out->groups[g]);
 
-	/* The distributions, busiest tenant first (stable). */
-	{
-		int			a,
-					b;
-
-		for (a = 1; a < st.nlat; a++)
-			for (b = a; b > 0 && st.lat_ordered[b]->lat.calls > st.lat_ordered[b - 1]->lat.calls; b--)
-			{
-				PaTenantLatency *tmp = st.lat_ordered[b];
-
-				st.lat_ordered[b] = st.lat_ordered[b - 1];
-				st.lat_ordered[b - 1] = tmp;
-			}
-	}
+	/*
+	 * The distributions, busiest tenant first, in order of appearance among
+	 * equals.  (An insertion sort here took 18 s for 65,000 tenants.)
+	 */
+	qsort(st.lat_ordered, st.nlat, sizeof(PaTenantLatency *), pa_latency_order);
 	out->ntenants = st.nlat;
 	out->tenants = palloc(sizeof(char *) * Max(st.nlat, 1));
 	out->latencies = palloc(sizeof(PaLatency *) * Max(st.nlat, 1));
