@@ -21,7 +21,7 @@
  * that "busy" means many calls lately.
  *
  * Admission and eviction.  Until a table is full every new key is added.
- * Once it is full, a key not in the table is admitted only if it is
+ * Once it has been full, a key not in the table is admitted only if it is
  * clearly busier than the tables' residents: its recent calls, counted in
  * a small shared array of (hash tag, count) slots as it keeps missing,
  * must exceed PA_ADMIT_FACTOR times the median resident usage of the last
@@ -608,14 +608,19 @@ pa_entry(const PaTable *t, void *key, uint32 *hashvalue, uint32 epoch, bool *exc
 	if (e != NULL)
 		return e;
 
-	if (hash_get_num_entries(hash) >= *t->max_entries &&
-		t->tenant_of(key)->kind != PA_TK_OTHER)
+	/*
+	 * Once the table has been full (an eviction pass set the floor), a new
+	 * key must beat the floor even while the room the pass freed lasts:
+	 * otherwise every pass would let the next few hundred keys in, each
+	 * taking the lock exclusively, whatever their calls.
+	 */
+	if ((*t->adm)->has_floor && t->tenant_of(key)->kind != PA_TK_OTHER)
 	{
 		PaAdmission *a = *t->adm;
 		uint32		count = pa_candidate_count(a, *hashvalue, epoch);
 
 		/* (the floor is written with the lock held exclusively) */
-		if (a->has_floor && count <= pa_aged(a->floor, a->floor_epoch, epoch))
+		if (count <= pa_aged(a->floor, a->floor_epoch, epoch))
 		{
 			pa_make_other(t, key);
 			*hashvalue = pa_hash_of_key(t, key);
