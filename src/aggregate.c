@@ -406,13 +406,22 @@ pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
 	st.lat_ordered = palloc(sizeof(PaTenantLatency *) * Max(n, 1));
 
 	out->stored = 0;
+	out->reserved = n;
+	out->stored_ns = 0;
+	out->stored_max_ns = 0;
 	for (i = 0; i < n; i++)
 	{
+		uint64		ns;
+
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (database_scope && !pa_record_ready(&recs[i]))
 			continue;
 		out->stored++;
+		/* (the same rounding as the buffer's overflow counters) */
+		ns = (uint64) (recs[i].duration_ms * 1000000.0);
+		out->stored_ns += ns;
+		out->stored_max_ns = Max(out->stored_max_ns, ns);
 		pa_agg_record(&st, &recs[i], i);
 	}
 

@@ -18,6 +18,9 @@
 typedef struct PaAggregate
 {
 	uint64		stored;			/* records read */
+	uint64		reserved;		/* records reserved, read or not (not ready) */
+	uint64		stored_ns;		/* their time, as the run buffer's ns */
+	uint64		stored_max_ns;
 	int			ngroups;		/* in order of first appearance */
 	PaGroupSummary *groups;		/* for the rules; .stmt for the store */
 	int			ntenants;		/* latency distributions, busiest first */

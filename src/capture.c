@@ -392,11 +392,16 @@ pa_stop(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 
-	row.statements = pg_atomic_read_u64(&run->buf->statements);
-	row.statements = Max(row.statements, agg.stored);
+	/*
+	 * Counted: every record reserved (one a writer had not finished, and
+	 * whose time is unknown, included) and every execution beyond the
+	 * buffer; those two are the overflow.
+	 */
+	row.statements = agg.reserved + pg_atomic_read_u64(&run->buf->overflow_statements);
 	row.overflow = row.statements - agg.stored;
-	row.total_ms = pg_atomic_read_u64(&run->buf->total_ns) / 1000000.0;
-	row.max_ms = pg_atomic_read_u64(&run->buf->max_ns) / 1000000.0;
+	row.total_ms = (agg.stored_ns + pg_atomic_read_u64(&run->buf->overflow_ns)) / 1000000.0;
+	row.max_ms = Max(agg.stored_max_ns,
+					 pg_atomic_read_u64(&run->buf->overflow_max_ns)) / 1000000.0;
 	row.texts_dropped = pg_atomic_read_u64(&run->buf->texts_dropped);
 	row.tenant_latency = latency.data;
 

@@ -19,8 +19,10 @@
  * next_record (and text bytes with one on text_used), fill it, issue a
  * write barrier and set its ready flag last.  The owner sets closed before
  * reading; it reads only records below next_record and waits (boundedly)
- * for their ready flag.  Header counters are atomics; max_ns is raised with
- * a compare-and-swap loop.
+ * for their ready flag.  The header's overflow counters (executions beyond
+ * capacity) are atomics; overflow_max_ns is raised with a compare-and-swap
+ * loop.  A kept execution touches only next_record: its record carries its
+ * time, and stop() sums the records.
  *
  * A "sink" is this backend's handle on one run it appends to: its own
  * session run, or a database run (its own or another backend's).  Sinks
@@ -162,9 +164,9 @@ pa_buffer_init(PaRunBuffer *buf, uint64 run_id, uint32 capacity,
 	pg_atomic_init_u32(&buf->closed, 0);
 	pg_atomic_init_u64(&buf->next_record, 0);
 	pg_atomic_init_u64(&buf->text_used, 0);
-	pg_atomic_init_u64(&buf->statements, 0);
-	pg_atomic_init_u64(&buf->total_ns, 0);
-	pg_atomic_init_u64(&buf->max_ns, 0);
+	pg_atomic_init_u64(&buf->overflow_statements, 0);
+	pg_atomic_init_u64(&buf->overflow_ns, 0);
+	pg_atomic_init_u64(&buf->overflow_max_ns, 0);
 	pg_atomic_init_u64(&buf->texts_dropped, 0);
 }
 
@@ -444,16 +446,18 @@ pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 	if (pg_atomic_read_u32(&buf->closed))
 		return;
 
-	pg_atomic_fetch_add_u64(&buf->statements, 1);
-	pg_atomic_fetch_add_u64(&buf->total_ns, ns);
-	cur_max = pg_atomic_read_u64(&buf->max_ns);
-	while (ns > cur_max &&
-		   !pg_atomic_compare_exchange_u64(&buf->max_ns, &cur_max, ns))
-		;
-
 	idx = pg_atomic_fetch_add_u64(&buf->next_record, 1);
 	if (idx >= buf->capacity)
-		return;					/* counted above, not kept: overflow */
+	{
+		/* Counted and timed, not kept: overflow. */
+		pg_atomic_fetch_add_u64(&buf->overflow_statements, 1);
+		pg_atomic_fetch_add_u64(&buf->overflow_ns, ns);
+		cur_max = pg_atomic_read_u64(&buf->overflow_max_ns);
+		while (ns > cur_max &&
+			   !pg_atomic_compare_exchange_u64(&buf->overflow_max_ns, &cur_max, ns))
+			;
+		return;
+	}
 
 	rec = &PA_BUF_RECORDS(buf)[idx];
 	rec->queryid = info->queryid;

@@ -132,9 +132,14 @@ typedef struct PaRunBuffer
 	pg_atomic_uint32 closed;
 	pg_atomic_uint64 next_record;
 	pg_atomic_uint64 text_used;
-	pg_atomic_uint64 statements;	/* counted executions, stored or not */
-	pg_atomic_uint64 total_ns;
-	pg_atomic_uint64 max_ns;
+	/*
+	 * Executions counted but not kept (beyond capacity): a kept one is
+	 * counted and timed by its record, so the per-statement path touches
+	 * one shared counter (next_record), not four.
+	 */
+	pg_atomic_uint64 overflow_statements;
+	pg_atomic_uint64 overflow_ns;
+	pg_atomic_uint64 overflow_max_ns;
 	pg_atomic_uint64 texts_dropped;
 } PaRunBuffer;
 
