@@ -33,10 +33,12 @@
  * full table runs an eviction pass: the 5 % of entries with the lowest
  * usage (at least one) are removed and their counts added to their
  * database's "(other)" entry, so the totals over tenant_stats stay exact
- * since the last reset().  "(other)" entries are never evicted, nor are
- * tenant_stats' entries of statements without a tenant (one per
- * database); tenant_statements' rows without a tenant are evicted as
- * pg_stat_statements' are, their counts dropped.  A slot
+ * since the last reset().  In tenant_stats the "(other)" and no-tenant
+ * entries (one of each per database) are never evicted, and only named
+ * tenants are subject to admission; in tenant_statements those rows (one
+ * per statement each) are evicted like the others, their counts dropped,
+ * as pg_stat_statements drops an evicted statement's.  Neither table ever
+ * grows past its bound.  A slot
  * held by another key is worn down by one per miss and taken over at zero,
  * so a busy key gets a slot of its own while keys seen once keep replacing
  * each other at count 1.  What it costs in accuracy: a tenant's calls
@@ -237,13 +239,12 @@ pa_adm_init(const char *name, int max_entries)
 	return a;
 }
 
-/* Forget a table's floor and misses (reset(), lock held exclusively). */
+/* Forget a table's misses (reset(), after its floor). */
 static void
 pa_adm_reset(PaAdmission *a)
 {
 	uint32		i;
 
-	a->has_floor = false;
 	for (i = 0; i <= a->slot_mask; i++)
 		pg_atomic_write_u64(&a->slots[i], 0);
 }
@@ -366,15 +367,27 @@ pa_epoch_of(TimestampTz t)
 	return (uint32) ((uint64) t / (uint64) PA_EPOCH_USEC);
 }
 
-/* usage taken in epoch from, halved for every epoch since, as of now. */
+/*
+ * usage taken in epoch from, halved for every epoch since, as of now.  A
+ * "now" before from (a statement started before another that updated the
+ * entry: a long one, nested statements of a long DO block, a race across
+ * an epoch boundary, a clock stepped back) ages nothing.
+ */
 static inline double
 pa_aged(double usage, uint32 from, uint32 now)
 {
-	uint32		d = now - from;
+	int32		d = (int32) (now - from);
 
-	if (d == 0)
+	if (d <= 0)
 		return usage;
-	return d >= 64 ? 0.0 : ldexp(usage, -(int) d);
+	return d >= 64 ? 0.0 : ldexp(usage, -d);
+}
+
+/* Is epoch a later than b? */
+static inline bool
+pa_epoch_after(uint32 a, uint32 b)
+{
+	return (int32) (a - b) > 0;
 }
 
 /*
@@ -388,9 +401,15 @@ pa_candidate_count(PaAdmission *a, uint32 h, uint32 epoch)
 	uint64		v = pg_atomic_read_u64(slot);
 	uint32		tag = (uint32) (v >> 32);
 	uint32		count = (uint32) (v >> 8) & 0xFFFFFF;
-	uint32		d = (uint8) ((uint8) epoch - (uint8) v);
+	int8		d = (int8) ((uint8) epoch - (uint8) v);
 
-	count = d >= 24 ? 0 : count >> d;
+	/*
+	 * (Only 8 bits of the epoch are kept: a count last written a multiple
+	 * of 256 epochs ago, about 43 minutes, looks current; one written by a
+	 * later epoch than this statement's ages nothing.)
+	 */
+	if (d > 0)
+		count = d >= 24 ? 0 : count >> d;
 	if (tag == h || count == 0)
 	{
 		if (tag != h)
@@ -418,8 +437,12 @@ typedef struct PaTable
 	int		   *max_entries;
 	/* the key's tenant part */
 	PaTenantKey *(*tenant_of) (void *key);
-	/* entries without a tenant are never evicted (else: evicted, not folded) */
-	bool		pin_untenanted;
+	/*
+	 * The no-tenant and "(other)" entries are never evicted (tenant_stats:
+	 * one of each per database); else they are evicted like the others,
+	 * their counts dropped (tenant_statements: one per statement each).
+	 */
+	bool		pin_special;
 	/* add the counters of from into into (both entries of this table) */
 	void		(*fold) (void *into, const void *from);
 } PaTable;
@@ -543,9 +566,12 @@ pa_evict(const PaTable *t, uint32 epoch)
 
 		uint8		kind = t->tenant_of(entry)->kind;
 
-		*u = pa_aged(*u, *ue, epoch);
-		*ue = epoch;
-		if (kind == PA_TK_NAMED || (kind == PA_TK_NONE && !t->pin_untenanted))
+		if (pa_epoch_after(epoch, *ue))
+		{
+			*u = pa_aged(*u, *ue, epoch);
+			*ue = epoch;
+		}
+		if (kind == PA_TK_NAMED || !t->pin_special)
 			usages[i++] = u;
 	}
 	if (i == 0)
@@ -555,11 +581,16 @@ pa_evict(const PaTable *t, uint32 epoch)
 	}
 	qsort(usages, i, sizeof(double *), pa_usage_cmp);
 	a->floor = PA_ADMIT_FACTOR * *usages[i / 2];
-	a->floor_epoch = epoch;
+	if (!a->has_floor || pa_epoch_after(epoch, a->floor_epoch))
+		a->floor_epoch = epoch;
 	a->has_floor = true;
 	nvictims = Max(1, i / 20);
 
-	/* Copy the victims out, remove them, then fold them (space is free). */
+	/*
+	 * Copy the victims out, remove them, then fold them: each fold creates
+	 * at most one "(other)" entry, in the room its victim left, so the
+	 * table never grows past its bound.
+	 */
 	victims = palloc(t->entrysize * nvictims);
 	for (v = 0; v < nvictims; v++)
 		memcpy(victims + v * t->entrysize, ((char *) usages[v]) - t->usage_off, t->entrysize);
@@ -614,7 +645,7 @@ pa_entry(const PaTable *t, void *key, uint32 *hashvalue, uint32 epoch, bool *exc
 	 * otherwise every pass would let the next few hundred keys in, each
 	 * taking the lock exclusively, whatever their calls.
 	 */
-	if ((*t->adm)->has_floor && t->tenant_of(key)->kind != PA_TK_OTHER)
+	if ((*t->adm)->has_floor && t->tenant_of(key)->kind == PA_TK_NAMED)
 	{
 		PaAdmission *a = *t->adm;
 		uint32		count = pa_candidate_count(a, *hashvalue, epoch);
@@ -640,11 +671,33 @@ pa_entry(const PaTable *t, void *key, uint32 *hashvalue, uint32 epoch, bool *exc
 			return e;
 	}
 	if (hash_get_num_entries(hash) >= *t->max_entries)
+	{
 		pa_evict(t, epoch);
-	e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_ENTER_NULL, NULL);
-	if (e == NULL)
-		return NULL;
-	pa_init_entry(t, e, epoch);
+		/*
+		 * Still full (every entry pinned: more databases than the table
+		 * has room for): never grow past the bound, which would eat the
+		 * shared memory the rest of the server allocates from; count a
+		 * tenant in its "(other)" entry if there is one, else not here.
+		 */
+		if (hash_get_num_entries(hash) >= *t->max_entries)
+		{
+			if (t->tenant_of(key)->kind != PA_TK_NAMED)
+				return NULL;
+			pa_make_other(t, key);
+			*hashvalue = pa_hash_of_key(t, key);
+			return hash_search_with_hash_value(hash, key, *hashvalue, HASH_FIND, NULL);
+		}
+	}
+	{
+		bool		found;
+
+		/* (the pass may just have created this very "(other)" entry) */
+		e = hash_search_with_hash_value(hash, key, *hashvalue, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+			return NULL;
+		if (!found)
+			pa_init_entry(t, e, epoch);
+	}
 	return e;
 }
 
@@ -652,7 +705,7 @@ pa_entry(const PaTable *t, void *key, uint32 *hashvalue, uint32 epoch, bool *exc
 static inline void
 pa_use(double *usage, uint32 *usage_epoch, uint32 epoch)
 {
-	if (*usage_epoch != epoch)
+	if (pa_epoch_after(epoch, *usage_epoch))
 	{
 		*usage = pa_aged(*usage, *usage_epoch, epoch);
 		*usage_epoch = epoch;
@@ -953,10 +1006,13 @@ pa_tenant_stats_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&status, pa_tenant_stmt_hash);
 	while ((e = hash_seq_search(&status)) != NULL)
 		(void) hash_search(pa_tenant_stmt_hash, e, HASH_REMOVE, NULL);
-	pa_adm_reset(pa_tenant_adm);
-	pa_adm_reset(pa_tenant_stmt_adm);
+	pa_tenant_adm->has_floor = false;
+	pa_tenant_stmt_adm->has_floor = false;
 	pa_shared->tenant_stats_reset = now;
 	pg_atomic_write_u64(&pa_shared->tenant_evictions, 0);
 	LWLockRelease(pa_shared->tenant_lock);
+	/* (the slots need no lock: with a large bound they are many) */
+	pa_adm_reset(pa_tenant_adm);
+	pa_adm_reset(pa_tenant_stmt_adm);
 	PG_RETURN_TIMESTAMPTZ(now);
 }

@@ -127,6 +127,28 @@ is($node->safe_psql('postgres',
     q{SELECT sum(calls) FROM perfaudit.tenant_stats WHERE tenant IS NOT NULL}),
    '9800', 'totals exact: 4500 + 5000 + 300');
 
+# 2c. Bounds hold with statements the table has no room for (every IN-list
+# length is its own queryid): 1600 distinct statements of one tenant into
+# 200 rows; and statements without a tenant are the NULL row, not
+# (other), in a database first seen after the tables filled.
+$node->safe_psql('postgres', q{
+SET perfaudit.track = 'all';
+DO $$ BEGIN FOR a IN 1..40 LOOP FOR b IN 1..40 LOOP
+    EXECUTE 'SELECT ' || array_to_string(array_fill(1, ARRAY[b]), ',') ||
+            ' FROM items WHERE organization_id = 1 AND id IN (' ||
+            array_to_string(array_fill(1, ARRAY[a]), ',') || ')';
+END LOOP; END LOOP; END $$;
+});
+my ($nt, $mt, $ns, $ms) = split /\|/, $node->safe_psql('postgres',
+    'SELECT tenants, max_tenants, tenant_statements, max_tenant_statements FROM perfaudit.tenant_stats_info()');
+ok($nt <= $mt && $ns <= $ms, "both tables within their bounds ($nt <= $mt, $ns <= $ms)");
+$node->safe_psql('postgres', 'CREATE DATABASE other_db');
+$node->safe_psql('other_db', 'SELECT 1; SELECT 2; SELECT 3; SELECT 4');
+is($node->safe_psql('postgres', q{
+    SELECT string_agg(coalesce(tenant, 'NULL'), ',' ORDER BY tenant NULLS FIRST)
+      FROM perfaudit.tenant_stats WHERE database = 'other_db'}),
+   'NULL', 'a new database\'s statements without a tenant are its NULL row');
+
 # 3. reset() in a loop while 12 clients run: no crash, no error.
 $node->pgbench(
     '-n -M prepared -c 12 -j 2 -T 3', 0,
