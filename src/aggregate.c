@@ -418,8 +418,7 @@ pa_aggregate(PaRunBuffer *buf, bool database_scope, PaAggregate *out)
 		if (database_scope && !pa_record_ready(&recs[i]))
 			continue;
 		out->stored++;
-		/* (the same rounding as the buffer's overflow counters) */
-		ns = (uint64) (recs[i].duration_ms * 1000000.0);
+		ns = pa_ms_to_ns(recs[i].duration_ms);
 		out->stored_ns += ns;
 		out->stored_max_ns = Max(out->stored_max_ns, ns);
 		pa_agg_record(&st, &recs[i], i);

@@ -438,7 +438,7 @@ static void
 pa_sink_append(PaSink *sink, const PaStmtInfo *info)
 {
 	PaRunBuffer *buf = sink->buf;
-	uint64		ns = (uint64) (info->duration_ms * 1000000.0);
+	uint64		ns = pa_ms_to_ns(info->duration_ms);
 	uint64		cur_max;
 	uint64		idx;
 	PaExecRecord *rec;

@@ -143,6 +143,16 @@ typedef struct PaRunBuffer
 	pg_atomic_uint64 texts_dropped;
 } PaRunBuffer;
 
+/*
+ * An execution's time as the buffer's counters and stop() add it up: the
+ * overflow counters and the sum of the records must round alike.
+ */
+static inline uint64
+pa_ms_to_ns(double ms)
+{
+	return (uint64) (ms * 1000000.0);
+}
+
 #define PA_BUF_RECORDS(buf) \
 	((PaExecRecord *) ((char *) (buf) + MAXALIGN(sizeof(PaRunBuffer))))
 #define PA_BUF_TEXT(buf) \
