@@ -188,9 +188,11 @@ pa_throwaway_cluster() {
 }
 
 # pa_junit_counts FILE: "PASSED FAILED" of a JUnit XML report (pytest's
-# --junitxml, phpunit's --log-junit, RSpec's JUnit formatter): skipped
-# tests count as neither; a missing or unreadable report as "0 1" (the
-# runner died before writing it).
+# --junitxml, PHPUnit's --log-junit, whose first <testsuite> holds the
+# totals): skipped tests count as neither (in PHPUnit, a test skipped
+# because one it @depends on failed; that one counts failed); a missing
+# or unreadable report, or one without a test suite (no test ran), as
+# "0 1".
 pa_junit_counts() {
     /usr/bin/python3 - "$1" <<'PY'
 import sys
@@ -201,6 +203,9 @@ except (OSError, ET.ParseError):
     print(0, 1)
     sys.exit()
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+if not suites:
+    print(0, 1)
+    sys.exit()
 total = bad = skipped = 0
 for s in suites:
     total += int(s.get("tests", 0))

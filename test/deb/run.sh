@@ -38,7 +38,7 @@ pa_pg_paths
 
 t_start=$(date +%s)
 pkg=postgresql-$PG_MAJOR-perfaudit
-v=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$top/pg_perfaudit.control")
+v=$(pa_make_var EXTVERSION)
 deb_version=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$top/debian/changelog")
 source_name=$(sed -n '1s/^\([^ ]*\) .*/\1/p' "$top/debian/changelog")
 debfile=${pkg}_${deb_version#*:}_$(dpkg --print-architecture).deb

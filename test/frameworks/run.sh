@@ -101,7 +101,7 @@ pkg() {
         failed=$((failed + 1)); echo "not ok: $*"; cat "$work/pkg.log"
     fi
 }
-version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$top/pg_perfaudit.control")
+version=$(pa_make_var EXTVERSION)
 pkg "$python" -m pip wheel --no-deps --no-build-isolation -q "$work/clients/python" -w "$work/wheel"
 pkg test -f "$work/wheel/perfaudit-$version-py3-none-any.whl"
 pkg "$python" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); ep = [n for n in z.namelist() if n.endswith("entry_points.txt")]; assert b"perfaudit.pytest_plugin = perfaudit.pytest_plugin" in z.read(ep[0]), ep' \

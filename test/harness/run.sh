@@ -75,44 +75,9 @@ echo "== pytest (psycopg $($python -c 'import psycopg; print(psycopg.__version__
 py_status=0
 (cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$top/clients/python" \
     "$python" -m pytest --junitxml="$work/pytest.xml" "$@") || py_status=$?
-read -r py_pass py_fail < <("$python" - "$work/pytest.xml" <<'PY'
-import sys
-import xml.etree.ElementTree as ET
-try:
-    root = ET.parse(sys.argv[1]).getroot()
-except (OSError, ET.ParseError):
-    print(0, 1)     # pytest died before writing its report
-    sys.exit()
-suite = root if root.tag == "testsuite" else root.find("testsuite")
-total = int(suite.get("tests"))
-bad = int(suite.get("failures")) + int(suite.get("errors"))
-print(total - bad - int(suite.get("skipped")), bad)
-PY
-)
+read -r py_pass py_fail < <(pa_junit_counts "$work/pytest.xml")
 if [ $py_status -ne 0 ] && [ "$py_fail" -eq 0 ]; then py_fail=1; fi
 
-# phpunit_counts FILE: "passed failed" from a PHPUnit JUnit report, whose
-# first <testsuite> holds the totals.  A test skipped because a test it
-# @depends on failed is neither (that one is counted failed); no report
-# at all (PHPUnit died first) is one failure.
-phpunit_counts() {
-    "$python" - "$1" <<'PY'
-import sys
-import xml.etree.ElementTree as ET
-try:
-    root = ET.parse(sys.argv[1]).getroot()
-except (OSError, ET.ParseError):
-    print(0, 1)
-    sys.exit()
-suite = root if root.tag == "testsuite" else root.find("testsuite")
-if suite is None:
-    print(0, 1)     # no test ran at all
-    sys.exit()
-total = int(suite.get("tests"))
-bad = int(suite.get("failures")) + int(suite.get("errors"))
-print(total - bad - int(suite.get("skipped", 0)), bad)
-PY
-}
 phpunit_version=$(phpunit --version | sed -n 's/^PHPUnit \([^ ]*\).*/\1/p')
 
 echo "== phpunit harness (PHPUnit $phpunit_version, PHP $(php -r 'echo PHP_VERSION;'), PDO pgsql)"
@@ -122,13 +87,13 @@ php_status=0
 phpunit --no-configuration --do-not-cache-result \
     --bootstrap "$top/clients/php/tests/bootstrap.php" \
     --log-junit "$work/php.xml" "$here/php/PerfauditFeatureTest.php" || php_status=$?
-read -r php_pass php_fail < <(phpunit_counts "$work/php.xml")
+read -r php_pass php_fail < <(pa_junit_counts "$work/php.xml")
 if [ $php_status -ne 0 ] && [ "$php_fail" -eq 0 ]; then php_fail=1; fi
 
 echo "== phpunit clients/php"
 cl_status=0
 phpunit -c "$top/clients/php/phpunit.xml.dist" --log-junit "$work/clients-php.xml" || cl_status=$?
-read -r cl_pass cl_fail < <(phpunit_counts "$work/clients-php.xml")
+read -r cl_pass cl_fail < <(pa_junit_counts "$work/clients-php.xml")
 if [ $cl_status -ne 0 ] && [ "$cl_fail" -eq 0 ]; then cl_fail=1; fi
 
 status=0
