@@ -27,6 +27,7 @@ those.
 """
 
 import contextlib
+import json
 
 from ._db import Db, sqlstate
 
@@ -73,7 +74,6 @@ class Run:
         rows = self._db.rows(
             "SELECT kind, severity, tenant, relation, message, suggestion, query, detail::text"
             "  FROM perfaudit.findings WHERE run_id = %s ORDER BY finding_id", [self.run_id])
-        import json
         found = [dict(kind=k, severity=s, tenant=t, relation=rel, message=m, suggestion=sg,
                       query=q, detail=json.loads(d) if d else {})
                  for k, s, t, rel, m, sg, q, d in rows]
