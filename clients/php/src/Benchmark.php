@@ -31,7 +31,7 @@ final class Benchmark
     ): bool {
         $db = new Db($pdo);
         $failed = $db->check(
-            'SELECT perfaudit.assert_query_time(?, ?, ?, ?, ?::text[])',
+            'SELECT perfaudit.assert_query_time(?, ?, ?, ?, ?::pg_catalog.text[])',
             [
                 $query,
                 $maxMs,

@@ -176,7 +176,7 @@ final class Db
     }
 
     /**
-     * A text[] value for a `?::text[]` placeholder: an array literal with
+     * A text[] value for a `?::pg_catalog.text[]` placeholder: an array literal with
      * every element quoted, so no kind can change the array's shape.
      *
      * @param list<string>|null $values

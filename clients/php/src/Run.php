@@ -149,7 +149,7 @@ final class Run
     {
         $floor = self::rank($minSeverity);
         $rows = $this->db->rows(
-            'SELECT kind, severity, tenant, relation, message, suggestion, query, detail::text AS detail'
+            'SELECT kind, severity, tenant, relation, message, suggestion, query, detail::pg_catalog.text AS detail'
             . ' FROM perfaudit.findings WHERE run_id = ? ORDER BY finding_id',
             [$this->runId]
         );
@@ -213,7 +213,7 @@ final class Run
     public function assertNoFindings(?array $kinds = null, ?string $minSeverity = null): bool
     {
         $failed = $this->db->check(
-            'SELECT perfaudit.assert_no_findings(?::text[], ?, ?)',
+            'SELECT perfaudit.assert_no_findings(?::pg_catalog.text[], ?, ?)',
             [Db::textArray($kinds), $this->runId, $minSeverity]
         );
         if ($failed === null) {

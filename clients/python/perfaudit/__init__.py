@@ -72,7 +72,7 @@ class Run:
         message, suggestion, query, detail), most severe first."""
         rank = _SEVERITIES.index(min_severity)
         rows = self._db.rows(
-            "SELECT kind, severity, tenant, relation, message, suggestion, query, detail::text"
+            "SELECT kind, severity, tenant, relation, message, suggestion, query, detail::pg_catalog.text"
             "  FROM perfaudit.findings WHERE run_id = %s ORDER BY finding_id", [self.run_id])
         found = [dict(kind=k, severity=s, tenant=t, relation=rel, message=m, suggestion=sg,
                       query=q, detail=json.loads(d) if d else {})

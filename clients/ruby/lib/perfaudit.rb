@@ -157,7 +157,7 @@ module Perfaudit
         raise ArgumentError, "unknown severity #{min_severity.inspect}"
       kinds = kinds&.map(&:to_s)
       rows = @connection.select_all(
-        "SELECT kind, severity, tenant, relation, message, suggestion, query, detail::text AS detail " \
+        "SELECT kind, severity, tenant, relation, message, suggestion, query, detail::pg_catalog.text AS detail " \
         "FROM perfaudit.findings WHERE run_id = #{@run_id} ORDER BY finding_id"
       ).map do |r|
         r = r.transform_keys(&:to_sym)
@@ -197,7 +197,7 @@ module Perfaudit
     # min_severity is given too (as perfaudit.assert_no_findings()).
     def assert_no_findings(kinds: nil, min_severity: nil)
       kinds = kinds&.map(&:to_s)
-      array = kinds.nil? ? "NULL" : "ARRAY[#{kinds.map { |k| @connection.quote(k) }.join(', ')}]::text[]"
+      array = kinds.nil? ? "NULL" : "ARRAY[#{kinds.map { |k| @connection.quote(k) }.join(', ')}]::pg_catalog.text[]"
       failed = check("SELECT perfaudit.assert_no_findings(#{array}, #{@run_id}, " \
                      "#{@connection.quote(min_severity&.to_s)})")
       return true if failed.nil?
