@@ -154,6 +154,22 @@ typedef struct PaQueryState
 	bool		acting;			/* tenant is context_tenant: the acting tenant */
 	bool		is_cursor;		/* a DECLARE'd cursor's query */
 	bool		ran;			/* an ExecutorRun of it completed */
+	/*
+	 * Timing and buffer counts when no other module asked for
+	 * queryDesc->totaltime (own_timing): summed over its ExecutorRun and
+	 * ExecutorFinish calls, as standard_ExecutorRun sums into totaltime;
+	 * running while one of them has not returned (it failed when it stays
+	 * set).  Two counters and a clock read, not InstrStartNode's copies of
+	 * every buffer and WAL counter.
+	 */
+	bool		own_timing;
+	bool		running;
+	instr_time	run_start;
+	instr_time	total_time;
+	int64		run_hit;		/* pgBufferUsage at run_start */
+	int64		run_read;
+	int64		blks_hit;
+	int64		blks_read;
 	PaObsTally *tally;			/* observed for an observer only, into this */
 
 	/*
@@ -175,7 +191,6 @@ typedef struct PaQueryState
 	PaObsRead	obs_reads[PA_MAX_OBSERVED_NODES];
 	char		obs_values[PA_MAX_OBSERVED][PA_MAX_TENANT_LEN + 1];
 	int64		obs_rows[PA_MAX_OBSERVED];
-	Instrumentation instr;		/* queryDesc->totaltime, when we set it */
 } PaQueryState;
 
 static dlist_head pa_open_queries = DLIST_STATIC_INIT(pa_open_queries);
@@ -324,6 +339,51 @@ pa_query_forget(PaQueryState *st, bool restore)
 static void pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs,
 							bool at_stop);
 
+/* Is a measured query between runs (not inside ExecutorRun or Finish)? */
+static inline bool
+pa_query_idle(PaQueryState *st)
+{
+	if (st->own_timing)
+		return !st->running;
+	return st->queryDesc->totaltime != NULL &&
+		INSTR_TIME_IS_ZERO(st->queryDesc->totaltime->starttime);
+}
+
+/*
+ * Around one ExecutorRun or ExecutorFinish call of a measured query.  A
+ * module hooked in after us (pg_stat_statements listed after us, which
+ * asks in its ExecutorStart, after ours) may have set totaltime since the
+ * query started: then its measurement is used, as nothing has run yet.
+ */
+static inline void
+pa_run_begin(PaQueryState *st)
+{
+	if (st->own_timing && !st->ran && st->queryDesc->totaltime != NULL)
+		st->own_timing = false;
+	if (st->own_timing)
+	{
+		st->running = true;
+		st->run_hit = pgBufferUsage.shared_blks_hit;
+		st->run_read = pgBufferUsage.shared_blks_read;
+		INSTR_TIME_SET_CURRENT(st->run_start);
+	}
+}
+
+static inline void
+pa_run_end(PaQueryState *st)
+{
+	if (st->own_timing)
+	{
+		instr_time	now;
+
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_ACCUM_DIFF(st->total_time, now, st->run_start);
+		st->blks_hit += pgBufferUsage.shared_blks_hit - st->run_hit;
+		st->blks_read += pgBufferUsage.shared_blks_read - st->run_read;
+		st->running = false;
+	}
+}
+
 static void
 pa_query_release(void *arg)
 {
@@ -338,8 +398,7 @@ pa_query_release(void *arg)
 	 * far as it ran, unless it failed while running.  Its query descriptor,
 	 * in the portal's memory, outlives this executor memory.
 	 */
-	if (st->linked && st->ran && st->tally == NULL && st->queryDesc->totaltime != NULL &&
-		INSTR_TIME_IS_ZERO(st->queryDesc->totaltime->starttime))
+	if (st->linked && st->ran && st->tally == NULL && pa_query_idle(st))
 		pa_query_report(st, st->queryDesc, &st->runs, false);
 	pa_query_forget(st, false);
 	dlist_push_head(&pa_free_states, &st->node);
@@ -654,17 +713,11 @@ pa_query_begin(QueryDesc *queryDesc, const PaMeasure *m)
 
 	/*
 	 * Timing and buffer counts for the whole query, across every
-	 * ExecutorRun call and ExecutorFinish, as pg_stat_statements takes them
-	 * (and shared with it and auto_explain when they already asked).  All
-	 * of them, as InstrAlloc(1, INSTRUMENT_ALL) would: a module hooked in
-	 * after us uses ours instead of allocating its own.  It lives in the
-	 * state, which outlives the executor's use of it (see pa_free_states).
+	 * ExecutorRun call and ExecutorFinish, as pg_stat_statements takes them:
+	 * its (or auto_explain's) totaltime when one of them asked, else our
+	 * own two counters and clock (pa_run_begin).
 	 */
-	if (queryDesc->totaltime == NULL)
-	{
-		InstrInit(&st->instr, INSTRUMENT_ALL);
-		queryDesc->totaltime = &st->instr;
-	}
+	st->own_timing = (queryDesc->totaltime == NULL);
 	st->queryDesc = queryDesc;
 	st->stats = m->stats;
 	st->runs = *ids;
@@ -870,7 +923,13 @@ pa_query_report(PaQueryState *st, QueryDesc *queryDesc, const PaRunIds *runs, bo
 	PaStmtInfo	info;
 
 	memset(&info, 0, sizeof(info));
-	if (queryDesc->totaltime != NULL)
+	if (st->own_timing)
+	{
+		info.duration_ms = INSTR_TIME_GET_MILLISEC(st->total_time);
+		info.shared_blks_hit = st->blks_hit;
+		info.shared_blks_read = st->blks_read;
+	}
+	else if (queryDesc->totaltime != NULL)
 	{
 		InstrEndLoop(queryDesc->totaltime);
 		info.duration_ms = queryDesc->totaltime->total * 1000.0;
@@ -1026,8 +1085,7 @@ pa_record_open_cursors(uint64 run_id)
 		PaRunIds	one;
 		int			i;
 
-		if (!st->is_cursor || queryDesc->totaltime == NULL ||
-			!INSTR_TIME_IS_ZERO(queryDesc->totaltime->starttime))
+		if (!st->is_cursor || !pa_query_idle(st))
 			continue;			/* not a cursor, or running right now */
 		for (i = 0; i < st->runs.n; i++)
 			if (st->runs.ids[i] == run_id)
@@ -1140,6 +1198,8 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 
 	if (!dlist_is_empty(&pa_open_queries))
 		st = pa_query_find(queryDesc);
+	if (st != NULL)
+		pa_run_begin(st);
 
 	pa_nesting_level++;
 	PG_TRY();
@@ -1157,6 +1217,7 @@ pa_ExecutorRun(PA_EXECUTOR_RUN_ARGS)
 
 	if (st == NULL)
 		return;
+	pa_run_end(st);
 	st->ran = true;
 
 	/*
@@ -1186,10 +1247,13 @@ pa_next_ExecutorFinish(QueryDesc *queryDesc)
 static void
 pa_ExecutorFinish(QueryDesc *queryDesc)
 {
+	PaQueryState *volatile st = NULL;
+
 	/*
 	 * ExecutorFinish runs user code only through AFTER triggers queued by
 	 * this query and data-modifying CTEs; a plain SELECT has neither, so it
-	 * needs no nesting bookkeeping (and no setjmp) here.
+	 * needs no nesting bookkeeping (and no setjmp) here, and takes no time
+	 * worth measuring.
 	 */
 	if (queryDesc->operation == CMD_SELECT &&
 		!queryDesc->plannedstmt->hasModifyingCTE)
@@ -1198,6 +1262,10 @@ pa_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
+	if (!dlist_is_empty(&pa_open_queries))
+		st = pa_query_find(queryDesc);
+	if (st != NULL)
+		pa_run_begin(st);
 	pa_nesting_level++;
 	PG_TRY();
 	{
@@ -1208,6 +1276,8 @@ pa_ExecutorFinish(QueryDesc *queryDesc)
 		pa_nesting_level--;
 	}
 	PG_END_TRY();
+	if (st != NULL)
+		pa_run_end(st);
 }
 
 static void

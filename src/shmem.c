@@ -108,6 +108,7 @@ pa_shmem_startup(void)
 		pg_atomic_init_u64(&pa_shared->persist_failures, 0);
 		pa_shared->tenant_lock = &(GetNamedLWLockTranche("pg_perfaudit"))[1].lock;
 		pg_atomic_init_u64(&pa_shared->tenant_evictions, 0);
+		pa_shared->tenant_generation = 1;
 		pa_shared->tenant_stats_reset = GetCurrentTimestamp();
 	}
 	for (i = 0; i < pa_nclients; i++)

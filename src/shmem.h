@@ -91,6 +91,7 @@ typedef struct PaSharedState
 	/* tenant statistics: see tenant_stats.c for their locking contract */
 	LWLock	   *tenant_lock;
 	pg_atomic_uint64 tenant_evictions;
+	uint64		tenant_generation;	/* + 1 when entries are removed */
 	TimestampTz tenant_stats_reset;
 } PaSharedState;
 

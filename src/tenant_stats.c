@@ -596,6 +596,7 @@ pa_evict(const PaTable *t, uint32 epoch)
 		memcpy(victims + v * t->entrysize, ((char *) usages[v]) - t->usage_off, t->entrysize);
 	for (v = 0; v < nvictims; v++)
 		(void) hash_search(hash, victims + v * t->entrysize, HASH_REMOVE, NULL);
+	pa_shared->tenant_generation++;
 	for (v = 0; v < nvictims; v++)
 	{
 		char	   *victim = victims + v * t->entrysize;
@@ -713,6 +714,93 @@ pa_use(double *usage, uint32 *usage_epoch, uint32 epoch)
 	*usage += 1.0;
 }
 
+/*
+ * The entries this backend counted into last: its tenant's, and the
+ * statement entries of the last few queries of that tenant.  An
+ * application's request runs a handful of statements for one tenant, an
+ * N+1 loop the same one again and again: those find their entries here,
+ * without hashing the key or searching the tables.  The pointers are valid
+ * while no entry has been removed since (tenant_generation is what it was
+ * then, read with the lock held: removal takes it exclusively).  Only
+ * entries of the key itself are kept here, never the "(other)" a key was
+ * counted in while not admitted: a busy key must still reach admission.
+ */
+#define PA_STMT_CACHE		8
+
+typedef struct PaEntryCache
+{
+	uint64		generation;		/* 0: nothing cached */
+	uint8		kind;
+	char		tenant[PA_MAX_TENANT_LEN + 1];
+	PaTenantEntry *te;
+	int			nstmts;
+	int			next;			/* replaced next when full */
+	uint64		queryids[PA_STMT_CACHE];
+	PaTenantStmtEntry *stmts[PA_STMT_CACHE];
+} PaEntryCache;
+
+static PaEntryCache pa_cache;
+
+/* The cached entries of (kind, tenant, queryid); false: not all cached. */
+static inline bool
+pa_cache_find(uint8 kind, const char *tenant, uint64 queryid,
+			  PaTenantEntry **te, PaTenantStmtEntry **se)
+{
+	int			i;
+
+	if (pa_cache.generation != pa_shared->tenant_generation ||
+		pa_cache.kind != kind ||
+		(tenant != NULL && strcmp(pa_cache.tenant, tenant) != 0))
+		return false;
+	*te = pa_cache.te;
+	*se = NULL;
+	if (queryid == UINT64CONST(0))
+		return true;
+	for (i = 0; i < pa_cache.nstmts; i++)
+		if (pa_cache.queryids[i] == queryid)
+		{
+			*se = pa_cache.stmts[i];
+			return true;
+		}
+	return false;
+}
+
+/* Remember the entries of key (its own, not an "(other)" it went to). */
+static void
+pa_cache_store(const PaTenantKey *key, uint8 kind, PaTenantEntry *te,
+			   uint64 queryid, PaTenantStmtEntry *se)
+{
+	int			i;
+
+	if (te == NULL || te->key.kind != kind ||
+		(se != NULL && se->key.tenant.kind != kind))
+		return;
+	if (pa_cache.generation != pa_shared->tenant_generation ||
+		pa_cache.te != te)
+	{
+		pa_cache.generation = pa_shared->tenant_generation;
+		pa_cache.kind = kind;
+		memcpy(pa_cache.tenant, key->tenant, sizeof(pa_cache.tenant));
+		pa_cache.te = te;
+		pa_cache.nstmts = 0;
+		pa_cache.next = 0;
+	}
+	if (se == NULL)
+		return;
+	for (i = 0; i < pa_cache.nstmts; i++)
+		if (pa_cache.queryids[i] == queryid)
+			return;
+	if (pa_cache.nstmts < PA_STMT_CACHE)
+		i = pa_cache.nstmts++;
+	else
+	{
+		i = pa_cache.next;
+		pa_cache.next = (pa_cache.next + 1) % PA_STMT_CACHE;
+	}
+	pa_cache.queryids[i] = queryid;
+	pa_cache.stmts[i] = se;
+}
+
 void
 pa_tenant_stats_record(const char *tenant, uint64 queryid,
 					   double duration_ms, uint64 rows,
@@ -728,18 +816,22 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 	int			bucket = pa_hist_bucket(duration_ms);
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	uint32		epoch = pa_epoch_of(now);
+	uint8		kind = tenant != NULL ? PA_TK_NAMED : PA_TK_NONE;
+
+	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
+
+	/* (a tenant longer than a key holds is compared clipped: not here) */
+	if ((tenant == NULL || strlen(tenant) <= PA_MAX_TENANT_LEN) &&
+		pa_cache_find(kind, tenant, queryid, &te, &se))
+		goto count;
 
 	/* The key is compared as bytes: pad it. */
 	memset(&tkey, 0, sizeof(tkey));
 	tkey.dbid = MyDatabaseId;
+	tkey.kind = kind;
 	if (tenant != NULL)
-	{
-		tkey.kind = PA_TK_NAMED;
 		pa_clip_tenant(tkey.tenant, tenant);	/* the rest stays zero */
-	}
 	th = pa_tenant_hash_of(&tkey);
-
-	LWLockAcquire(pa_shared->tenant_lock, LW_SHARED);
 
 	/* (a tenant not admitted turns tkey into its "(other)") */
 	te = pa_entry(&pa_tenants_table, &tkey, &th, epoch, &exclusive);
@@ -763,7 +855,9 @@ pa_tenant_stats_record(const char *tenant, uint64 queryid,
 		if (exclusive && !was_exclusive)
 			te = pa_entry(&pa_tenants_table, &tkey, &th, epoch, &exclusive);
 	}
+	pa_cache_store(&tkey, kind, te, queryid, se);
 
+count:
 	if (te != NULL)
 	{
 		SpinLockAcquire(&te->mutex);
@@ -1006,6 +1100,7 @@ pa_tenant_stats_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&status, pa_tenant_stmt_hash);
 	while ((e = hash_seq_search(&status)) != NULL)
 		(void) hash_search(pa_tenant_stmt_hash, e, HASH_REMOVE, NULL);
+	pa_shared->tenant_generation++;
 	pa_tenant_adm->has_floor = false;
 	pa_tenant_stmt_adm->has_floor = false;
 	pa_shared->tenant_stats_reset = now;
